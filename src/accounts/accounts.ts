@@ -1,0 +1,122 @@
+/**
+ * The accounts every face asks: routes a query to the engine of its host (a host table with
+ * its own `external_auth_*` settings gets its own pool; hosts with identical settings share
+ * one) and applies failure throttling per user and per client address.
+ */
+import { ExtauthEngine } from '../extauth/engine.js';
+import type { Query } from '../extauth/query.js';
+import { hostConfig, type ExtauthConfig, type GatehouseConfig, type HostConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import { silentLogger } from '../log/logger.js';
+import { AccountsError } from './errors.js';
+import { MemoryThrottle, type FailureThrottle } from './throttle.js';
+
+export interface QueryContext {
+  /** Client address, when the face knows it (HTTP, Dovecot protocol). */
+  readonly address?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+interface HostRuntime {
+  readonly config: HostConfig;
+  readonly engine: ExtauthEngine | null;
+  readonly users: FailureThrottle;
+  readonly addresses: FailureThrottle;
+}
+
+/** Commands that check a password and so count as login attempts. */
+const PASSWORD_CHECKS = new Set(['auth', 'removeuser3']);
+
+export class Accounts {
+  readonly #config: GatehouseConfig;
+  readonly #log: Logger;
+  readonly #engines = new Map<string, ExtauthEngine>();
+  readonly #hosts = new Map<string, HostRuntime>();
+  readonly #defaults: HostRuntime;
+
+  constructor(config: GatehouseConfig, logger: Logger = silentLogger) {
+    this.#config = config;
+    this.#log = logger;
+    this.#defaults = this.#runtime(config.defaults);
+    for (const [name, host] of config.hosts) this.#hosts.set(name, this.#runtime(host));
+  }
+
+  /** Every engine, once each (hosts may share one). */
+  engines(): ExtauthEngine[] {
+    return [...this.#engines.values()];
+  }
+
+  /** The engine answering for `host`, or null when none is configured. */
+  engineFor(host: string): ExtauthEngine | null {
+    return (this.#hosts.get(host) ?? this.#defaults).engine;
+  }
+
+  hostConfig(host: string): HostConfig {
+    return hostConfig(this.#config, host);
+  }
+
+  /**
+   * Ask the script. Resolves true/false; rejects with ExtauthError (engine) or AccountsError
+   * (throttled, not configured). A throttled attempt never reaches the script.
+   */
+  async query(q: Query, ctx: QueryContext = {}): Promise<boolean> {
+    const rt = this.#hosts.get(q.host) ?? this.#defaults;
+    if (rt.engine === null) throw new AccountsError('ERR_AUTH_NOT_CONFIGURED');
+    const counts = PASSWORD_CHECKS.has(q.command);
+    const userKey = `${q.user}@${q.host}`;
+    if (counts) {
+      const wait = Math.max(rt.users.blockedFor(userKey), ctx.address ? rt.addresses.blockedFor(ctx.address) : 0);
+      if (wait > 0) {
+        this.#log.warn({ user: q.user, host: q.host, address: ctx.address, retryAfterMs: wait }, 'login refused: too many failures');
+        throw new AccountsError('ERR_AUTH_THROTTLED', wait);
+      }
+    }
+    const yes = await rt.engine.query(q, { signal: ctx.signal });
+    if (counts && q.password !== '') {
+      if (yes) {
+        rt.users.succeed(userKey);
+        if (ctx.address) rt.addresses.succeed(ctx.address);
+      } else {
+        rt.users.fail(userKey);
+        if (ctx.address) rt.addresses.fail(ctx.address);
+      }
+    }
+    return yes;
+  }
+
+  async close(options?: { force?: boolean }): Promise<void> {
+    await Promise.all(this.engines().map((e) => e.close(options)));
+  }
+
+  #runtime(host: HostConfig): HostRuntime {
+    return {
+      config: host,
+      engine: this.#engine(host.extauth),
+      users: new MemoryThrottle(host.throttle.userLimit, host.throttle.windowMs),
+      addresses: new MemoryThrottle(host.throttle.addressLimit, host.throttle.windowMs),
+    };
+  }
+
+  #engine(x: ExtauthConfig): ExtauthEngine | null {
+    if (x.command === null) return null;
+    const key = JSON.stringify(x);
+    let engine = this.#engines.get(key);
+    if (engine === undefined) {
+      engine = new ExtauthEngine({
+        argv: x.command,
+        cwd: x.cwd,
+        protocol: x.protocol,
+        size: x.processes,
+        timeoutMs: x.timeoutMs,
+        queueLimit: x.queueLimit,
+        queueTimeoutMs: x.queueTimeoutMs,
+        killGraceMs: x.killGraceMs,
+        limits: { maxQueryBytes: x.maxQueryBytes },
+        cacheTtlMs: x.cacheTtlMs,
+        logger: this.#log.child({ engine: x.command[x.command.length - 1] }),
+      });
+      this.#engines.set(key, engine);
+    }
+    return engine;
+  }
+}

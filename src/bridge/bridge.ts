@@ -1,0 +1,145 @@
+/**
+ * The extauth bridge: reads queries from a server (ejabberd's `extauth_program`, Prosody's
+ * `external_auth_command`) in the serve protocol, answers each from the accounts engine.
+ *
+ * Replies carry no ids, so they are written strictly in the order the queries came, even
+ * though the queries run concurrently across the pool. Anything that is not a clear yes
+ * (an error, a throttled attempt, a malformed or unknown query) is answered "no" and logged,
+ * without the password.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { Accounts } from '../accounts/accounts.js';
+import { parseQuery, type QueryLimits } from '../extauth/query.js';
+import { wireProtocol, type ProtocolName } from '../extauth/wire/protocol.js';
+import type { Logger } from '../log/logger.js';
+import { silentLogger } from '../log/logger.js';
+
+export interface BridgeOptions {
+  readonly input: Readable;
+  readonly output: Writable;
+  /** Protocol spoken with the server on input/output. */
+  readonly protocol: ProtocolName;
+  readonly accounts: Pick<Accounts, 'query'>;
+  readonly limits: QueryLimits;
+  /** Queries in progress before input is paused (memory stays bounded). */
+  readonly maxInFlight?: number;
+  readonly logger?: Logger;
+}
+
+interface Slot {
+  done: boolean;
+  yes: boolean;
+}
+
+export interface BridgeStats {
+  queries: number;
+  yes: number;
+  no: number;
+  errors: number;
+}
+
+/**
+ * Serve until the input ends and every reply is written. Resolves with counts; rejects only
+ * if the output fails (the server went away).
+ */
+export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
+  const { input, output, accounts, limits } = options;
+  const log = options.logger ?? silentLogger;
+  const wire = wireProtocol(options.protocol);
+  const reader = wire.createQueryReader(Math.min(limits.maxQueryBytes, wire.maxQueryBytes));
+  const maxInFlight = options.maxInFlight ?? 10_000;
+  const slots: Slot[] = [];
+  let head = 0;
+  const stats: BridgeStats = { queries: 0, yes: 0, no: 0, errors: 0 };
+  let ended = false;
+  let paused = false;
+
+  return new Promise<BridgeStats>((resolve, reject) => {
+    let failed = false;
+    const finish = (): void => {
+      if (ended && head === slots.length && !failed) resolve(stats);
+    };
+
+    output.on('error', (err) => {
+      if (failed) return;
+      failed = true;
+      input.pause();
+      reject(err);
+    });
+
+    const flush = (): void => {
+      let batch: Buffer[] | null = null;
+      while (head < slots.length && slots[head]!.done) {
+        const s = slots[head]!;
+        (batch ??= []).push(wire.encodeReply(s.yes));
+        slots[head++] = undefined as unknown as Slot;
+      }
+      if (batch !== null && !failed) output.write(batch.length === 1 ? batch[0] : Buffer.concat(batch));
+      if (head > 1024 && head * 2 > slots.length) {
+        slots.splice(0, head);
+        head = 0;
+      }
+      if (paused && slots.length - head < maxInFlight / 2) {
+        paused = false;
+        input.resume();
+      }
+      finish();
+    };
+
+    const onQuery = (bytes: Buffer | null): void => {
+      stats.queries++;
+      const slot: Slot = { done: false, yes: false };
+      slots.push(slot);
+      const answer = (yes: boolean): void => {
+        slot.done = true;
+        slot.yes = yes;
+        if (yes) stats.yes++;
+        else stats.no++;
+        flush();
+      };
+      if (bytes === null) {
+        log.warn({}, 'query too long or empty; answered no');
+        stats.errors++;
+        answer(false);
+        return;
+      }
+      const q = parseQuery(bytes, limits);
+      if (q instanceof Error) {
+        log.warn({ code: q.code, field: q.field }, `malformed query answered no: ${q.message}`);
+        stats.errors++;
+        answer(false);
+        return;
+      }
+      accounts.query(q).then(answer, (err: { code?: string; message?: string }) => {
+        stats.errors++;
+        log.warn({ command: q.command, user: q.user, host: q.host, code: err.code }, `query answered no: ${err.message}`);
+        answer(false);
+      });
+      if (!paused && slots.length - head >= maxInFlight) {
+        paused = true;
+        input.pause();
+      }
+    };
+
+    input.on('data', (chunk: Buffer) => {
+      try {
+        reader.push(chunk, onQuery);
+      } catch (err) {
+        // The serve-side readers never throw on content; this is a bug, not a bad peer.
+        log.error({ err: (err as Error).message }, 'bridge input error');
+        failed = true;
+        reject(err);
+      }
+    });
+    input.once('end', () => {
+      if (reader.pending > 0) log.warn({ bytes: reader.pending }, 'input ended inside a query; ignored');
+      ended = true;
+      finish();
+    });
+    input.once('error', (err) => {
+      log.warn({ err: err.message }, 'bridge input error');
+      ended = true;
+      finish();
+    });
+  });
+}

@@ -1,0 +1,70 @@
+/** `gatehouse extauth`: the bridge on stdin/stdout. */
+import { parseArgs } from 'node:util';
+import { Accounts } from '../accounts/accounts.js';
+import { runBridge } from '../bridge/bridge.js';
+import { PROTOCOL_NAMES, type ProtocolName } from '../extauth/wire/protocol.js';
+import { createLogger } from '../log/pino.js';
+import { loadForCli } from './config.js';
+import { UsageError } from './errors.js';
+import { EXTAUTH_USAGE } from './usage.js';
+
+export async function extauthCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' },
+      'serve-protocol': { type: 'string', default: 'generic' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(EXTAUTH_USAGE);
+    return 0;
+  }
+  const serveProtocol = values['serve-protocol']!;
+  if (!(PROTOCOL_NAMES as readonly string[]).includes(serveProtocol)) {
+    throw new UsageError(`--serve-protocol must be "generic" or "ejabberd", got "${serveProtocol}"`);
+  }
+  const config = loadForCli(values.config);
+  const hasScript =
+    config.defaults.extauth.command !== null || [...config.hosts.values()].some((h) => h.extauth.command !== null);
+  if (!hasScript) throw new UsageError(`${config.source}: external_auth_command is not set`);
+
+  const log = createLogger(config.logLevel, { face: 'extauth' });
+  const accounts = new Accounts(config, log);
+
+  // A terminal's line discipline would rewrite bytes (NUL, XOFF, CR): read it raw.
+  if (process.stdin.isTTY) process.stdin.setRawMode(true);
+
+  let stopping = false;
+  const stop = async (why: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, 'stopping');
+    process.stdin.pause();
+    await accounts.close();
+    // The bridge belongs to its server: once stopped, nothing may keep it alive.
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+
+  log.info({ serveProtocol, config: config.source }, 'extauth bridge ready');
+  try {
+    const stats = await runBridge({
+      input: process.stdin,
+      output: process.stdout,
+      protocol: serveProtocol as ProtocolName,
+      accounts,
+      limits: { maxFieldBytes: 1023, maxQueryBytes: Math.max(...accounts.engines().map((e) => e.limits.maxQueryBytes)) },
+      logger: log,
+    });
+    log.info({ ...stats }, 'input closed');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'output closed');
+  }
+  await stop('end of input');
+  return 0;
+}

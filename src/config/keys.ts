@@ -1,0 +1,262 @@
+/**
+ * Every configuration key: its name (Prosody's, so lines can be copied from a Prosody config),
+ * its ejabberd aliases, where it may appear, its default and how it is checked. This table is
+ * the configuration reference; the README's table is generated from the same facts.
+ */
+import { splitCommand } from './argv.js';
+
+export type Scope = 'global' | 'host';
+
+/** Records a problem and returns undefined, or returns the checked value. */
+export type Check<T> = (value: unknown, key: string, problems: string[]) => T | undefined;
+
+export interface KeyDef<T = unknown> {
+  readonly name: string;
+  readonly aliases?: readonly string[];
+  /** 'host': allowed globally and in `[hosts."name"]` tables; 'global': top level only. */
+  readonly scope: Scope;
+  readonly default: T;
+  readonly check: Check<T>;
+  readonly doc: string;
+}
+
+function show(value: unknown): string {
+  const s = JSON.stringify(value);
+  return s === undefined ? String(value) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+export function number(opts: { min?: number; max?: number; integer?: boolean; unit?: string }): Check<number> {
+  return (v, key, problems) => {
+    const n = typeof v === 'bigint' ? Number(v) : v;
+    const what = opts.integer ? 'an integer' : 'a number';
+    const range =
+      opts.min !== undefined && opts.max !== undefined
+        ? ` from ${opts.min} to ${opts.max}`
+        : opts.min !== undefined
+          ? ` of at least ${opts.min}`
+          : '';
+    if (
+      typeof n !== 'number' ||
+      !Number.isFinite(n) ||
+      (opts.integer && !Number.isInteger(n)) ||
+      (opts.min !== undefined && n < opts.min) ||
+      (opts.max !== undefined && n > opts.max)
+    ) {
+      problems.push(`${key}: expected ${what}${range}${opts.unit ? ` (${opts.unit})` : ''}, got ${show(v)}`);
+      return undefined;
+    }
+    return n;
+  };
+}
+
+export function oneOf<T extends string>(values: readonly T[]): Check<T> {
+  return (v, key, problems) => {
+    if (typeof v === 'string' && (values as readonly string[]).includes(v)) return v as T;
+    problems.push(`${key}: expected one of ${values.map((x) => `"${x}"`).join(', ')}, got ${show(v)}`);
+    return undefined;
+  };
+}
+
+export const string: Check<string> = (v, key, problems) => {
+  if (typeof v === 'string' && v.length > 0) return v;
+  problems.push(`${key}: expected a non-empty string, got ${show(v)}`);
+  return undefined;
+};
+
+/** A string or a list of non-empty strings, as a list. */
+export function stringList(opts: { minLength?: number; what?: string } = {}): Check<readonly string[]> {
+  return (v, key, problems) => {
+    const list = typeof v === 'string' ? [v] : v;
+    const min = opts.minLength ?? 1;
+    if (
+      !Array.isArray(list) ||
+      list.length === 0 ||
+      !list.every((x) => typeof x === 'string' && x.length >= min)
+    ) {
+      problems.push(
+        `${key}: expected ${opts.what ?? 'a string or a non-empty list of strings'}${min > 1 ? ` of at least ${min} characters` : ''}, got ${typeof v === 'string' ? `a string of ${v.length} characters` : show(v)}`,
+      );
+      return undefined;
+    }
+    return Object.freeze([...list]);
+  };
+}
+
+/** A command: a string split like a shell would (without one), or an argv array. */
+export const command: Check<readonly string[] | null> = (v, key, problems) => {
+  if (typeof v === 'string') {
+    try {
+      const argv = splitCommand(v);
+      if (argv.length > 0) return Object.freeze(argv);
+      problems.push(`${key}: the command is empty`);
+    } catch (err) {
+      problems.push(`${key}: ${(err as Error).message} in ${show(v)}`);
+    }
+    return undefined;
+  }
+  if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string') && v[0].length > 0) {
+    return Object.freeze([...v]);
+  }
+  problems.push(`${key}: expected a command string or a non-empty array of strings, got ${show(v)}`);
+  return undefined;
+};
+
+export const ports: Check<readonly number[]> = (v, key, problems) => {
+  const list = typeof v === 'number' ? [v] : v;
+  if (Array.isArray(list) && list.length > 0 && list.every((p) => Number.isInteger(p) && p >= 0 && p <= 65535)) {
+    return Object.freeze([...list] as number[]);
+  }
+  problems.push(`${key}: expected a port or a list of ports (0-65535), got ${show(v)}`);
+  return undefined;
+};
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const KEYS: readonly KeyDef[] = [
+  {
+    name: 'external_auth_command',
+    aliases: ['extauth_program'],
+    scope: 'host',
+    default: null,
+    check: command,
+    doc: 'Program to run: a string (split like a shell would, without a shell) or an argv array. Run in the directory of the config file.',
+  },
+  {
+    name: 'external_auth_protocol',
+    scope: 'host',
+    default: 'generic',
+    check: oneOf(['generic', 'ejabberd']),
+    doc: '`"generic"` (Prosody: lines, `1`/`0`) or `"ejabberd"` (2-byte length frames).',
+  },
+  {
+    name: 'external_auth_timeout',
+    scope: 'host',
+    default: 5,
+    check: number({ min: 0.001, max: 3600, unit: 'seconds' }),
+    doc: 'Seconds to wait for one reply; a late process is killed and replaced.',
+  },
+  {
+    name: 'external_auth_processes',
+    aliases: ['extauth_pool_size', 'extauth_instances'],
+    scope: 'host',
+    default: 1,
+    check: number({ min: 1, max: 256, integer: true }),
+    doc: 'Processes in the pool; each answers one query at a time.',
+  },
+  {
+    name: 'external_auth_queue_limit',
+    scope: 'host',
+    default: 1000,
+    check: number({ min: 0, max: 1_000_000, integer: true }),
+    doc: 'Queries allowed to wait for a free process; past it, queries fail at once (temporary failure).',
+  },
+  {
+    name: 'external_auth_queue_timeout',
+    scope: 'host',
+    default: 5,
+    check: number({ min: 0.001, max: 3600, unit: 'seconds' }),
+    doc: 'Seconds a query may wait for a free process.',
+  },
+  {
+    name: 'external_auth_max_query_bytes',
+    scope: 'host',
+    default: 4096,
+    check: number({ min: 64, max: 65535, integer: true }),
+    doc: 'Longest query (`cmd:user:host:password`) sent to a script, in bytes.',
+  },
+  {
+    name: 'external_auth_kill_grace',
+    scope: 'host',
+    default: 2,
+    check: number({ min: 0, max: 60, unit: 'seconds' }),
+    doc: 'Seconds between SIGTERM and SIGKILL when a process is ended.',
+  },
+  {
+    name: 'external_auth_cache_ttl',
+    scope: 'host',
+    default: 0,
+    check: number({ min: 0, max: 86400, unit: 'seconds' }),
+    doc: 'Seconds to cache a positive `auth`/`isuser` answer (0: off). Keyed by an HMAC, never the password.',
+  },
+  {
+    name: 'auth_failure_limit_user',
+    scope: 'host',
+    default: 10,
+    check: number({ min: 0, max: 1_000_000, integer: true }),
+    doc: 'Failed logins per user within `auth_failure_window` before further attempts are refused unasked (0: off).',
+  },
+  {
+    name: 'auth_failure_limit_address',
+    scope: 'host',
+    default: 30,
+    check: number({ min: 0, max: 1_000_000, integer: true }),
+    doc: 'Failed logins per client address within `auth_failure_window` (0: off). Faces that know the address apply it.',
+  },
+  {
+    name: 'auth_failure_window',
+    scope: 'host',
+    default: 300,
+    check: number({ min: 1, max: 86400, unit: 'seconds' }),
+    doc: 'Seconds over which failures are counted.',
+  },
+  {
+    name: 'oauth2_registration_key',
+    scope: 'host',
+    default: null,
+    check: stringList({ minLength: 16, what: 'a secret string or a list of them (the first signs, all verify)' }),
+    doc: 'Secret for stateless client registration; a list rotates keys (the first signs, all verify).',
+  },
+  {
+    name: 'oauth2_registration_ttl',
+    scope: 'host',
+    default: null,
+    check: number({ min: 1, integer: true, unit: 'seconds' }),
+    doc: 'Seconds a registered client stays valid (none: forever).',
+  },
+  {
+    name: 'http_ports',
+    scope: 'global',
+    default: Object.freeze([5280]),
+    check: ports,
+    doc: 'Ports `gatehouse serve` listens on.',
+  },
+  {
+    name: 'http_interfaces',
+    scope: 'global',
+    default: Object.freeze(['127.0.0.1']),
+    check: stringList(),
+    doc: 'Addresses `gatehouse serve` listens on.',
+  },
+  {
+    name: 'log_level',
+    scope: 'global',
+    default: 'info',
+    check: oneOf(LOG_LEVELS),
+    doc: 'One of trace, debug, info, warn, error, fatal, silent. Logs are JSON on stderr.',
+  },
+  {
+    name: 'data_dir',
+    scope: 'global',
+    default: 'data',
+    check: string,
+    doc: 'Directory for the embedded SQLite database, relative to the config file.',
+  },
+  {
+    name: 'database_url',
+    scope: 'global',
+    default: null,
+    check: string,
+    doc: '`postgres://...` to use PostgreSQL instead of the embedded SQLite.',
+  },
+];
+
+/** Name or alias -> definition (null prototype: no `__proto__` surprises). */
+export const KEY_INDEX: Readonly<Record<string, KeyDef>> = (() => {
+  const index: Record<string, KeyDef> = Object.create(null);
+  for (const def of KEYS) {
+    index[def.name] = def;
+    for (const a of def.aliases ?? []) index[a] = def;
+  }
+  return Object.freeze(index);
+})();

@@ -1,0 +1,60 @@
+/** The validated, frozen configuration that the rest of Gatehouse receives. */
+import type { ProtocolName } from '../extauth/wire/protocol.js';
+import type { LogLevel } from './keys.js';
+
+export interface ExtauthConfig {
+  /** argv of the auth script; null when not configured. */
+  readonly command: readonly string[] | null;
+  readonly protocol: ProtocolName;
+  readonly timeoutMs: number;
+  readonly processes: number;
+  readonly queueLimit: number;
+  readonly queueTimeoutMs: number;
+  readonly maxQueryBytes: number;
+  readonly killGraceMs: number;
+  readonly cacheTtlMs: number;
+  /** Working directory of the script: the config file's directory. */
+  readonly cwd: string;
+}
+
+export interface ThrottleConfig {
+  /** Failures per user within the window; 0: off. */
+  readonly userLimit: number;
+  /** Failures per client address within the window; 0: off. */
+  readonly addressLimit: number;
+  readonly windowMs: number;
+}
+
+export interface OAuthConfig {
+  /** First signs, all verify. Empty: registration disabled. */
+  readonly registrationKeys: readonly string[];
+  readonly registrationTtlS: number | null;
+}
+
+export interface HostConfig {
+  /** The virtual host, or null for the global defaults. */
+  readonly name: string | null;
+  readonly extauth: ExtauthConfig;
+  readonly throttle: ThrottleConfig;
+  readonly oauth2: OAuthConfig;
+}
+
+export interface GatehouseConfig {
+  /** Where the configuration came from (a path, or a description). */
+  readonly source: string;
+  /** Directory relative paths are resolved against. */
+  readonly dir: string;
+  readonly logLevel: LogLevel;
+  readonly dataDir: string;
+  readonly databaseUrl: string | null;
+  readonly http: { readonly ports: readonly number[]; readonly interfaces: readonly string[] };
+  /** Settings outside any `[hosts."..."]` table; they apply to hosts not listed. */
+  readonly defaults: HostConfig;
+  /** Per-host settings, each already merged over the defaults. */
+  readonly hosts: ReadonlyMap<string, HostConfig>;
+}
+
+/** The settings that apply to `host`. */
+export function hostConfig(config: GatehouseConfig, host: string): HostConfig {
+  return config.hosts.get(host) ?? config.defaults;
+}

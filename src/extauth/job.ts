@@ -1,0 +1,86 @@
+/**
+ * One query on its way through the pool: waiting in the queue, then in flight on a process.
+ * It settles exactly once, whichever comes first: the reply, a timeout, an abort, an error.
+ */
+import { ExtauthError } from './errors.js';
+
+/** What a job tells the queue holding it. */
+interface Holder {
+  left(): void;
+}
+
+export class Job {
+  /** The framed query, written to the script in one write (DESIGN.md rule 3). */
+  readonly frame: Buffer;
+  /** The password of the query, for redaction of anything the script echoes (rule 8). */
+  readonly secret: string | undefined;
+  #resolve: (yes: boolean) => void;
+  #reject: (err: ExtauthError) => void;
+  #settled = false;
+  #queueTimer: NodeJS.Timeout | undefined;
+  #signal: AbortSignal | undefined;
+  #onAbort: (() => void) | undefined;
+  #holder: Holder | null = null;
+
+  constructor(
+    frame: Buffer,
+    secret: string | undefined,
+    resolve: (yes: boolean) => void,
+    reject: (err: ExtauthError) => void,
+  ) {
+    this.frame = frame;
+    this.secret = secret;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** Fail with ERR_EXTAUTH_ABORTED when `signal` fires before the job settles. */
+  watch(signal: AbortSignal): void {
+    this.#signal = signal;
+    this.#onAbort = () => this.fail(new ExtauthError('ERR_EXTAUTH_ABORTED', undefined, { cause: signal.reason }));
+    signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /** Fail with `err` after `ms` in the queue; cleared when a process takes the job. */
+  expireIn(ms: number, err: () => ExtauthError): void {
+    this.#queueTimer = setTimeout(() => this.fail(err()), ms);
+  }
+
+  /** The job waits in `holder` until dequeued. */
+  queuedIn(holder: Holder): void {
+    this.#holder = holder;
+  }
+
+  /** Out of the queue: the queue wait is over. */
+  dequeued(): void {
+    this.#holder = null;
+    if (this.#queueTimer !== undefined) clearTimeout(this.#queueTimer);
+    this.#queueTimer = undefined;
+  }
+
+  succeed(yes: boolean): void {
+    if (this.#settled) return;
+    this.#cleanup();
+    this.#resolve(yes);
+  }
+
+  fail(err: ExtauthError): void {
+    if (this.#settled) return;
+    this.#cleanup();
+    this.#reject(err);
+  }
+
+  #cleanup(): void {
+    this.#settled = true;
+    const holder = this.#holder;
+    this.dequeued();
+    holder?.left();
+    if (this.#signal !== undefined && this.#onAbort !== undefined) {
+      this.#signal.removeEventListener('abort', this.#onAbort);
+    }
+  }
+}

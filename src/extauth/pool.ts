@@ -1,0 +1,272 @@
+/**
+ * A pool of auth script processes (DESIGN.md "The engine"). Queries go to an idle process or
+ * wait in a bounded FIFO; a full queue fails fast with ERR_EXTAUTH_OVERLOADED (piscina's
+ * maxQueue). Processes that leave (timeout, bad reply, exit) are replaced, with exponential
+ * backoff while the program keeps dying before answering anything. `close()` drains, then
+ * ends every process: EOF, SIGTERM, SIGKILL, so nothing is left behind.
+ */
+import type { Logger } from '../log/logger.js';
+import { silentLogger } from '../log/logger.js';
+import { Backoff } from './backoff.js';
+import { ExtauthError, type ExtauthErrorCode } from './errors.js';
+import { Job } from './job.js';
+import { AuthProcess, type ProcessEnd, type ProcessEvents, type ProcessOptions } from './process.js';
+import { JobQueue } from './queue.js';
+import { wireProtocol, type ProtocolName, type WireProtocol } from './wire/protocol.js';
+
+export interface PoolOptions {
+  /** Program and arguments, run without a shell. */
+  readonly argv: readonly string[];
+  readonly cwd?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv | undefined;
+  readonly protocol: ProtocolName;
+  /** Processes kept running (external_auth_processes). */
+  readonly size: number;
+  /** Longest wait for one reply, ms (external_auth_timeout). */
+  readonly timeoutMs: number;
+  /** Queries allowed to wait for an idle process. */
+  readonly queueLimit: number;
+  /** Longest wait in the queue, ms. */
+  readonly queueTimeoutMs: number;
+  /** Between SIGTERM and SIGKILL, ms. */
+  readonly killGraceMs?: number;
+  /** Longest reply line accepted (generic protocol), bytes. */
+  readonly maxReplyBytes?: number;
+  readonly backoffInitialMs?: number;
+  readonly backoffMaxMs?: number;
+  readonly logger?: Logger;
+}
+
+export interface RunOptions {
+  /** Redact this from anything the script echoes (the query's password). */
+  readonly secret?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface PoolStats {
+  readonly size: number;
+  /** Processes starting, idle or busy. */
+  readonly live: number;
+  readonly idle: number;
+  readonly busy: number;
+  readonly queued: number;
+  /** Replacements started since the pool opened. */
+  readonly restarts: number;
+  readonly timeouts: number;
+  readonly badReplies: number;
+  readonly exits: number;
+  /** Consecutive start-up failures (0 when healthy). */
+  readonly failures: number;
+}
+
+export class ExtauthPool {
+  readonly #o: Required<Omit<PoolOptions, 'cwd' | 'env'>> & Pick<PoolOptions, 'cwd' | 'env'>;
+  readonly #protocol: WireProtocol;
+  readonly #log: Logger;
+  readonly #processOptions: ProcessOptions;
+  readonly #events: ProcessEvents;
+  readonly #queue = new JobQueue();
+  readonly #idle: AuthProcess[] = [];
+  /** In service: starting, ready or busy. */
+  readonly #live = new Set<AuthProcess>();
+  /** Every OS process not yet reaped, including those being killed. */
+  readonly #all = new Set<AuthProcess>();
+  readonly #backoff: Backoff;
+  #startTimers = new Set<NodeJS.Timeout>();
+  #lastFailure: ProcessEnd | null = null;
+  #closing: Promise<void> | null = null;
+  #closed = false;
+  #restarts = 0;
+  #timeouts = 0;
+  #badReplies = 0;
+  #exits = 0;
+
+  constructor(options: PoolOptions) {
+    if (options.argv.length === 0) throw new TypeError('argv must name a program');
+    if (!Number.isInteger(options.size) || options.size < 1) throw new TypeError('size must be a positive integer');
+    this.#o = {
+      killGraceMs: 2000,
+      maxReplyBytes: 256,
+      backoffInitialMs: 100,
+      backoffMaxMs: 30_000,
+      logger: silentLogger,
+      ...options,
+    };
+    this.#protocol = wireProtocol(options.protocol);
+    this.#log = this.#o.logger;
+    this.#backoff = new Backoff(this.#o.backoffInitialMs, this.#o.backoffMaxMs);
+    this.#processOptions = {
+      argv: options.argv,
+      cwd: options.cwd,
+      env: options.env,
+      protocol: this.#protocol,
+      timeoutMs: this.#o.timeoutMs,
+      killGraceMs: this.#o.killGraceMs,
+      maxReplyBytes: this.#o.maxReplyBytes,
+      logger: this.#log,
+    };
+    this.#events = {
+      idle: (p) => this.#onIdle(p),
+      gone: (p, end) => this.#onGone(p, end),
+      closed: (p) => this.#all.delete(p),
+    };
+    for (let i = 0; i < options.size; i++) this.#start();
+  }
+
+  get protocol(): WireProtocol {
+    return this.#protocol;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Send one query (unframed bytes) and resolve with the script's yes/no. Rejects with an
+   * ExtauthError for anything else: never resolves `true` unless the script said exactly yes.
+   */
+  run(query: Buffer, options: RunOptions = {}): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      if (this.#closed) {
+        reject(new ExtauthError('ERR_EXTAUTH_CLOSED'));
+        return;
+      }
+      const { signal } = options;
+      if (signal?.aborted) {
+        reject(new ExtauthError('ERR_EXTAUTH_ABORTED', undefined, { cause: signal.reason }));
+        return;
+      }
+      const job = new Job(this.#protocol.encodeQuery(query), options.secret, resolve, reject);
+      if (signal !== undefined) job.watch(signal);
+      const proc = this.#idle.pop();
+      if (proc !== undefined) {
+        proc.execute(job);
+        return;
+      }
+      if (this.#live.size === 0 && this.#backoff.failures >= 2) {
+        // Every process is down and restarts are backing off: answer now rather than make
+        // every caller wait out the queue timeout.
+        job.fail(this.#unavailable());
+        return;
+      }
+      if (this.#queue.size >= this.#o.queueLimit) {
+        job.fail(new ExtauthError('ERR_EXTAUTH_OVERLOADED', `queue limit of ${this.#o.queueLimit} reached`));
+        return;
+      }
+      job.expireIn(this.#o.queueTimeoutMs, () =>
+        new ExtauthError('ERR_EXTAUTH_OVERLOADED', `no auth process free within ${this.#o.queueTimeoutMs} ms`),
+      );
+      this.#queue.push(job);
+    });
+  }
+
+  stats(): PoolStats {
+    let idle = 0;
+    let busy = 0;
+    for (const p of this.#live) {
+      if (p.state === 'ready') idle++;
+      else if (p.state === 'busy') busy++;
+    }
+    return {
+      size: this.#o.size,
+      live: this.#live.size,
+      idle,
+      busy,
+      queued: this.#queue.size,
+      restarts: this.#restarts,
+      timeouts: this.#timeouts,
+      badReplies: this.#badReplies,
+      exits: this.#exits,
+      failures: this.#backoff.failures,
+    };
+  }
+
+  /** PIDs of the OS processes not yet reaped (for diagnostics and tests). */
+  pids(): number[] {
+    return [...this.#all].map((p) => p.pid).filter((pid): pid is number => pid !== undefined);
+  }
+
+  /**
+   * Stop: queued queries fail with ERR_EXTAUTH_CLOSED, queries in flight finish (bounded by
+   * their timeout), then every process gets EOF, SIGTERM after `eofGraceMs`, SIGKILL after the
+   * kill grace. With `force`, in-flight queries fail and processes get SIGKILL at once.
+   * Resolves when every process has been reaped.
+   */
+  close(options: { eofGraceMs?: number; force?: boolean } = {}): Promise<void> {
+    if (this.#closing !== null) return this.#closing;
+    this.#closed = true;
+    for (const t of this.#startTimers) clearTimeout(t);
+    this.#startTimers.clear();
+    for (const job of this.#queue.drain()) job.fail(new ExtauthError('ERR_EXTAUTH_CLOSED'));
+    this.#idle.length = 0;
+    const eofGraceMs = options.eofGraceMs ?? 1000;
+    const waits = [...this.#all].map((p) => (options.force ? p.kill() : p.shutdown(eofGraceMs)));
+    this.#closing = Promise.all(waits).then(() => undefined);
+    return this.#closing;
+  }
+
+  #start(): void {
+    const proc = new AuthProcess(this.#processOptions, this.#events);
+    this.#live.add(proc);
+    this.#all.add(proc);
+  }
+
+  #onIdle(proc: AuthProcess): void {
+    if (this.#closed) {
+      void proc.shutdown(0);
+      return;
+    }
+    const job = this.#queue.shift();
+    if (job !== undefined) proc.execute(job);
+    else this.#idle.push(proc);
+  }
+
+  #onGone(proc: AuthProcess, end: ProcessEnd): void {
+    this.#live.delete(proc);
+    const i = this.#idle.indexOf(proc);
+    if (i !== -1) this.#idle.splice(i, 1);
+    if (this.#closed) return;
+
+    if (end.code === 'ERR_EXTAUTH_TIMEOUT') this.#timeouts++;
+    else if (end.code === 'ERR_EXTAUTH_BAD_REPLY') this.#badReplies++;
+    else this.#exits++;
+
+    let delay = 0;
+    if (end.answered) {
+      const ended = this.#backoff.succeed();
+      if (ended > 0) this.#log.info({ failures: ended }, 'auth script recovered');
+      this.#log.warn({ code: end.code, exitCode: end.exitCode, signal: end.signal }, `auth process replaced: ${end.detail}`);
+    } else {
+      delay = this.#backoff.fail();
+      const failures = this.#backoff.failures;
+      // Logged once per burst, then at powers of two, not once per crash.
+      if ((failures & (failures - 1)) === 0) {
+        this.#log.error(
+          { code: end.code, exitCode: end.exitCode, signal: end.signal, failures, retryInMs: delay },
+          `auth script failed before answering: ${end.detail}`,
+        );
+      }
+    }
+    this.#lastFailure = end;
+    this.#restarts++;
+    if (delay === 0) {
+      this.#start();
+    } else {
+      const t = setTimeout(() => {
+        this.#startTimers.delete(t);
+        if (!this.#closed) this.#start();
+      }, delay);
+      this.#startTimers.add(t);
+    }
+    if (this.#live.size === 0 && this.#backoff.failures >= 2) {
+      // Nobody will take the queued jobs soon: fail them rather than let them time out.
+      for (const job of this.#queue.drain()) job.fail(this.#unavailable());
+    }
+  }
+
+  #unavailable(): ExtauthError {
+    const last = this.#lastFailure;
+    const code: ExtauthErrorCode = last?.code === 'ERR_EXTAUTH_SPAWN_FAILED' ? 'ERR_EXTAUTH_SPAWN_FAILED' : 'ERR_EXTAUTH_UNAVAILABLE';
+    return new ExtauthError(code, `no auth process available (restarting after ${this.#backoff.failures} failures${last ? `: ${last.detail}` : ''})`);
+  }
+}

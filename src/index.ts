@@ -1,0 +1,11 @@
+/**
+ * Gatehouse as a library: the external auth engine, the accounts layer, the bridge and the
+ * configuration loader.
+ */
+export * from './extauth/index.js';
+export * from './config/index.js';
+export { Accounts, type QueryContext } from './accounts/accounts.js';
+export { AccountsError, AccountsErrorCodes, type AccountsErrorCode } from './accounts/errors.js';
+export { MemoryThrottle, type FailureThrottle } from './accounts/throttle.js';
+export { runBridge, type BridgeOptions, type BridgeStats } from './bridge/bridge.js';
+export { silentLogger, type Logger } from './log/logger.js';
