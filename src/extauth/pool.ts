@@ -34,6 +34,8 @@ export interface PoolOptions {
   readonly maxReplyBytes?: number;
   readonly backoffInitialMs?: number;
   readonly backoffMaxMs?: number;
+  /** A new process must stay silent this long before it takes a query, ms. */
+  readonly startQuietMs?: number;
   readonly logger?: Logger;
 }
 
@@ -74,6 +76,8 @@ export class ExtauthPool {
   readonly #backoff: Backoff;
   #startTimers = new Set<NodeJS.Timeout>();
   #lastFailure: ProcessEnd | null = null;
+  /** When the next delayed (backed-off) start is due, ms since epoch; 0 when none is. */
+  #nextStartAt = 0;
   #closing: Promise<void> | null = null;
   #closed = false;
   #restarts = 0;
@@ -89,6 +93,7 @@ export class ExtauthPool {
       maxReplyBytes: 256,
       backoffInitialMs: 100,
       backoffMaxMs: 30_000,
+      startQuietMs: 100,
       logger: silentLogger,
       ...options,
     };
@@ -103,6 +108,7 @@ export class ExtauthPool {
       timeoutMs: this.#o.timeoutMs,
       killGraceMs: this.#o.killGraceMs,
       maxReplyBytes: this.#o.maxReplyBytes,
+      startQuietMs: this.#o.startQuietMs,
       logger: this.#log,
     };
     this.#events = {
@@ -143,9 +149,9 @@ export class ExtauthPool {
         proc.execute(job);
         return;
       }
-      if (this.#live.size === 0 && this.#backoff.failures >= 2) {
-        // Every process is down and restarts are backing off: answer now rather than make
-        // every caller wait out the queue timeout.
+      if (this.#live.size === 0 && this.#nextStartAt - Date.now() > this.#o.queueTimeoutMs) {
+        // Every process is down and the next restart is further off than the queue wait:
+        // answer now rather than make every caller wait out the queue timeout.
         job.fail(this.#unavailable());
         return;
       }
@@ -252,14 +258,16 @@ export class ExtauthPool {
     if (delay === 0) {
       this.#start();
     } else {
+      this.#nextStartAt = Math.max(this.#nextStartAt, Date.now() + delay);
       const t = setTimeout(() => {
         this.#startTimers.delete(t);
+        if (this.#startTimers.size === 0) this.#nextStartAt = 0;
         if (!this.#closed) this.#start();
       }, delay);
       this.#startTimers.add(t);
     }
-    if (this.#live.size === 0 && this.#backoff.failures >= 2) {
-      // Nobody will take the queued jobs soon: fail them rather than let them time out.
+    if (this.#live.size === 0 && delay > this.#o.queueTimeoutMs) {
+      // Nobody will take the queued jobs before they expire: fail them now.
       for (const job of this.#queue.drain()) job.fail(this.#unavailable());
     }
   }

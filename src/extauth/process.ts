@@ -2,7 +2,7 @@
  * One auth script process and its lifecycle (states as data, transitions as methods, in the
  * manner of generic-pool's PooledResource):
  *
- *   starting --spawn--> ready --execute--> busy --reply--> ready
+ *   starting --spawn + quiet period--> ready --execute--> busy --reply--> ready
  *       |                 |                  |
  *       |                 +------------------+--timeout / bad reply / unexpected data--> stopping --> dead
  *       +--spawn error / exit------------------------------------------------------------------------> dead
@@ -30,6 +30,12 @@ export interface ProcessOptions {
   readonly timeoutMs: number;
   readonly killGraceMs: number;
   readonly maxReplyBytes: number;
+  /**
+   * A new process takes work only after it has been alive and silent this long. Output before
+   * the first query (a banner, an echo) would otherwise be read as the first reply, as with the
+   * pty echo that shifted every answer in Prosody's module.
+   */
+  readonly startQuietMs: number;
   readonly logger: Logger;
 }
 
@@ -188,8 +194,11 @@ export class AuthProcess {
 
   #onSpawn(): void {
     if (this.#state !== 'starting') return;
-    this.#state = 'ready';
-    this.#events.idle(this);
+    this.#jobTimer = setTimeout(() => {
+      if (this.#state !== 'starting') return;
+      this.#state = 'ready';
+      this.#events.idle(this);
+    }, this.#o.startQuietMs);
   }
 
   #onError(err: Error): void {

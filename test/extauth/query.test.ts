@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encodeQuery, parseQuery, validateQuery, type Query } from '../../src/extauth/query.js';
+
+const limits = { maxFieldBytes: 1023, maxQueryBytes: 4096 };
+
+function rejects(q: Query): string | undefined {
+  try {
+    validateQuery(q, limits);
+    return undefined;
+  } catch (err) {
+    return `${(err as { code: string }).code}/${(err as { field: string }).field}`;
+  }
+}
+
+test('user and host: non-empty, no colon, CR, LF or NUL, well-formed, bounded', () => {
+  const base = { command: 'isuser' as const, host: 'localhost' };
+  assert.equal(rejects({ ...base, user: 'alice' }), undefined);
+  assert.equal(rejects({ ...base, user: 'ä€𝄞' }), undefined);
+  for (const user of ['', 'a:b', 'a\nb', 'a\rb', 'a\0b', 'a\ud800b', 'x'.repeat(1024)]) {
+    assert.equal(rejects({ ...base, user }), 'ERR_EXTAUTH_INVALID_INPUT/user', JSON.stringify(user));
+  }
+  assert.equal(rejects({ command: 'isuser', user: 'a', host: 'h:1' }), 'ERR_EXTAUTH_INVALID_INPUT/host');
+  assert.equal(rejects({ command: 'isuser', user: 'a', host: '' }), 'ERR_EXTAUTH_INVALID_INPUT/host');
+});
+
+test('password: colons, UTF-8 and control characters other than CR, LF, NUL pass', () => {
+  const base = { command: 'auth' as const, user: 'a', host: 'h' };
+  for (const password of ['a:b:c', 'pässwörd€', '\x03\x1b\x7f\t', ' ', '']) {
+    assert.equal(rejects({ ...base, password }), undefined, JSON.stringify(password));
+  }
+  for (const password of ['x\nsetpass:admin:h:owned', 'x\r', '\0', '\ud83d']) {
+    assert.equal(rejects({ ...base, password }), 'ERR_EXTAUTH_INVALID_INPUT/password', JSON.stringify(password));
+  }
+});
+
+test('the whole query is bounded in bytes, UTF-8 counted', () => {
+  const q = (password: string): Query => ({ command: 'auth', user: 'a', host: 'h', password });
+  // "auth:a:h:" is 9 bytes.
+  assert.equal(rejects(q('x'.repeat(4096 - 9))), undefined);
+  assert.equal(rejects(q('x'.repeat(4096 - 8))), 'ERR_EXTAUTH_INVALID_INPUT/query');
+  assert.equal(rejects(q('€'.repeat(1500))), 'ERR_EXTAUTH_INVALID_INPUT/query');
+});
+
+test('misuse is a TypeError, not an input error', () => {
+  assert.throws(() => validateQuery({ command: 'auth', user: 'a', host: 'h' } as Query), TypeError);
+  assert.throws(() => validateQuery({ command: 'isuser', user: 'a', host: 'h', password: 'x' }), TypeError);
+  assert.throws(() => validateQuery({ command: 'isuser', user: 1, host: 'h' } as unknown as Query), TypeError);
+});
+
+test('encode and parse round-trip, the password keeping its colons', () => {
+  const q: Query = { command: 'auth', user: 'älice', host: 'example.com', password: 'a:b::c€' };
+  assert.deepEqual(encodeQuery(q), Buffer.from('auth:älice:example.com:a:b::c€'));
+  assert.deepEqual(parseQuery(encodeQuery(q)), q);
+  assert.deepEqual(parseQuery(Buffer.from('removeuser:bob:h')), { command: 'removeuser', user: 'bob', host: 'h' });
+});
+
+test('parse refuses malformed queries with a typed error', () => {
+  const code = (s: string | Buffer): string => {
+    const r = parseQuery(typeof s === 'string' ? Buffer.from(s) : s);
+    return r instanceof Error ? `${r.code}/${r.field}` : 'parsed';
+  };
+  assert.equal(code('auth:a:h'), 'ERR_EXTAUTH_INVALID_INPUT/query');
+  assert.equal(code('auth'), 'ERR_EXTAUTH_INVALID_INPUT/query');
+  assert.equal(code('drop:a:h'), 'ERR_EXTAUTH_UNSUPPORTED/command');
+  assert.equal(code('isuser:a:h:extra'), 'ERR_EXTAUTH_INVALID_INPUT/host');
+  assert.equal(code(Buffer.from([0x61, 0x75, 0x74, 0x68, 0x3a, 0xff, 0x3a, 0x68, 0x3a, 0x70])), 'ERR_EXTAUTH_INVALID_INPUT/query');
+  assert.equal(code('isuser::h'), 'ERR_EXTAUTH_INVALID_INPUT/user');
+  assert.equal(code('__proto__:a:h'), 'ERR_EXTAUTH_UNSUPPORTED/command');
+});
