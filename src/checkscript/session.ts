@@ -28,6 +28,8 @@ export interface StderrSample {
   lines: number;
   /** The first few lines, cut. */
   readonly first: string[];
+  /** The last line (a traceback's last line names the error), cut. */
+  last: string;
 }
 
 /** After an exit, how long stdout may take to drain before the session counts as ended. */
@@ -44,7 +46,7 @@ export class ScriptSession {
   readonly #splitter: ReplySplitter;
   /** Reply units read and not yet taken by a probe. */
   readonly units: ReplyUnit[] = [];
-  readonly stderr: StderrSample = { bytes: 0, lines: 0, first: [] };
+  readonly stderr: StderrSample = { bytes: 0, lines: 0, first: [], last: '' };
   #stderrLine = '';
   readonly #stderrText = new StringDecoder('utf8');
   #stdoutBytes = 0;
@@ -224,18 +226,22 @@ export class ScriptSession {
     const text = this.#stderrLine + this.#stderrText.write(chunk);
     const lines = text.split('\n');
     this.#stderrLine = (lines.pop() ?? '').slice(0, STDERR_KEEP_CHARS);
-    for (const line of lines) {
-      s.lines++;
-      if (s.first.length < STDERR_KEEP_LINES) s.first.push(line.replace(/\r$/, '').slice(0, STDERR_KEEP_CHARS));
-    }
+    for (const line of lines) this.#stderrPush(line);
+  }
+
+  #stderrPush(line: string): void {
+    const s = this.stderr;
+    const kept = line.replace(/\r$/, '').slice(0, STDERR_KEEP_CHARS);
+    s.lines++;
+    if (s.first.length < STDERR_KEEP_LINES) s.first.push(kept);
+    if (kept.trim() !== '') s.last = kept;
   }
 
   #end(): void {
     if (this.#ended) return;
     this.#ended = true;
     if (this.#stderrLine !== '') {
-      this.stderr.lines++;
-      if (this.stderr.first.length < STDERR_KEEP_LINES) this.stderr.first.push(this.#stderrLine);
+      this.#stderrPush(this.#stderrLine);
       this.#stderrLine = '';
     }
     this.#notify();

@@ -123,6 +123,13 @@ async def one_login(slixmpp, args, password, until):
     xmpp = slixmpp.ClientXMPP(args.jid, password, sasl_mech="PLAIN")
     xmpp["feature_mechanisms"].config["unencrypted_plain"] = True
 
+    # Even with an explicit address, slixmpp 1.8 resolves its (empty) default domain through
+    # aiodns, i.e. sends a DNS query to the resolv.conf servers (1 s timeout when offline).
+    # Never resolve anything: always the given loopback address.
+    async def no_dns(domain, port=None):
+        return [(args.host, args.host, args.port)]
+    xmpp.get_dns_records = no_dns
+
     def finish(ok, reason=""):
         if not done.done():
             done.set_result((ok, reason))

@@ -1,0 +1,90 @@
+/** Run the real `gatehouse extauth` bridge as a server would: a child process on pipes. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GATEHOUSE_BIN } from './paths.js';
+
+/** Write a config file in a fresh temp dir; returns its path. */
+export function writeConfig(toml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-cfg-'));
+  const file = join(dir, 'gatehouse.toml');
+  writeFileSync(file, toml);
+  return file;
+}
+
+/** TOML for a fixture script run by this Node. */
+export function fixtureCommand(path: string): string {
+  return `external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(path)}]`;
+}
+
+export interface BridgeRun {
+  child: ChildProcess;
+  /** Everything written to stdout so far. */
+  stdout(): Buffer;
+  stderr(): string;
+  /** Resolves when stdout holds at least `n` bytes (or rejects after `ms`). */
+  waitForBytes(n: number, ms?: number): Promise<Buffer>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function startBridge(configFile: string, serveProtocol: 'generic' | 'ejabberd', env: NodeJS.ProcessEnv = {}): BridgeRun {
+  const child = spawn(process.execPath, [GATEHOUSE_BIN, 'extauth', '--config', configFile, '--serve-protocol', serveProtocol], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let out = Buffer.alloc(0);
+  let err = '';
+  let gone = false;
+  const waiters: (() => void)[] = [];
+  child.stdout.on('data', (c: Buffer) => {
+    out = Buffer.concat([out, c]);
+    for (const w of waiters.splice(0)) w();
+  });
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => {
+      gone = true;
+      for (const w of waiters.splice(0)) w();
+      resolve({ code, signal });
+    }),
+  );
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitForBytes(n, ms = 10_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`only ${out.length} of ${n} bytes after ${ms} ms; stderr:\n${err}`)), ms);
+        const check = (): void => {
+          if (out.length >= n) {
+            clearTimeout(timer);
+            resolve(out);
+          } else if (gone) {
+            clearTimeout(timer);
+            reject(new Error(`exited with ${out.length} of ${n} bytes; stderr:\n${err}`));
+          } else waiters.push(check);
+        };
+        check();
+      });
+    },
+  };
+}
+
+/** PIDs of the live processes whose parent is `pid` (from /proc). */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Fields after the command (which may hold spaces) start after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid) out.push(Number(name));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
