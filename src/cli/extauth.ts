@@ -59,6 +59,8 @@ export async function extauthCommand(args: string[]): Promise<number> {
       protocol: serveProtocol as ProtocolName,
       accounts,
       limits: { maxFieldBytes: 1023, maxQueryBytes: Math.max(...accounts.engines().map((e) => e.limits.maxQueryBytes)) },
+      // Stop reading rather than overflow a pool's queue: the server waits, nothing is refused.
+      maxInFlight: Math.min(...accounts.engines().map((e) => e.capacity)),
       logger: log,
     });
     log.info({ ...stats }, 'input closed');

@@ -5,6 +5,7 @@ export {
   COMMANDS,
   DEFAULT_QUERY_LIMITS,
   encodeQuery,
+  queryText,
   isCommand,
   parseQuery,
   takesPassword,
@@ -16,4 +17,4 @@ export {
 export { WireError, WireErrorCodes, type WireErrorCode } from './wire/errors.js';
 export { LineDecoder, encodeLine } from './wire/line.js';
 export { Frame16Decoder, encodeFrame16, FRAME16_MAX } from './wire/frame16.js';
-export { ejabberd, generic, wireProtocol, PROTOCOL_NAMES, type ProtocolName, type WireProtocol } from './wire/protocol.js';
+export { ejabberd, generic, wireProtocol, PROTOCOL_NAMES, PARTIAL, YES, NO, type ProtocolName, type WireProtocol, type ReplyReader, type ReadResult } from './wire/protocol.js';

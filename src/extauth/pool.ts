@@ -123,15 +123,21 @@ export class ExtauthPool {
     return this.#protocol;
   }
 
+  /** Queries it can hold at once: one per process plus the queue. */
+  get capacity(): number {
+    return this.#o.size + this.#o.queueLimit;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
 
   /**
-   * Send one query (unframed bytes) and resolve with the script's yes/no. Rejects with an
-   * ExtauthError for anything else: never resolves `true` unless the script said exactly yes.
+   * Send one query (unframed: text, or bytes) and resolve with the script's yes/no. Rejects
+   * with an ExtauthError for anything else: never resolves `true` unless the script said
+   * exactly yes. The caller has validated the query (query.ts).
    */
-  run(query: Buffer, options: RunOptions = {}): Promise<boolean> {
+  run(query: string | Buffer, options: RunOptions = {}): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       if (this.#closed) {
         reject(new ExtauthError('ERR_EXTAUTH_CLOSED'));
@@ -142,7 +148,8 @@ export class ExtauthPool {
         reject(new ExtauthError('ERR_EXTAUTH_ABORTED', undefined, { cause: signal.reason }));
         return;
       }
-      const job = new Job(this.#protocol.encodeQuery(query), options.secret, resolve, reject);
+      const frame = typeof query === 'string' ? this.#protocol.frameText(query) : this.#protocol.encodeQuery(query);
+      const job = new Job(frame, options.secret, resolve, reject);
       if (signal !== undefined) job.watch(signal);
       const proc = this.#idle.pop();
       if (proc !== undefined) {

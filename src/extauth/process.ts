@@ -18,7 +18,7 @@ import { ExtauthError, type ExtauthErrorCode } from './errors.js';
 import type { Job } from './job.js';
 import { StderrLog } from './stderr.js';
 import { WireError } from './wire/errors.js';
-import type { ReplyReader, WireProtocol } from './wire/protocol.js';
+import { PARTIAL, YES, type ReadResult, type ReplyReader, type WireProtocol } from './wire/protocol.js';
 
 export type ProcessState = 'starting' | 'ready' | 'busy' | 'stopping' | 'dead';
 
@@ -73,7 +73,12 @@ export class AuthProcess {
   readonly #log: Logger;
   readonly #stderr: StderrLog;
   #job: Job | null = null;
+  /**
+   * One timer per process, re-armed by refresh() for each query (no allocation on the hot
+   * path). It may fire after its query was answered; it then finds no job and does nothing.
+   */
   #jobTimer: NodeJS.Timeout | undefined;
+  #startTimer: NodeJS.Timeout | undefined;
   #killTimer: NodeJS.Timeout | undefined;
   #answered = false;
   /** Passwords of the current and previous query, redacted from anything logged. */
@@ -138,7 +143,13 @@ export class AuthProcess {
       if (this.#secrets.length >= 2) this.#secrets.shift();
       this.#secrets.push(job.secret);
     }
-    this.#jobTimer = setTimeout(() => this.#onTimeout(), this.#o.timeoutMs);
+    if (this.#jobTimer === undefined) {
+      this.#jobTimer = setTimeout(() => this.#onTimeout(), this.#o.timeoutMs);
+      this.#jobTimer.unref();
+    } else {
+      this.#jobTimer.refresh();
+    }
+    this.#deadline = performance.now() + this.#o.timeoutMs;
     this.#child.stdin!.write(job.frame);
   }
 
@@ -191,10 +202,12 @@ export class AuthProcess {
   }
 
   #afterJob: (() => void) | null = null;
+  /** When the query in flight times out (performance.now() ms). */
+  #deadline = 0;
 
   #onSpawn(): void {
     if (this.#state !== 'starting') return;
-    this.#jobTimer = setTimeout(() => {
+    this.#startTimer = setTimeout(() => {
       if (this.#state !== 'starting') return;
       this.#state = 'ready';
       this.#events.idle(this);
@@ -218,30 +231,21 @@ export class AuthProcess {
       this.#protocolError(new WireError('ERR_WIRE_UNEXPECTED_DATA'), chunk.length);
       return;
     }
-    let replies = 0;
-    let answer = false;
+    let result: ReadResult;
     try {
-      this.#reader.push(chunk, (yes) => {
-        replies++;
-        answer = yes;
-      });
+      // Throws on a bad reply, and on anything after the reply in the same read: a lying
+      // script ("1\n1\n") must not get to answer a later query with the surplus.
+      result = this.#reader.read(chunk);
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
       this.#protocolError(err, chunk.length);
       return;
     }
-    if (replies === 0) return; // a partial reply: wait for the rest
-    // A reply followed by anything in the same read: a second reply or stray bytes. A lying
-    // script ("1\n1\n") must not get to answer a later query with the surplus.
-    if (replies > 1 || this.#reader.pending > 0) {
-      this.#protocolError(new WireError('ERR_WIRE_EXTRA_DATA'), chunk.length);
-      return;
-    }
-    clearTimeout(this.#jobTimer);
+    if (result === PARTIAL) return; // wait for the rest
     this.#job = null;
     this.#answered = true;
     this.#state = 'ready';
-    job.succeed(answer);
+    job.succeed(result === YES);
     if (this.#afterJob !== null) {
       const next = this.#afterJob;
       this.#afterJob = null;
@@ -258,6 +262,13 @@ export class AuthProcess {
   }
 
   #onTimeout(): void {
+    if (this.#state !== 'busy') return;
+    const left = this.#deadline - performance.now();
+    if (left > 1) {
+      // Refreshed early by the previous query's timer: wait out the rest.
+      this.#jobTimer!.refresh();
+      return;
+    }
     this.#log.warn({ timeoutMs: this.#o.timeoutMs }, 'auth script timed out; killing it');
     this.retire('ERR_EXTAUTH_TIMEOUT', `no reply within ${this.#o.timeoutMs} ms`);
   }
@@ -302,6 +313,7 @@ export class AuthProcess {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#jobTimer);
+    clearTimeout(this.#startTimer);
     clearTimeout(this.#killTimer);
     this.#stderr.end();
     this.#secrets = [];
@@ -317,7 +329,6 @@ export class AuthProcess {
     const job = this.#job;
     if (job === null) return;
     this.#job = null;
-    clearTimeout(this.#jobTimer);
     job.fail(
       new ExtauthError(code, detail, {
         sent: true,

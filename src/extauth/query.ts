@@ -54,12 +54,17 @@ function invalid(field: 'command' | 'user' | 'host' | 'password' | 'query', mess
   return new ExtauthError('ERR_EXTAUTH_INVALID_INPUT', message, { field });
 }
 
+/** UTF-8 length, computed only when the string could be over `limit` (at most 3 bytes a UTF-16 unit). */
+function overBytes(value: string, limit: number): boolean {
+  return value.length * 3 > limit && Buffer.byteLength(value, 'utf8') > limit;
+}
+
 function checkName(field: 'user' | 'host', value: unknown, limits: QueryLimits): void {
   if (typeof value !== 'string') throw new TypeError(`${field} must be a string`);
   if (value.length === 0) throw invalid(field, `${field} is empty`);
   if (BAD_NAME_CHAR.test(value)) throw invalid(field, `${field} contains ':', CR, LF or NUL`);
   if (!value.isWellFormed()) throw invalid(field, `${field} is not well-formed Unicode`);
-  if (Buffer.byteLength(value) > limits.maxFieldBytes) {
+  if (overBytes(value, limits.maxFieldBytes)) {
     throw invalid(field, `${field} is longer than ${limits.maxFieldBytes} bytes`);
   }
 }
@@ -80,24 +85,21 @@ export function validateQuery(query: Query, limits: QueryLimits = DEFAULT_QUERY_
   } else if (query.password !== undefined) {
     throw new TypeError(`${query.command} takes no password`);
   }
-  if (encodedLength(query) > limits.maxQueryBytes) {
+  if (overBytes(queryText(query), limits.maxQueryBytes)) {
     throw invalid('query', `query is longer than ${limits.maxQueryBytes} bytes`);
   }
 }
 
-function encodedLength(q: Query): number {
-  let n = q.command.length + 2 + Buffer.byteLength(q.user) + Buffer.byteLength(q.host);
-  if (q.password !== undefined) n += 1 + Buffer.byteLength(q.password);
-  return n;
+/** The query's text `cmd:user:host[:password]`, without framing. Call validateQuery first. */
+export function queryText(q: Query): string {
+  return q.password === undefined
+    ? `${q.command}:${q.user}:${q.host}`
+    : `${q.command}:${q.user}:${q.host}:${q.password}`;
 }
 
 /** The query's bytes, without framing. Call validateQuery first. */
 export function encodeQuery(q: Query): Buffer {
-  const text =
-    q.password === undefined
-      ? `${q.command}:${q.user}:${q.host}`
-      : `${q.command}:${q.user}:${q.host}:${q.password}`;
-  return Buffer.from(text, 'utf8');
+  return Buffer.from(queryText(q), 'utf8');
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ejabberd, generic } from '../../../src/extauth/wire/protocol.js';
+import { ejabberd, generic, PARTIAL, YES } from '../../../src/extauth/wire/protocol.js';
 
+/** Feed chunks to a fresh reply reader; a reply starts a new one (one reply per query). */
 function replies(p: typeof generic, chunks: Buffer[]): (boolean | string)[] {
-  const r = p.createReplyReader(16);
+  let r = p.createReplyReader(16);
   const out: (boolean | string)[] = [];
   try {
-    for (const c of chunks) r.push(c, (yes) => out.push(yes));
+    for (const c of chunks) {
+      const result = r.read(c);
+      if (result !== PARTIAL) {
+        out.push(result === YES);
+        r = p.createReplyReader(16);
+      }
+    }
   } catch (err) {
     out.push((err as { code: string }).code);
   }
@@ -24,6 +31,18 @@ test('generic replies: anything else is ERR_WIRE_BAD_REPLY, never yes', () => {
     assert.deepEqual(replies(generic, [Buffer.from(bad)]), ['ERR_WIRE_BAD_REPLY'], JSON.stringify(bad));
   }
   assert.deepEqual(replies(generic, [Buffer.alloc(17, 0x31)]), ['ERR_WIRE_LINE_TOO_LONG']);
+});
+
+test('anything after a reply in the same read is ERR_WIRE_EXTRA_DATA, never left for the next query', () => {
+  for (const extra of ['1\n1\n', '0\n1\n', '1\n1', '1\r\n\n', '0\nx']) {
+    assert.deepEqual(replies(generic, [Buffer.from(extra)]), ['ERR_WIRE_EXTRA_DATA'], JSON.stringify(extra));
+  }
+  // Split so that the reply completes in a chunk that also carries more.
+  assert.deepEqual(replies(generic, [Buffer.from('1'), Buffer.from('\n1\n')]), ['ERR_WIRE_EXTRA_DATA']);
+  for (const extra of [[0, 2, 0, 0, 0, 2, 0, 1], [0, 2, 0, 1, 0], [0, 2, 0, 1, 0, 2]]) {
+    assert.deepEqual(replies(ejabberd, [Buffer.from(extra)]), ['ERR_WIRE_EXTRA_DATA'], extra.join(' '));
+  }
+  assert.deepEqual(replies(ejabberd, [Buffer.from([0, 2]), Buffer.from([0, 1, 0, 2, 0, 1])]), ['ERR_WIRE_EXTRA_DATA']);
 });
 
 test('ejabberd replies: exactly 00 02 00 01 or 00 02 00 00, at any split', () => {
