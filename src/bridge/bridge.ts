@@ -9,7 +9,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Accounts } from '../accounts/accounts.js';
-import { parseQuery, type QueryLimits } from '../extauth/query.js';
+import { parseQuery, type Query, type QueryLimits } from '../extauth/query.js';
 import { wireProtocol, type ProtocolName } from '../extauth/wire/protocol.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
@@ -47,15 +47,22 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
   const log = options.logger ?? silentLogger;
   const wire = wireProtocol(options.protocol);
   const reader = wire.createQueryReader(Math.min(limits.maxQueryBytes, wire.maxQueryBytes));
-  const maxInFlight = options.maxInFlight ?? 10_000;
+  const maxInFlight = Math.max(1, options.maxInFlight ?? 10_000);
+  /** Replies in query order; `head` is the next one to write. */
   const slots: Slot[] = [];
   let head = 0;
+  /**
+   * Queries read but not yet submitted, because `maxInFlight` are already with the engine.
+   * One input chunk can carry thousands of queries; pausing the stream does not stop those,
+   * so they wait here (bounded by one chunk) instead of overflowing the pool's queue.
+   */
+  const backlog: { slot: Slot; q: Query }[] = [];
+  let submitted = 0;
   const stats: BridgeStats = { queries: 0, yes: 0, no: 0, errors: 0 };
   let ended = false;
-  let paused = false;
+  let failed = false;
 
   return new Promise<BridgeStats>((resolve, reject) => {
-    let failed = false;
     const finish = (): void => {
       if (ended && head === slots.length && !failed) resolve(stats);
     };
@@ -70,8 +77,7 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
     const flush = (): void => {
       let batch: Buffer[] | null = null;
       while (head < slots.length && slots[head]!.done) {
-        const s = slots[head]!;
-        (batch ??= []).push(wire.encodeReply(s.yes));
+        (batch ??= []).push(wire.encodeReply(slots[head]!.yes));
         slots[head++] = undefined as unknown as Slot;
       }
       if (batch !== null && !failed) output.write(batch.length === 1 ? batch[0] : Buffer.concat(batch));
@@ -79,46 +85,58 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
         slots.splice(0, head);
         head = 0;
       }
-      if (paused && slots.length - head < maxInFlight / 2) {
-        paused = false;
-        input.resume();
-      }
       finish();
+    };
+
+    const answer = (slot: Slot, yes: boolean): void => {
+      slot.done = true;
+      slot.yes = yes;
+      if (yes) stats.yes++;
+      else stats.no++;
+    };
+
+    const submit = (slot: Slot, q: Query): void => {
+      submitted++;
+      accounts.query(q).then(
+        (yes) => settle(slot, yes),
+        (err: { code?: string; message?: string }) => {
+          stats.errors++;
+          log.warn({ command: q.command, user: q.user, host: q.host, code: err.code }, `query answered no: ${err.message}`);
+          settle(slot, false);
+        },
+      );
+    };
+
+    const settle = (slot: Slot, yes: boolean): void => {
+      submitted--;
+      answer(slot, yes);
+      while (submitted < maxInFlight && backlog.length > 0) {
+        const next = backlog.shift()!;
+        submit(next.slot, next.q);
+      }
+      if (backlog.length === 0 && input.isPaused() && !failed) input.resume();
+      flush();
     };
 
     const onQuery = (bytes: Buffer | null): void => {
       stats.queries++;
       const slot: Slot = { done: false, yes: false };
       slots.push(slot);
-      const answer = (yes: boolean): void => {
-        slot.done = true;
-        slot.yes = yes;
-        if (yes) stats.yes++;
-        else stats.no++;
-        flush();
-      };
       if (bytes === null) {
         log.warn({}, 'query too long or empty; answered no');
         stats.errors++;
-        answer(false);
+        answer(slot, false);
         return;
       }
       const q = parseQuery(bytes, limits);
       if (q instanceof Error) {
         log.warn({ code: q.code, field: q.field }, `malformed query answered no: ${q.message}`);
         stats.errors++;
-        answer(false);
+        answer(slot, false);
         return;
       }
-      accounts.query(q).then(answer, (err: { code?: string; message?: string }) => {
-        stats.errors++;
-        log.warn({ command: q.command, user: q.user, host: q.host, code: err.code }, `query answered no: ${err.message}`);
-        answer(false);
-      });
-      if (!paused && slots.length - head >= maxInFlight) {
-        paused = true;
-        input.pause();
-      }
+      if (submitted < maxInFlight) submit(slot, q);
+      else backlog.push({ slot, q });
     };
 
     input.on('data', (chunk: Buffer) => {
@@ -129,7 +147,10 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
         log.error({ err: (err as Error).message }, 'bridge input error');
         failed = true;
         reject(err);
+        return;
       }
+      if (backlog.length > 0) input.pause();
+      flush();
     });
     input.once('end', () => {
       if (reader.pending > 0) log.warn({ bytes: reader.pending }, 'input ended inside a query; ignored');

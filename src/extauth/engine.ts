@@ -56,7 +56,7 @@ export class ExtauthEngine {
     return this.#limits;
   }
 
-  /** Queries it can hold at once: one per process plus the queue. */
+  /** Queries a caller may have outstanding without any being refused as overloaded. */
   get capacity(): number {
     return this.#pool.capacity;
   }

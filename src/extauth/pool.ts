@@ -123,9 +123,12 @@ export class ExtauthPool {
     return this.#protocol;
   }
 
-  /** Queries it can hold at once: one per process plus the queue. */
+  /**
+   * Queries a caller may have outstanding without any being refused as overloaded: the queue
+   * must be able to hold them all even while every process is busy or still starting.
+   */
   get capacity(): number {
-    return this.#o.size + this.#o.queueLimit;
+    return this.#o.queueLimit > 0 ? this.#o.queueLimit : this.#o.size;
   }
 
   get closed(): boolean {

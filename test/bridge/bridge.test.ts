@@ -25,6 +25,20 @@ log_level = "silent"`);
   assert.deepEqual(await b.exited, { code: 0, signal: null });
 });
 
+test('thousands of queries in one write wait in the bridge instead of overflowing a small queue', async (t) => {
+  const config = writeConfig(`${fixtureCommand(fixture('fast.mjs'))}
+external_auth_processes = 2
+external_auth_queue_limit = 10
+log_level = "warn"`);
+  const b = startBridge(config, 'generic');
+  t.after(() => b.child.kill('SIGKILL'));
+  const n = 5000;
+  b.child.stdin!.write('auth:alice:localhost:secret\n'.repeat(n));
+  const out = (await b.waitForBytes(2 * n, 30_000)).toString();
+  assert.equal(out, '1\n'.repeat(n));
+  assert.equal(b.stderr(), '', 'nothing refused, nothing to warn about');
+});
+
 test('ejabberd serve protocol in front of a generic script, and generic in front of an ejabberd script', async (t) => {
   const toGeneric = startBridge(writeConfig(`${fixtureCommand(fixture('fast.mjs'))}\nlog_level = "silent"`), 'ejabberd');
   t.after(() => toGeneric.child.kill('SIGKILL'));
