@@ -229,6 +229,63 @@ export const KEYS: readonly KeyDef[] = [
     doc: 'Addresses `gatehouse serve` listens on.',
   },
   {
+    name: 'dovecot_auth_socket',
+    scope: 'global',
+    default: null,
+    check: string,
+    doc: 'Unix socket path where the Dovecot auth protocol is served (Postfix `smtpd_sasl_path`, Prosody `dovecot_auth_socket`). Relative to the config file.',
+  },
+  {
+    name: 'dovecot_auth_socket_mode',
+    scope: 'global',
+    default: 0o660,
+    check: number({ min: 0, max: 0o777, integer: true }),
+    doc: 'File mode of the Dovecot auth socket (TOML octal, e.g. `0o660`).',
+  },
+  {
+    name: 'dovecot_auth_port',
+    scope: 'global',
+    default: null,
+    check: number({ min: 0, max: 65535, integer: true }),
+    doc: 'TCP port where the Dovecot auth protocol is served (Prosody `dovecot_auth_port`, Postfix `inet:host:port`).',
+  },
+  {
+    name: 'dovecot_auth_interfaces',
+    scope: 'global',
+    default: Object.freeze(['127.0.0.1']),
+    check: stringList(),
+    doc: 'Addresses the Dovecot auth TCP port listens on.',
+  },
+  {
+    name: 'dovecot_default_host',
+    scope: 'global',
+    default: 'localhost',
+    check: string,
+    doc: 'Host for Dovecot-protocol usernames without `@host`.',
+  },
+  {
+    name: 'http_auth_path',
+    scope: 'global',
+    default: '/auth',
+    check: (v, key, problems) => {
+      if (typeof v === 'string' && /^\/[A-Za-z0-9._~\/-]*$/.test(v) && !v.endsWith('/')) return v;
+      problems.push(`${key}: expected a path like "/auth" (no trailing slash), got ${JSON.stringify(v)}`);
+      return undefined;
+    },
+    doc: "Path prefix of the mod_auth_http-compatible API (Prosody's `http_auth_url` points here).",
+  },
+  {
+    name: 'http_auth_credentials',
+    scope: 'global',
+    default: null,
+    check: (v, key, problems) => {
+      if (typeof v === 'string' && /^[^:]+:.+$/.test(v)) return v;
+      problems.push(`${key}: expected "user:password", as Prosody's http_auth_credentials`);
+      return undefined;
+    },
+    doc: 'When set (`"user:password"`, as in Prosody), the auth API requires this HTTP Basic login.',
+  },
+  {
     name: 'log_level',
     scope: 'global',
     default: 'info',

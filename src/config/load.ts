@@ -91,6 +91,14 @@ export function buildConfig(
     dataDir: resolve(dir, get<string>('data_dir')),
     databaseUrl: get<string | null>('database_url'),
     http: { ports: get<readonly number[]>('http_ports'), interfaces: get<readonly string[]>('http_interfaces') },
+    dovecot: {
+      socket: get<string | null>('dovecot_auth_socket') === null ? null : resolve(dir, get<string>('dovecot_auth_socket')),
+      socketMode: get<number>('dovecot_auth_socket_mode'),
+      port: get<number | null>('dovecot_auth_port'),
+      interfaces: get<readonly string[]>('dovecot_auth_interfaces'),
+      defaultHost: get<string>('dovecot_default_host'),
+    },
+    authApi: { path: get<string>('http_auth_path'), credentials: get<string | null>('http_auth_credentials') },
     defaults,
     hosts,
   };

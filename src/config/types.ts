@@ -48,6 +48,16 @@ export interface GatehouseConfig {
   readonly dataDir: string;
   readonly databaseUrl: string | null;
   readonly http: { readonly ports: readonly number[]; readonly interfaces: readonly string[] };
+  /** The Dovecot auth protocol face; no listener when both socket and port are null. */
+  readonly dovecot: {
+    readonly socket: string | null;
+    readonly socketMode: number;
+    readonly port: number | null;
+    readonly interfaces: readonly string[];
+    readonly defaultHost: string;
+  };
+  /** The mod_auth_http-compatible API. */
+  readonly authApi: { readonly path: string; readonly credentials: string | null };
   /** Settings outside any `[hosts."..."]` table; they apply to hosts not listed. */
   readonly defaults: HostConfig;
   /** Per-host settings, each already merged over the defaults. */

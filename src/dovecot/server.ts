@@ -1,0 +1,139 @@
+/**
+ * The Dovecot authentication service: listens on a Unix socket and/or loopback TCP and
+ * answers each connection's AUTH requests from the accounts engine, so that Postfix
+ * (`smtpd_sasl_type = dovecot`), Exim and Prosody's mod_auth_dovecot authenticate through
+ * Gatehouse. A username `user@host` names its host; a bare `user` gets the default host.
+ */
+import { chmodSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Accounts } from '../accounts/accounts.js';
+import { AccountsError } from '../accounts/errors.js';
+import { ExtauthError } from '../extauth/errors.js';
+import type { Logger } from '../log/logger.js';
+import { silentLogger } from '../log/logger.js';
+import { DovecotConnection, type Authenticate, type Verdict } from './connection.js';
+
+export interface DovecotServerOptions {
+  readonly accounts: Pick<Accounts, 'query'>;
+  /** Host for usernames without `@host`. */
+  readonly defaultHost: string;
+  readonly logger?: Logger;
+  /** Connections served at once; more are closed at once. */
+  readonly maxConnections?: number;
+}
+
+export interface ListenOptions {
+  /** Unix socket path; an existing socket file there is replaced. */
+  readonly socket?: string | undefined;
+  /** File mode of the Unix socket (who may connect). */
+  readonly socketMode?: number | undefined;
+  readonly port?: number | undefined;
+  readonly host?: string | undefined;
+}
+
+/** Split `user@host` at the last `@`; a bare user gets `defaultHost`. Hosts compare lowercase. */
+export function splitUsername(username: string, defaultHost: string): { user: string; host: string } {
+  const at = username.lastIndexOf('@');
+  if (at <= 0) return { user: username, host: defaultHost };
+  return { user: username.slice(0, at), host: username.slice(at + 1).toLowerCase() };
+}
+
+/** Map the engine's answer to the protocol's: an error is a temporary failure, never OK. */
+export function authenticator(accounts: Pick<Accounts, 'query'>, defaultHost: string, log: Logger): Authenticate {
+  return async (username, password, ctx): Promise<Verdict> => {
+    const { user, host } = splitUsername(username, defaultHost);
+    const fields = { user, host, address: ctx.address, service: ctx.service };
+    try {
+      if (await accounts.query({ command: 'auth', user, host, password }, { address: ctx.address })) {
+        return { ok: true, user: username };
+      }
+      log.info(fields, 'dovecot auth refused: wrong credentials');
+      return { ok: false, temporary: false, reason: 'Authentication failed' };
+    } catch (err) {
+      if (err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') {
+        log.info({ ...fields, detail: err.message }, 'dovecot auth refused: invalid input');
+        return { ok: false, temporary: false, reason: 'Authentication failed' };
+      }
+      if (err instanceof AccountsError && err.code === 'ERR_AUTH_NOT_CONFIGURED') {
+        log.info(fields, 'dovecot auth refused: no auth script for this host');
+        return { ok: false, temporary: false, reason: 'Authentication failed' };
+      }
+      if (err instanceof AccountsError && err.code === 'ERR_AUTH_THROTTLED') {
+        log.warn(fields, 'dovecot auth refused: too many failures');
+        return { ok: false, temporary: true, reason: 'Too many failed attempts; try again later' };
+      }
+      log.warn({ ...fields, code: (err as { code?: string }).code }, `dovecot auth failed temporarily: ${(err as Error).message}`);
+      return { ok: false, temporary: true, reason: 'Temporary authentication failure' };
+    }
+  };
+}
+
+export class DovecotAuthServer {
+  readonly #servers: Server[] = [];
+  readonly #sockets = new Set<Socket>();
+  readonly #authenticate: Authenticate;
+  readonly #log: Logger;
+  readonly #maxConnections: number;
+  #cuid = 0;
+
+  constructor(options: DovecotServerOptions) {
+    this.#log = options.logger ?? silentLogger;
+    this.#authenticate = authenticator(options.accounts, options.defaultHost, this.#log);
+    this.#maxConnections = options.maxConnections ?? 1000;
+  }
+
+  /** Start listening; resolves with the bound TCP port (if any). */
+  async listen(options: ListenOptions): Promise<{ port?: number }> {
+    const result: { port?: number } = {};
+    if (options.socket !== undefined) {
+      removeStaleSocket(options.socket);
+      const server = this.#server();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.socket, () => resolve());
+      });
+      chmodSync(options.socket, options.socketMode ?? 0o660);
+    }
+    if (options.port !== undefined) {
+      const server = this.#server();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+      });
+      const addr = server.address();
+      if (addr !== null && typeof addr === 'object') result.port = addr.port;
+    }
+    return result;
+  }
+
+  /** Stop accepting, close every connection. */
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    await Promise.all(this.#servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+
+  #server(): Server {
+    const server = createServer((socket) => {
+      if (this.#sockets.size >= this.#maxConnections) {
+        this.#log.warn({ max: this.#maxConnections }, 'dovecot connection refused: too many connections');
+        socket.destroy();
+        return;
+      }
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+      new DovecotConnection(socket, { authenticate: this.#authenticate, logger: this.#log, cuid: ++this.#cuid });
+    });
+    this.#servers.push(server);
+    return server;
+  }
+}
+
+/** Remove a socket file left by a previous run; refuse to remove anything else. */
+function removeStaleSocket(path: string): void {
+  try {
+    if (statSync(path).isSocket()) rmSync(path);
+    else throw new Error(`${path} exists and is not a socket`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
