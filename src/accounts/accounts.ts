@@ -4,6 +4,7 @@
  * one) and applies failure throttling per user and per client address.
  */
 import { ExtauthEngine } from '../extauth/engine.js';
+import { ExtauthError } from '../extauth/errors.js';
 import type { Query } from '../extauth/query.js';
 import { hostConfig, type ExtauthConfig, type GatehouseConfig, type HostConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
@@ -62,6 +63,9 @@ export class Accounts {
   async query(q: Query, ctx: QueryContext = {}): Promise<boolean> {
     const rt = this.#hosts.get(q.host) ?? this.#defaults;
     if (rt.engine === null) throw new AccountsError('ERR_AUTH_NOT_CONFIGURED');
+    if (!rt.config.extauth.commands.includes(q.command)) {
+      throw new ExtauthError('ERR_EXTAUTH_UNSUPPORTED', `the auth script does not implement ${q.command}`);
+    }
     const counts = PASSWORD_CHECKS.has(q.command);
     const userKey = `${q.user}@${q.host}`;
     if (counts) {
@@ -99,7 +103,9 @@ export class Accounts {
 
   #engine(x: ExtauthConfig): ExtauthEngine | null {
     if (x.command === null) return null;
-    const key = JSON.stringify(x);
+    // Hosts whose pool settings are equal share one pool (the command list is not a pool setting).
+    const { commands: _commands, ...pool } = x;
+    const key = JSON.stringify(pool);
     let engine = this.#engines.get(key);
     if (engine === undefined) {
       engine = new ExtauthEngine({

@@ -173,6 +173,20 @@ export const KEYS: readonly KeyDef[] = [
     doc: 'Seconds between SIGTERM and SIGKILL when a process is ended.',
   },
   {
+    name: 'external_auth_commands',
+    scope: 'host',
+    default: Object.freeze(['auth', 'isuser', 'setpass', 'tryregister', 'removeuser', 'removeuser3']),
+    check: (v, key, problems) => {
+      const all = ['auth', 'isuser', 'setpass', 'tryregister', 'removeuser', 'removeuser3'];
+      if (Array.isArray(v) && v.every((c) => typeof c === 'string' && all.includes(c)) && v.includes('auth')) {
+        return Object.freeze([...new Set(v as string[])]);
+      }
+      problems.push(`${key}: expected a list of commands including "auth", from ${all.map((c) => `"${c}"`).join(', ')}, got ${show(v)}`);
+      return undefined;
+    },
+    doc: 'Commands the script implements; the others are refused without asking it (HTTP API: 501).',
+  },
+  {
     name: 'external_auth_cache_ttl',
     scope: 'host',
     default: 0,

@@ -171,6 +171,7 @@ function hostSettings(
       maxQueryBytes,
       killGraceMs: Math.round(get<number>('external_auth_kill_grace') * 1000),
       cacheTtlMs: Math.round(get<number>('external_auth_cache_ttl') * 1000),
+      commands: get<readonly string[]>('external_auth_commands'),
       cwd: dir,
     },
     throttle: {

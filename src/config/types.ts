@@ -13,6 +13,8 @@ export interface ExtauthConfig {
   readonly maxQueryBytes: number;
   readonly killGraceMs: number;
   readonly cacheTtlMs: number;
+  /** Commands the script implements. */
+  readonly commands: readonly string[];
   /** Working directory of the script: the config file's directory. */
   readonly cwd: string;
 }

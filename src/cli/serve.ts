@@ -1,0 +1,71 @@
+/**
+ * `gatehouse serve`: the long-running service. HTTP (auth API, /healthz) on every configured
+ * interface and port, plus the Dovecot auth protocol when a socket or port is configured.
+ * SIGTERM/SIGINT stop it gracefully: listeners close, requests in flight finish, scripts end.
+ */
+import { parseArgs } from 'node:util';
+import { Accounts } from '../accounts/accounts.js';
+import { DovecotAuthServer } from '../dovecot/server.js';
+import { buildApp } from '../http/app.js';
+import { createLogger } from '../log/pino.js';
+import { loadForCli } from './config.js';
+
+export const SERVE_USAGE = `Usage: gatehouse serve [--config FILE]
+
+Serves the auth HTTP API (Prosody mod_auth_http) and /healthz on http_interfaces x http_ports,
+and the Dovecot auth protocol (Postfix, Exim, Prosody mod_auth_dovecot) on dovecot_auth_socket
+and/or dovecot_auth_port, all answered by the auth script of external_auth_command.
+`;
+
+export async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string' }, help: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(SERVE_USAGE);
+    return 0;
+  }
+  const config = loadForCli(values.config);
+  const log = createLogger(config.logLevel, { face: 'serve' });
+  const accounts = new Accounts(config, log);
+  const app = await buildApp({ config, accounts, logger: log });
+  const dovecot =
+    config.dovecot.socket !== null || config.dovecot.port !== null
+      ? new DovecotAuthServer({ accounts, defaultHost: config.dovecot.defaultHost, logger: log.child({ face: 'dovecot' }) })
+      : null;
+
+  try {
+    const addresses: string[] = [];
+    for (const host of config.http.interfaces) {
+      for (const port of config.http.ports) addresses.push(await app.listen({ host, port }));
+    }
+    log.info({ addresses }, 'HTTP listening');
+    if (dovecot !== null) {
+      const ports: (number | undefined)[] = [];
+      if (config.dovecot.socket !== null) await dovecot.listen({ socket: config.dovecot.socket, socketMode: config.dovecot.socketMode });
+      if (config.dovecot.port !== null) {
+        for (const host of config.dovecot.interfaces) ports.push((await dovecot.listen({ port: config.dovecot.port, host })).port);
+      }
+      log.info({ socket: config.dovecot.socket, ports }, 'Dovecot auth protocol listening');
+    }
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'cannot listen');
+    await Promise.allSettled([app.close(), dovecot?.close(), accounts.close()]);
+    throw err;
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await Promise.allSettled([app.close(), dovecot?.close()]);
+  await accounts.close();
+  log.info({}, 'stopped');
+  return 0;
+}

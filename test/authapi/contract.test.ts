@@ -1,0 +1,146 @@
+/**
+ * The mod_auth_http contract (prosody-modules, mod_auth_http README), request by request,
+ * against a real server and a real auth script.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { postForm, startHttp } from '../helpers/http.js';
+import { fixture } from '../helpers/paths.js';
+
+const script = (name: string) => `external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture(name))}]`;
+const q = (params: Record<string, string>) => new URLSearchParams(params).toString();
+
+test('check_password and user_exists answer 200 with exactly "true" or "false"', async (t) => {
+  const { base } = await startHttp(t, script('fast.mjs'));
+  const get = async (path: string) => {
+    const r = await fetch(`${base}/auth/${path}`);
+    return [r.status, await r.text(), r.headers.get('content-type'), r.headers.get('cache-control')];
+  };
+  assert.deepEqual(await get(`check_password?${q({ user: 'alice', server: 'localhost', pass: 'secret' })}`), [200, 'true', 'text/plain; charset=utf-8', 'no-store']);
+  assert.deepEqual((await get(`check_password?${q({ user: 'alice', server: 'localhost', pass: 'nope' })}`)).slice(0, 2), [200, 'false']);
+  assert.deepEqual((await get(`check_password?${q({ user: 'alice', server: 'localhost', pass: 'a:b ü€' })}`)).slice(0, 2), [200, 'false']);
+  assert.deepEqual((await get(`user_exists?${q({ user: 'alice', server: 'localhost' })}`)).slice(0, 2), [200, 'true']);
+  assert.deepEqual((await get(`user_exists?${q({ user: 'nobody1', server: 'localhost' })}`)).slice(0, 2), [200, 'false']);
+});
+
+test('register 201, set_password and remove_user 204, with the form spelling Prosody sends', async (t) => {
+  const { base } = await startHttp(t, script('fast.mjs'));
+  assert.equal((await postForm(`${base}/auth/register`, { user: 'carol', server: 'localhost', pass: 'x' })).status, 201);
+  assert.equal((await postForm(`${base}/auth/set_password`, { user: 'carol', server: 'localhost', pass: 'y' })).status, 204);
+  assert.equal((await postForm(`${base}/auth/remove_user`, { user: 'carol', server: 'localhost' })).status, 204);
+  // The standard spelling works too.
+  const r = await fetch(`${base}/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: q({ user: 'dave', server: 'localhost', pass: 'z' }),
+  });
+  assert.equal(r.status, 201);
+});
+
+test('a script saying no: register 409, set_password 403, remove_user 404', async (t) => {
+  const { base } = await startHttp(t, `${script('late.mjs')}`); // late.mjs says no to everything but "late"
+  assert.equal((await postForm(`${base}/auth/register`, { user: 'alice', server: 'localhost', pass: 'x' })).status, 409);
+  assert.equal((await postForm(`${base}/auth/set_password`, { user: 'alice', server: 'localhost', pass: 'x' })).status, 403);
+  assert.equal((await postForm(`${base}/auth/remove_user`, { user: 'alice', server: 'localhost' })).status, 404);
+});
+
+test('501 for what the script does not implement, without asking it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-api-'));
+  process.env['RECORD_FILE'] = join(dir, 'q.hex');
+  t.after(() => delete process.env['RECORD_FILE']);
+  const { base } = await startHttp(t, `${script('fast.mjs')}\nexternal_auth_commands = ["auth", "isuser"]`);
+  assert.equal((await postForm(`${base}/auth/register`, { user: 'e', server: 'localhost', pass: 'x' })).status, 501);
+  assert.equal((await postForm(`${base}/auth/set_password`, { user: 'e', server: 'localhost', pass: 'x' })).status, 501);
+  assert.equal((await postForm(`${base}/auth/remove_user`, { user: 'e', server: 'localhost' })).status, 501);
+  assert.ok(!existsSync(join(dir, 'q.hex')), 'the script was asked');
+});
+
+test('503 when the engine cannot answer; never true', async (t) => {
+  const { base } = await startHttp(t, script('lying.mjs'));
+  const r = await fetch(`${base}/auth/check_password?${q({ user: 'alice', server: 'localhost', pass: 'secret' })}`);
+  assert.equal(r.status, 503);
+  assert.equal(r.headers.get('retry-after'), '1');
+  assert.equal(await r.text(), 'temporarily unavailable');
+});
+
+test('a password with a newline is refused with 400 and never forwarded', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-api-'));
+  const rec = join(dir, 'q.hex');
+  process.env['RECORD_FILE'] = rec;
+  t.after(() => delete process.env['RECORD_FILE']);
+  const { base, log } = await startHttp(t, script('fast.mjs'));
+  for (const pass of ['x\nsetpass:admin:localhost:owned', 'x\r\nisuser:a:b', 'x\0y']) {
+    const r = await fetch(`${base}/auth/check_password?${q({ user: 'alice', server: 'localhost', pass })}`);
+    assert.equal(r.status, 400);
+    assert.equal(await r.text(), 'password contains CR, LF or NUL');
+    assert.equal((await postForm(`${base}/auth/set_password`, { user: 'admin', server: 'localhost', pass })).status, 400);
+  }
+  assert.equal((await fetch(`${base}/auth/user_exists?${q({ user: 'a:b', server: 'localhost' })}`)).status, 400);
+  assert.ok(!existsSync(rec) || readFileSync(rec, 'utf8') === '');
+  assert.ok(!log.text().includes('owned'));
+});
+
+test('missing and repeated parameters are 400', async (t) => {
+  const { base } = await startHttp(t, script('fast.mjs'));
+  assert.equal((await fetch(`${base}/auth/check_password?user=alice&server=localhost`)).status, 400);
+  const dup = await fetch(`${base}/auth/check_password?user=alice&server=localhost&pass=wrong&pass=secret`);
+  assert.equal(dup.status, 400);
+  assert.equal(await dup.text(), 'parameter "pass" given more than once');
+  const dupForm = await fetch(`${base}/auth/set_password`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'user=alice&server=localhost&pass=a&user=admin',
+  });
+  assert.equal(dupForm.status, 400);
+  const json = await fetch(`${base}/auth/set_password`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user":"a"}' });
+  assert.equal(json.status, 415);
+});
+
+test('Basic credentials, when configured, are required and checked', async (t) => {
+  const { base, log } = await startHttp(t, `${script('fast.mjs')}\nhttp_auth_credentials = "prosody:s3cret:with:colons"`);
+  const url = `${base}/auth/check_password?${q({ user: 'alice', server: 'localhost', pass: 'secret' })}`;
+  const basic = (s: string) => ({ authorization: `Basic ${Buffer.from(s).toString('base64')}` });
+  const none = await fetch(url);
+  assert.equal(none.status, 401);
+  assert.equal(none.headers.get('www-authenticate'), 'Basic realm="gatehouse"');
+  assert.equal((await fetch(url, { headers: basic('prosody:wrong') })).status, 401);
+  assert.equal((await fetch(url, { headers: basic('prosody:s3cret:with:colon') })).status, 401);
+  assert.equal((await fetch(url, { headers: { authorization: 'Bearer x' } })).status, 401);
+  const ok = await fetch(url, { headers: basic('prosody:s3cret:with:colons') });
+  assert.equal(ok.status, 200);
+  assert.equal(await ok.text(), 'true');
+  assert.ok(log.entries.some((e) => e.msg === 'auth API call refused: bad or missing credentials'));
+  // /healthz is outside the API and needs no credentials.
+  assert.equal((await fetch(`${base}/healthz`)).status, 200);
+});
+
+test('failed logins are throttled per user: 429 with Retry-After, logged without the password', async (t) => {
+  const { base, log } = await startHttp(t, `${script('fast.mjs')}\nauth_failure_limit_user = 2\nauth_failure_window = 60`);
+  const check = (user: string, pass: string) => fetch(`${base}/auth/check_password?${q({ user, server: 'localhost', pass })}`);
+  assert.equal(await (await check('alice', 'bad-guess-1')).text(), 'false');
+  assert.equal(await (await check('alice', 'bad-guess-2')).text(), 'false');
+  const r = await check('alice', 'secret');
+  assert.equal(r.status, 429);
+  assert.ok(Number(r.headers.get('retry-after')) > 0);
+  assert.equal(await (await check('bob', 'secret')).text(), 'true', 'other users are not affected');
+  assert.ok(!log.text().includes('bad-guess'));
+  assert.ok(log.entries.some((e) => e.msg === 'check_password refused: wrong credentials' && e.obj['user'] === 'alice'));
+});
+
+test('the path prefix is configurable; the security headers are on every response', async (t) => {
+  const { base } = await startHttp(t, `${script('fast.mjs')}\nhttp_auth_path = "/api/xmpp-auth"`);
+  const r = await fetch(`${base}/api/xmpp-auth/user_exists?user=alice&server=localhost`);
+  assert.equal(await r.text(), 'true');
+  assert.equal((await fetch(`${base}/auth/user_exists?user=alice&server=localhost`)).status, 404);
+  for (const [k, v] of Object.entries({
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'content-security-policy': "default-src 'self'; frame-ancestors 'none'",
+    'x-content-type-options': 'nosniff',
+  })) {
+    assert.equal(r.headers.get(k), v, k);
+  }
+});
