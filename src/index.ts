@@ -9,3 +9,6 @@ export { AccountsError, AccountsErrorCodes, type AccountsErrorCode } from './acc
 export { MemoryThrottle, type FailureThrottle } from './accounts/throttle.js';
 export { runBridge, type BridgeOptions, type BridgeStats } from './bridge/bridge.js';
 export { silentLogger, type Logger } from './log/logger.js';
+export * from './checkscript/index.js';
+export { DovecotAuthServer, type DovecotServerOptions, type ListenOptions } from './dovecot/server.js';
+export { buildApp, type AppOptions } from './http/app.js';

@@ -57,9 +57,19 @@ export interface Anomaly {
 export interface Outcome {
   /** The script's answer, when its (first) reply was well-formed. */
   readonly answer: boolean | null;
+  /** A complete reply unit arrived, valid or not. */
+  readonly replied: boolean;
   readonly anomaly: Anomaly | null;
-  /** Time to the first reply byte unit, ms. */
+  /** Time until the first complete reply unit, ms. */
   readonly ms: number;
+}
+
+export interface LatencyStats {
+  readonly count: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly max: number;
 }
 
 export interface BatchOutcome {
@@ -106,8 +116,12 @@ export class ProbeContext {
   readonly secrets = new Set<string>();
   /** Anomaly kinds the baseline query showed. */
   readonly baseline = new Set<AnomalyKind>();
+  /** What the baseline found broken: 'start' (it does not stay up) or 'replies' (no reply). */
+  broken: 'start' | 'replies' | null = null;
   /** The script prints at start: fresh processes are given time to do so, and it is dropped. */
   chattyStart = false;
+  /** Reply times of the latency probe, for the report. */
+  latency: LatencyStats | null = null;
   /** Sessions started, for stderr totals and clean-up. */
   readonly sessions: ScriptSession[] = [];
   readonly #cwd: string | undefined;
@@ -158,19 +172,19 @@ export class ProbeContext {
   /** Send one query and judge the reply. `settleMs` is how long to watch for a surplus. */
   async ask(probe: string, q: ProbeQuery, settleMs = this.settleMs): Promise<Outcome> {
     const s = await this.#ready(probe, q);
-    if (s.spawnError !== null) return { answer: null, anomaly: this.spawnFailed(s), ms: 0 };
+    if (s.spawnError !== null) return { answer: null, replied: false, anomaly: this.spawnFailed(s), ms: 0 };
     const t0 = performance.now();
     s.write(this.protocol.encodeQuery(q.bytes));
     await s.until(() => s.units.length > 0 || s.ended, this.timeoutMs);
     const first = s.units.shift();
     if (first === undefined) {
       s.tainted = true;
-      return { answer: null, anomaly: this.noReply(s, q.what), ms: performance.now() - t0 };
+      return { answer: null, replied: false, anomaly: this.noReply(s, q.what), ms: performance.now() - t0 };
     }
     if (settleMs > 0) await s.until(() => s.units.length > 0 || s.pending > 0 || s.ended, settleMs);
     const anomaly = this.#judge(s, first, q);
     if (anomaly !== null) s.tainted = true;
-    return { answer: first.answer, anomaly, ms: first.at - t0 };
+    return { answer: first.answer, replied: true, anomaly, ms: first.at - t0 };
   }
 
   /** Send all queries in one write; collect every unit until all are answered (bounded). */
@@ -229,9 +243,14 @@ export class ProbeContext {
       return { kind, detail: `answered ${what} with ${this.#showUnfinished(bytes)}${this.#protocolHint(bytes)}` };
     }
     if (s.ended) {
-      return { kind: 'exited', detail: `exited (${how(s.exit)}) without answering ${what}${stderrHint(s)}` };
+      return { kind: 'exited', detail: `exited (${how(s.exit)}) without answering ${what}${this.stderrHint(s)}` };
     }
     return { kind: 'timeout', detail: `no reply to ${what} within ${seconds(this.timeoutMs)}` };
+  }
+
+  /** The last stderr line, redacted: a traceback's last line usually says what went wrong. */
+  stderrHint(s: ScriptSession): string {
+    return s.stderr.last !== '' ? `; its stderr ends with ${quoteText(Buffer.from(s.stderr.last), this.secrets)}` : '';
   }
 
   /** A unit as shown in messages. */
@@ -325,6 +344,3 @@ export function seconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
-function stderrHint(s: ScriptSession): string {
-  return s.stderr.last !== '' ? `; its stderr ends with ${JSON.stringify(s.stderr.last)}` : '';
-}

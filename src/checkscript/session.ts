@@ -56,6 +56,7 @@ export class ScriptSession {
   #spawnError: Error | null = null;
   #exit: Ending | null = null;
   #ended = false;
+  #killed = false;
   readonly #waiters = new Set<() => void>();
   /** A probe may have broken it: the next probe needs a fresh process. */
   tainted = false;
@@ -191,18 +192,18 @@ export class ScriptSession {
     }
   }
 
-  /** SIGKILL the process group and wait (bounded) until it is reaped. */
+  /**
+   * SIGKILL the process group and wait (bounded) until it is reaped. The group is signalled
+   * even when the script itself has exited: anything it forked may still be in it.
+   */
   async kill(): Promise<void> {
     const pid = this.#child.pid;
-    if (pid !== undefined && !this.#ended) {
+    if (pid !== undefined && !this.#killed) {
+      this.#killed = true;
       try {
         process.kill(-pid, 'SIGKILL');
       } catch {
-        try {
-          this.#child.kill('SIGKILL');
-        } catch {
-          /* already gone */
-        }
+        /* the group is empty: everything in it is gone */
       }
     }
     await this.until(() => this.#ended, 2000);

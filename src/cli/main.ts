@@ -11,6 +11,8 @@ type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = Object.assign(Object.create(null), {
   extauth: async () => (await import('./extauth.js')).extauthCommand,
+  serve: async () => (await import('./serve.js')).serveCommand,
+  'check-script': async () => (await import('./check-script.js')).checkScriptCommand,
 });
 
 export function version(): string {

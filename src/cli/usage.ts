@@ -2,10 +2,12 @@
 export const MAIN_USAGE = `Usage: gatehouse <command> [options]
 
 Commands:
+  serve          Run the service: the auth HTTP API (Prosody mod_auth_http), /healthz, and the
+                 Dovecot auth protocol (Postfix, Exim, Prosody mod_auth_dovecot)
   extauth        Speak the extauth protocol on stdin/stdout (for ejabberd's extauth_program
                  or Prosody's external_auth_command), answering from the configured script
   check-script   Probe an auth script and report what it gets wrong:
-                 gatehouse check-script [--protocol generic|ejabberd] -- CMD [ARGS...]
+                 gatehouse check-script [--protocol generic|ejabberd] [--json] -- CMD [ARGS...]
   help           Show this help
 
 Options:
@@ -26,4 +28,27 @@ external_auth_command through a pool with timeouts, restarts and input validatio
 
 ejabberd:  extauth_program: "/path/to/gatehouse extauth --serve-protocol ejabberd --config /etc/gatehouse.toml"
 Prosody:   external_auth_command = "/path/to/gatehouse extauth --config /etc/gatehouse.toml"
+`;
+
+export const CHECK_SCRIPT_USAGE = `Usage: gatehouse check-script [options] -- CMD [ARGS...]
+
+Runs the auth script CMD (without a shell, on pipes) and probes it the way Gatehouse, Prosody
+and ejabberd will use it: reply format, one reply per query, passwords with colons, UTF-8 and
+control characters, long input, unknown commands, unsolicited output, exit on EOF, many
+queries at once, and reply times. Only auth, isuser and one unknown command are sent: the
+script's accounts are never changed. Exit code 0 when nothing failed, 1 otherwise.
+
+  --protocol P          "generic" (Prosody, default) or "ejabberd" (2-byte length frames)
+  --timeout S           Seconds to wait for one reply (default 5)
+  --user U --host H     An account that exists, to check that its password is accepted and
+  --password P          wrong ones are not (optional; without it, only unknown users are used)
+  --password-file F     Read that password from the first line of F (keeps it out of ps)
+  --max-query-bytes N   The engine's query limit, external_auth_max_query_bytes (default 4096)
+  --json                Print the report as JSON (finding ids are stable)
+
+Example:
+  gatehouse check-script --user alice --host localhost --password wonderland \\
+    -- python3 examples/scripts/auth_users.py
+
+Probes and finding ids: docs/check-script.md
 `;

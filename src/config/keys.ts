@@ -3,6 +3,7 @@
  * its ejabberd aliases, where it may appear, its default and how it is checked. This table is
  * the configuration reference; the README's table is generated from the same facts.
  */
+import { DEFAULT_QUERY_LIMITS } from '../extauth/query.js';
 import { splitCommand } from './argv.js';
 
 export type Scope = 'global' | 'host';
@@ -161,7 +162,7 @@ export const KEYS: readonly KeyDef[] = [
   {
     name: 'external_auth_max_query_bytes',
     scope: 'host',
-    default: 4096,
+    default: DEFAULT_QUERY_LIMITS.maxQueryBytes,
     check: number({ min: 64, max: 65535, integer: true }),
     doc: 'Longest query (`cmd:user:host:password`) sent to a script, in bytes.',
   },

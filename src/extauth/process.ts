@@ -311,6 +311,15 @@ export class AuthProcess {
 
   #finish(): void {
     if (this.#closed) return;
+    // Anything the script forked into its process group goes with it: no orphans (rule 9).
+    const pid = this.#child.pid;
+    if (pid !== undefined) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* the group is already empty */
+      }
+    }
     this.#closed = true;
     clearTimeout(this.#jobTimer);
     clearTimeout(this.#startTimer);
