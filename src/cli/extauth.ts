@@ -1,4 +1,5 @@
 /** `gatehouse extauth`: the bridge on stdin/stdout. */
+import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Accounts } from '../accounts/accounts.js';
 import { runBridge } from '../bridge/bridge.js';
@@ -35,8 +36,13 @@ export async function extauthCommand(args: string[]): Promise<number> {
   const log = createLogger(config.logLevel, { face: 'extauth' });
   const accounts = new Accounts(config, log);
 
-  // A terminal's line discipline would rewrite bytes (NUL, XOFF, CR): read it raw.
+  // A terminal's line discipline would rewrite bytes (NUL, XOFF, CR) and echo queries back:
+  // read it raw. libuv's raw mode keeps output processing (LF -> CRLF), so turn that off too.
   if (process.stdin.isTTY) process.stdin.setRawMode(true);
+  if (process.stdout.isTTY) {
+    const r = spawnSync('stty', ['-opost'], { stdio: [process.stdout.fd, 'ignore', 'ignore'] });
+    if (r.status !== 0) log.warn({}, 'stdout is a terminal and `stty -opost` failed: replies may gain a CR');
+  }
 
   let stopping = false;
   const stop = async (why: string): Promise<void> => {
