@@ -3,8 +3,10 @@
  * `npm run bench -- --quick` shortens every run (for a smoke check, not for numbers).
  */
 import { cpus } from 'node:os';
+import { runEjabberdBench } from './ejabberd.js';
 import { runExtauthBench } from './extauth.js';
 
 const quick = process.argv.includes('--quick');
 console.log(`# Gatehouse benchmarks\n\nNode ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${new Date().toISOString()}${quick ? ', quick mode' : ''}`);
 await runExtauthBench(quick);
+await runEjabberdBench(quick);

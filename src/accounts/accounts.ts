@@ -3,6 +3,7 @@
  * its own `external_auth_*` settings gets its own pool; hosts with identical settings share
  * one) and applies failure throttling per user and per client address.
  */
+import { basename } from 'node:path';
 import { ExtauthEngine } from '../extauth/engine.js';
 import { ExtauthError } from '../extauth/errors.js';
 import type { Query } from '../extauth/query.js';
@@ -119,10 +120,18 @@ export class Accounts {
         killGraceMs: x.killGraceMs,
         limits: { maxQueryBytes: x.maxQueryBytes },
         cacheTtlMs: x.cacheTtlMs,
-        logger: this.#log.child({ engine: x.command[x.command.length - 1] }),
+        logger: this.#log.child({ engine: scriptName(x.command) }),
       });
       this.#engines.set(key, engine);
     }
     return engine;
   }
+}
+
+/**
+ * A short name of the script for logs: the interpreter's and the script's file names, never
+ * further arguments (they may hold a database password).
+ */
+function scriptName(argv: readonly string[]): string {
+  return argv.slice(0, 2).map((a) => basename(a)).join(' ');
 }

@@ -259,7 +259,7 @@ export class ExtauthPool {
       if ((failures & (failures - 1)) === 0) {
         this.#log.error(
           { code: end.code, exitCode: end.exitCode, signal: end.signal, failures, retryInMs: delay },
-          `auth script failed before answering: ${end.detail}`,
+          `auth script process ended before giving any good answer: ${end.detail}`,
         );
       }
     }

@@ -104,7 +104,7 @@ test('a program that dies at start is restarted with backoff, answers are errors
   // Delays 0, 50, 100, 200, 400, 400...: about 6-8 starts in 1.5 s, not hundreds.
   assert.ok(restarts >= 3 && restarts <= 12, `restarts=${restarts}`);
   // Logged once per burst (at failures 1, 2, 4, 8), not once per crash.
-  const failures = log.entries.filter((e) => e.msg?.startsWith('auth script failed before answering'));
+  const failures = log.entries.filter((e) => e.msg?.startsWith('auth script process ended before giving any good answer'));
   assert.ok(failures.length >= 2 && failures.length < restarts, `${failures.length} logs for ${restarts} restarts`);
   // The script's stderr is in the log.
   assert.ok(log.entries.some((e) => e.obj['stderr'] === 'fatal: cannot open the user database'));

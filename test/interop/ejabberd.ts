@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -31,6 +31,8 @@ export interface EjabberdOptions {
   extraConfig?: string;
   /** Keep the temp dir after stop() (default false; env GATEHOUSE_KEEP_EJABBERD=1 also keeps it). */
   keepDir?: boolean;
+  /** SIGTERM grace before SIGKILL in stop() (default 3000 ms). */
+  stopGraceMs?: number;
   /** Extra environment for ejabberd (inherited by the extauth program). */
   env?: Record<string, string>;
 }
@@ -55,7 +57,7 @@ export interface Ejabberd {
   configDir: string;
   spoolDir: string;
   logDir: string;
-  /** Milliseconds from spawn until the c2s port accepted a connection. */
+  /** Milliseconds from spawn until c2s answered a stream header with its features. */
   startMs: number;
   /** Runs `ejabberdctl --config-dir .. --spool .. --logs .. <args>` against this node (~0.5 s each). */
   ctl(args: string[], opts?: { timeoutMs?: number }): Promise<CtlResult>;
@@ -63,7 +65,7 @@ export interface Ejabberd {
   logTail(lines?: number): string;
   /** PIDs currently running under the ejabberd VM (extauth processes, memsup, ...). */
   childPids(): number[];
-  /** SIGTERM (graceful, ~1 s), SIGKILL after a bound; kills leftover children; removes the dir. */
+  /** SIGTERM (graceful, ~1 s), SIGKILL after stopGraceMs; kills leftover children; removes the dir. */
   stop(): Promise<void>;
 }
 
@@ -135,18 +137,44 @@ function killQuiet(pid: number, sig: NodeJS.Signals): void {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // Instances still running: killed synchronously if the test process exits without stop().
-const live = new Set<{ group: number; tracked: () => ProcId[] }>();
+interface LiveInstance {
+  group: number;
+  tracked: () => ProcId[];
+  dir: string;
+  keep: () => boolean;
+}
+const live = new Set<LiveInstance>();
 let exitHookInstalled = false;
+function killAllLive(): void {
+  for (const inst of live) {
+    // Leaves first (extauth programs), while erl_child_setup is still alive to reap them.
+    const procs = inst.tracked().reverse();
+    for (const p of procs) if (alive(p) && !readCommIs(p.pid, 'beam')) killQuiet(p.pid, 'SIGKILL');
+    killQuiet(-inst.group, 'SIGKILL');
+    for (const p of procs) if (alive(p)) killQuiet(p.pid, 'SIGKILL');
+    if (!inst.keep()) {
+      try {
+        rmSync(inst.dir, { recursive: true, force: true });
+      } catch {
+        /* ignore */
+      }
+    }
+  }
+  live.clear();
+}
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const inst of live) {
-      const procs = inst.tracked();
-      killQuiet(-inst.group, 'SIGKILL');
-      for (const p of procs) if (alive(p)) killQuiet(p.pid, 'SIGKILL');
-    }
-  });
+  // ejabberd runs in its own process group, so a Ctrl-C or a runner's SIGTERM would not reach it.
+  process.on('exit', killAllLive);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const handler = () => {
+      killAllLive();
+      // Nobody else handles this signal: keep its default meaning (terminate).
+      if (process.listenerCount(sig) === 1) process.exit(128 + (constants.signals[sig] ?? 1));
+    };
+    process.on(sig, handler);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,23 +193,34 @@ export function freePort(): Promise<number> {
   });
 }
 
-function canConnect(port: number, timeoutMs: number): Promise<boolean> {
+// A TCP connect alone is not enough: the listener socket is bound (and the kernel completes
+// handshakes into the backlog) a few hundred ms before ejabberd has finished starting and
+// accepts. Ready = the server answers a stream header with its stream features.
+function streamReady(port: number, host: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
+    let buf = '';
     const s = connect({ host: '127.0.0.1', port });
-    const t = setTimeout(() => {
+    const done = (ok: boolean) => {
+      clearTimeout(t);
+      if (ok) s.end('</stream:stream>');
       s.destroy();
-      resolve(false);
-    }, timeoutMs);
+      resolve(ok);
+    };
+    const t = setTimeout(() => done(false), timeoutMs);
     s.once('connect', () => {
-      clearTimeout(t);
-      s.destroy();
-      resolve(true);
+      s.write(
+        `<?xml version='1.0'?><stream:stream to='${host}' xmlns='jabber:client' ` +
+          `xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`,
+      );
     });
-    s.once('error', () => {
-      clearTimeout(t);
-      s.destroy();
-      resolve(false);
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      buf += d;
+      if (buf.includes('</stream:features>')) done(true);
+      else if (buf.length > 65536) done(false);
     });
+    s.once('error', () => done(false));
+    s.once('close', () => done(false));
   });
 }
 
@@ -315,6 +354,7 @@ async function startOnce(opts: EjabberdOptions): Promise<Ejabberd> {
     });
   });
 
+  let keep = opts.keepDir === true || process.env.GATEHOUSE_KEEP_EJABBERD === '1';
   let tracked: ProcId[] = [];
   const track = () => {
     const now = descendants(group);
@@ -323,7 +363,7 @@ async function startOnce(opts: EjabberdOptions): Promise<Ejabberd> {
     tracked = tracked.filter(alive);
     return tracked;
   };
-  const inst = { group, tracked: track };
+  const inst: LiveInstance = { group, tracked: track, dir, keep: () => keep };
   installExitHook();
   live.add(inst);
 
@@ -338,7 +378,9 @@ async function startOnce(opts: EjabberdOptions): Promise<Ejabberd> {
   };
 
   let stopped = false;
-  let keep = opts.keepDir === true || process.env.GATEHOUSE_KEEP_EJABBERD === '1';
+  // ejabberd shuts down in ~1 s; longer only when an extauth worker is stuck waiting for a
+  // reply (supervisor shutdown timeout 5 s). The spool is throwaway, so SIGKILL after this.
+  const graceMs = opts.stopGraceMs ?? 3000;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
@@ -353,14 +395,14 @@ async function startOnce(opts: EjabberdOptions): Promise<Ejabberd> {
     // beam handles SIGTERM as init:stop() (graceful, ~1 s). Bash ejabberdctl also gets it.
     if (!exited) killQuiet(-group, 'SIGTERM');
     for (const b of beams) killQuiet(b.pid, 'SIGTERM');
-    const deadline = Date.now() + 10000;
+    const deadline = Date.now() + graceMs;
     while (Date.now() < deadline && (beams.some(alive) || !exited)) await sleep(25);
     if (beams.some(alive) || !exited) {
       killQuiet(-group, 'SIGKILL');
       for (const b of beams) if (alive(b)) killQuiet(b.pid, 'SIGKILL');
     }
     // Port programs get EOF on stdin when the VM exits; give them a moment, then SIGKILL.
-    const d2 = Date.now() + 2000;
+    const d2 = Date.now() + 1000;
     while (Date.now() < d2 && procs.some(alive)) await sleep(25);
     for (const p of procs) if (alive(p)) killQuiet(p.pid, 'SIGKILL');
     await Promise.race([exitPromise, sleep(2000)]);
@@ -375,12 +417,12 @@ async function startOnce(opts: EjabberdOptions): Promise<Ejabberd> {
     }
   };
 
-  // Wait for the c2s listener (it is started after ejabberd_app, i.e. after auth + extauth pool).
+  // Wait until c2s answers a stream header (after ejabberd_app has started: auth + extauth pool).
   const deadline = t0 + startTimeoutMs;
   let ready = false;
   while (performance.now() < deadline) {
     if (exited) break;
-    if (await canConnect(port, 500)) {
+    if (await streamReady(port, host, 1000)) {
       ready = true;
       break;
     }
@@ -390,7 +432,7 @@ async function startOnce(opts: EjabberdOptions): Promise<Ejabberd> {
   if (!ready) {
     const why = exited
       ? `ejabberd exited during start-up (${exitInfo})`
-      : `c2s port 127.0.0.1:${port} not accepting after ${startTimeoutMs} ms`;
+      : `c2s on 127.0.0.1:${port} not answering a stream header after ${startTimeoutMs} ms`;
     const logs = logTail(60);
     keep = true; // keep logs for post-mortem
     await stop();
@@ -400,6 +442,7 @@ async function startOnce(opts: EjabberdOptions): Promise<Ejabberd> {
 
   const ctl = (args: string[], o?: { timeoutMs?: number }): Promise<CtlResult> =>
     new Promise((resolve, reject) => {
+      if (stopped) return reject(new Error(`ejabberd ${node} was stopped`));
       const c = spawn(EJABBERDCTL, [...baseArgs, ...args], {
         cwd: spoolDir,
         env,

@@ -9,7 +9,7 @@
 //        --password-stdin [--count 2000] [--concurrency 4] [--max-seconds 20] [--timeout 10]
 //   (or PLAIN_PASSWORD=... instead of --password-stdin)
 //   --count 1 (default) prints "OK" / "FAIL <reason>"; otherwise
-//   "COUNT ok=<n> fail=<m> elapsed=<s> rate=<ok/s>"; exit 0 iff ok>0 and fail=0.
+//   "COUNT ok=<n> fail=<m> cut=<k> elapsed=<s> rate=<ok/s>"; exit 0 iff ok>0 and fail=0.
 // Library: import { plainLogin, plainLoginRate } from './plain_login.mjs'
 import net from 'node:net';
 
@@ -94,7 +94,8 @@ export function plainLogin(o) {
 
 /**
  * Up to `count` logins, `concurrency` at a time, stopping at `maxSeconds`.
- * Resolves { ok, fail, elapsedS, perSecond, firstFailure }.
+ * Resolves { ok, fail, cut, elapsedS, perSecond, firstFailure }; `cut` = in flight when the
+ * time bound (+1 s) ran out.
  */
 export async function plainLoginRate(o) {
   const count = Math.min(Math.max(1, Math.floor(o.count ?? 1)), HARD_MAX_COUNT);
@@ -102,16 +103,21 @@ export async function plainLoginRate(o) {
   const maxMs = Math.min(Math.max(0.1, o.maxSeconds ?? 20), HARD_MAX_SECONDS) * 1000;
   const t0 = performance.now();
   const deadline = t0 + maxMs;
+  const perLogin = Math.max(50, o.timeoutMs ?? 10000);
   let next = 0;
   let ok = 0;
   let fail = 0;
+  let cut = 0;
   let firstFailure = '';
   async function worker() {
     while (next < count && performance.now() < deadline) {
       next++;
-      const timeoutMs = Math.max(50, Math.min(o.timeoutMs ?? 10000, deadline - performance.now() + 1000));
-      const r = await plainLogin({ ...o, timeoutMs });
+      // Logins still in flight 1 s after the time bound are cut (counted apart, not as failures).
+      const left = deadline + 1000 - performance.now();
+      const shortened = left < perLogin;
+      const r = await plainLogin({ ...o, timeoutMs: Math.max(50, Math.min(perLogin, left)) });
       if (r.ok) ok++;
+      else if (shortened && r.reason.startsWith('timeout')) cut++;
       else {
         fail++;
         firstFailure ||= r.reason;
@@ -120,7 +126,7 @@ export async function plainLoginRate(o) {
   }
   await Promise.all(Array.from({ length: conc }, () => worker()));
   const elapsedS = (performance.now() - t0) / 1000;
-  return { ok, fail, elapsedS, perSecond: elapsedS > 0 ? ok / elapsedS : 0, firstFailure };
+  return { ok, fail, cut, elapsedS, perSecond: elapsedS > 0 ? ok / elapsedS : 0, firstFailure };
 }
 
 async function readStdin() {
@@ -162,7 +168,7 @@ async function main(argv) {
   }
   const r = await plainLoginRate(opts);
   console.log(
-    `COUNT ok=${r.ok} fail=${r.fail} elapsed=${r.elapsedS.toFixed(3)} rate=${r.perSecond.toFixed(1)}` +
+    `COUNT ok=${r.ok} fail=${r.fail} cut=${r.cut} elapsed=${r.elapsedS.toFixed(3)} rate=${r.perSecond.toFixed(1)}` +
       (r.firstFailure ? ` first_fail=${r.firstFailure.replace(/\s+/g, '_')}` : ''),
   );
   return r.ok > 0 && r.fail === 0 ? 0 : 1;

@@ -121,6 +121,8 @@ export interface RateOptions extends XmppLoginOptions {
 export interface RateResult {
   ok: number;
   fail: number;
+  /** plain_login.mjs only: logins cut by the time bound (not failures). */
+  cut: number;
   elapsedS: number;
   perSecond: number;
   line: string;
@@ -132,7 +134,7 @@ function parseCount(stdout: string): RateResult {
     const r = new RegExp(`(?:^|\\s)${k}=([0-9.]+)`).exec(line);
     return r ? Number(r[1]) : NaN;
   };
-  return { ok: m('ok'), fail: m('fail'), elapsedS: m('elapsed'), perSecond: m('rate'), line };
+  return { ok: m('ok'), fail: m('fail'), cut: Number.isNaN(m('cut')) ? 0 : m('cut'), elapsedS: m('elapsed'), perSecond: m('rate'), line };
 }
 
 /** Many slixmpp logins (each stops at SASL <success/>); slow per login, for sanity not load. */
