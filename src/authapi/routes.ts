@@ -19,7 +19,7 @@ import { ExtauthError } from '../extauth/errors.js';
 import type { Command } from '../extauth/query.js';
 import type { Logger } from '../log/logger.js';
 import { basicChecker } from './basic.js';
-import { DuplicateParameterError, formParsers } from './form.js';
+import { DuplicateParameterError, formParsers } from '../http/form.js';
 
 export interface AuthApiOptions {
   readonly accounts: Pick<Accounts, 'query'>;

@@ -1,7 +1,9 @@
 /**
- * Form bodies for the auth API. Prosody's mod_auth_http labels its POST bodies
- * `application/x/www-form-urlencoded` (sic), so that spelling is accepted beside the right one.
- * A parameter given twice is refused: which copy a script would see is not ours to guess.
+ * Form bodies (`application/x-www-form-urlencoded`), for the auth API and the OAuth endpoints.
+ * Prosody's mod_auth_http labels its POST bodies `application/x/www-form-urlencoded` (sic), so
+ * that spelling is accepted beside the right one. A parameter given twice is refused (RFC 6749
+ * §3.1: "Request and response parameters MUST NOT be included more than once"): which copy
+ * a script or a check would see is not ours to guess.
  */
 import type { FastifyInstance } from 'fastify';
 
@@ -20,9 +22,9 @@ export function parseForm(text: string): Record<string, string> {
   return out;
 }
 
-/** In this plugin's context, form bodies only: JSON and text get 415. */
-export function formParsers(app: FastifyInstance): void {
-  app.removeAllContentTypeParsers();
+/** In this plugin's context, form bodies only (JSON and text get 415), unless `keepJson`. */
+export function formParsers(app: FastifyInstance, keepJson = false): void {
+  if (!keepJson) app.removeAllContentTypeParsers();
   for (const type of ['application/x-www-form-urlencoded', 'application/x/www-form-urlencoded']) {
     app.addContentTypeParser(type, { parseAs: 'string' }, (_req, body, done) => {
       try {
@@ -32,4 +34,15 @@ export function formParsers(app: FastifyInstance): void {
       }
     });
   }
+}
+
+/** A query string parsed by fastify: refuse parameters given more than once. */
+export function singleValued(query: unknown): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  if (query === null || typeof query !== 'object') return out;
+  for (const [k, v] of Object.entries(query as Record<string, unknown>)) {
+    if (Array.isArray(v)) throw new DuplicateParameterError(`parameter "${k}" given more than once`);
+    if (typeof v === 'string') out[k] = v;
+  }
+  return out;
 }
