@@ -230,6 +230,53 @@ export const KEYS: readonly KeyDef[] = [
     doc: 'Seconds a registered client stays valid (none: forever).',
   },
   {
+    name: 'oauth2_issuer',
+    scope: 'host',
+    default: null,
+    check: (v, key, problems) => {
+      let u: URL | null = null;
+      try {
+        u = typeof v === 'string' ? new URL(v) : null;
+      } catch {
+        u = null;
+      }
+      if (u !== null && (u.protocol === 'https:' || u.protocol === 'http:') && !u.search && !u.hash && !v!.toString().endsWith('/')) {
+        return v as string;
+      }
+      problems.push(`${key}: expected an http(s) URL without query, fragment or trailing slash (RFC 8414 §2), got ${show(v)}`);
+      return undefined;
+    },
+    doc: "The host's OAuth issuer URL; its endpoints live under it. Required for OAuth on a host.",
+  },
+  {
+    name: 'oauth2_access_token_ttl',
+    scope: 'host',
+    default: 3600,
+    check: number({ min: 60, max: 86400 * 30, integer: true, unit: 'seconds' }),
+    doc: 'Seconds an access token is valid (Prosody default).',
+  },
+  {
+    name: 'oauth2_refresh_token_ttl',
+    scope: 'host',
+    default: 604800,
+    check: number({ min: 60, max: 86400 * 3650, integer: true, unit: 'seconds' }),
+    doc: 'Seconds a refresh token is valid (Prosody default).',
+  },
+  {
+    name: 'oauth2_template_dir',
+    scope: 'global',
+    default: null,
+    check: string,
+    doc: 'Directory whose login.html, consent.html, error.html, layout.html or style.css replace the defaults.',
+  },
+  {
+    name: 'site_name',
+    scope: 'host',
+    default: null,
+    check: string,
+    doc: 'Name shown on the login and consent pages (default: the host).',
+  },
+  {
     name: 'http_ports',
     scope: 'global',
     default: Object.freeze([5280]),

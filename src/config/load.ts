@@ -81,6 +81,19 @@ export function buildConfig(
     }
   }
 
+  const issuerPaths = new Map<string, string>();
+  for (const [name, h] of hosts) {
+    if (h.oauth2.issuer === null) continue;
+    if (h.oauth2.registrationKeys.length === 0) {
+      problems.push(`hosts."${name}".oauth2_issuer: OAuth needs oauth2_registration_key for this host`);
+    }
+    const path = new URL(h.oauth2.issuer).pathname.replace(/\/$/, '');
+    const other = issuerPaths.get(path);
+    if (other !== undefined) problems.push(`hosts."${name}".oauth2_issuer: same path as the issuer of "${other}"; give each host its own path`);
+    issuerPaths.set(path, name);
+  }
+  if (defaults.oauth2.issuer !== null) problems.push('oauth2_issuer: set it per host, in [hosts."example.com"]');
+
   if (problems.length > 0) throw new ConfigError(source, problems);
 
   const get = <T>(name: string): T => (globals.has(name) ? globals.get(name) : def(name).default) as T;
@@ -98,6 +111,7 @@ export function buildConfig(
       interfaces: get<readonly string[]>('dovecot_auth_interfaces'),
       defaultHost: get<string>('dovecot_default_host'),
     },
+    templateDir: get<string | null>('oauth2_template_dir') === null ? null : resolve(dir, get<string>('oauth2_template_dir')),
     authApi: { path: get<string>('http_auth_path'), credentials: get<string | null>('http_auth_credentials') },
     defaults,
     hosts,
@@ -182,6 +196,10 @@ function hostSettings(
     oauth2: {
       registrationKeys: get<readonly string[] | null>('oauth2_registration_key') ?? [],
       registrationTtlS: get<number | null>('oauth2_registration_ttl'),
+      issuer: get<string | null>('oauth2_issuer'),
+      accessTokenTtlS: get<number>('oauth2_access_token_ttl'),
+      refreshTokenTtlS: get<number>('oauth2_refresh_token_ttl'),
+      siteName: get<string | null>('site_name'),
     },
   };
 }

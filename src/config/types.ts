@@ -31,6 +31,11 @@ export interface OAuthConfig {
   /** First signs, all verify. Empty: registration disabled. */
   readonly registrationKeys: readonly string[];
   readonly registrationTtlS: number | null;
+  /** The issuer URL; null: no OAuth on this host. */
+  readonly issuer: string | null;
+  readonly accessTokenTtlS: number;
+  readonly refreshTokenTtlS: number;
+  readonly siteName: string | null;
 }
 
 export interface HostConfig {
@@ -58,6 +63,8 @@ export interface GatehouseConfig {
     readonly interfaces: readonly string[];
     readonly defaultHost: string;
   };
+  /** Directory of page templates overriding the defaults. */
+  readonly templateDir: string | null;
   /** The mod_auth_http-compatible API. */
   readonly authApi: { readonly path: string; readonly credentials: string | null };
   /** Settings outside any `[hosts."..."]` table; they apply to hosts not listed. */

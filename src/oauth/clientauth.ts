@@ -1,0 +1,58 @@
+/**
+ * Client authentication at the token, revocation and introspection endpoints (RFC 6749
+ * §2.3.1): `client_secret_basic` (HTTP Basic, form-urlencoded id and secret), or
+ * `client_secret_post` (client_id and client_secret in the body), or, for a public client
+ * registered with `none`, its client_id alone. A client must use the method it registered,
+ * and may not use two at once.
+ */
+import type { ClientMetadata } from './registration/metadata.js';
+import { verifyClient } from './registration/client-id.js';
+import { verifyClientSecret } from './registration/client-secret.js';
+import { OAuthError } from './errors.js';
+import type { OAuthHost } from './host.js';
+
+export interface AuthenticatedClient {
+  readonly clientId: string;
+  readonly metadata: ClientMetadata;
+}
+
+const fail = (why: string) => new OAuthError('invalid_client', 'client authentication failed', { cause: new Error(why) });
+
+export async function authenticateClient(
+  host: OAuthHost,
+  authorization: string | undefined,
+  body: Record<string, string>,
+): Promise<AuthenticatedClient> {
+  let method: 'client_secret_basic' | 'client_secret_post' | 'none';
+  let clientId: string | undefined;
+  let secret: string | undefined;
+  const basic = authorization === undefined ? null : /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
+  if (authorization !== undefined && basic === null) throw fail('unsupported Authorization scheme');
+  if (basic !== null) {
+    if (body['client_secret'] !== undefined) throw fail('two authentication methods at once');
+    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon === -1) throw fail('malformed Basic credentials');
+    // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+    try {
+      clientId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+      secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
+    } catch {
+      throw fail('malformed Basic credentials');
+    }
+    if (body['client_id'] !== undefined && body['client_id'] !== clientId) throw fail('client_id differs from the Basic user');
+    method = 'client_secret_basic';
+  } else if (body['client_secret'] !== undefined) {
+    clientId = body['client_id'];
+    secret = body['client_secret'];
+    method = 'client_secret_post';
+  } else {
+    clientId = body['client_id'];
+    method = 'none';
+  }
+  if (clientId === undefined) throw fail('no client_id');
+  const metadata = await verifyClient(clientId, host.keys);
+  if (metadata.token_endpoint_auth_method !== method) throw fail(`registered ${metadata.token_endpoint_auth_method}, used ${method}`);
+  if (method !== 'none' && !verifyClientSecret(clientId, secret, host.keys)) throw fail('wrong client_secret');
+  return { clientId, metadata };
+}

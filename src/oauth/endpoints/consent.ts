@@ -1,0 +1,95 @@
+/**
+ * GET /oauth2/authorize/consent shows the consent page for a signed-in browser; POST takes the
+ * decision. Allow: a grant and a single-use code bound to the client, the redirect URI and the
+ * PKCE challenge, then 303 to the client with `code`, `state`, `iss`. Deny: 303 with
+ * `error=access_denied`.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { singleValued } from '../../http/form.js';
+import type { OAuthContext } from '../context.js';
+import { verifyClient } from '../registration/client-id.js';
+import { hashSecret, newId, newSecret } from '../secrets.js';
+import { checkCsrf, CSRF_COOKIE, parseCookies, readRequestToken, readSession } from '../session.js';
+import { errorPage, redirectToClient } from './pages.js';
+import { showNext } from './authorize.js';
+
+/** Authorization codes live two minutes (RFC 6749 §4.1.2 recommends at most ten). */
+export const CODE_TTL_MS = 120_000;
+
+export function consentPageEndpoint(ctx: OAuthContext) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    let requestToken: string | undefined;
+    try {
+      requestToken = singleValued(req.query)['request'];
+    } catch {
+      requestToken = undefined;
+    }
+    const request = requestToken === undefined ? null : await readRequestToken(ctx.host, requestToken);
+    if (request === null) return errorPage(ctx, reply, 400, 'Form expired', 'This request has expired. Go back to the application and start again.');
+    let client;
+    try {
+      client = await verifyClient(request.client_id, ctx.host.keys);
+    } catch {
+      return errorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
+    }
+    return showNext(ctx, req, reply, request, requestToken!, client.client_name, client.client_uri);
+  };
+}
+
+export function consentEndpoint(ctx: OAuthContext) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const body = req.body as Record<string, string>;
+    const cookies = parseCookies(req.headers.cookie);
+    const requestToken = body['request'] ?? '';
+    if (!checkCsrf(ctx.host, cookies[CSRF_COOKIE], requestToken, body['csrf'])) {
+      return errorPage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Go back to the application and start again.');
+    }
+    const request = await readRequestToken(ctx.host, requestToken);
+    const session = await readSession(ctx.host, cookies);
+    if (request === null || session === null) {
+      return errorPage(ctx, reply, 400, 'Form expired', 'This request or your sign-in has expired. Go back to the application and start again.');
+    }
+    let client;
+    try {
+      client = await verifyClient(request.client_id, ctx.host.keys);
+    } catch {
+      return errorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
+    }
+    if (body['decision'] !== 'allow') {
+      ctx.log.info({ user: session.user, client: client.client_name }, 'user denied access');
+      return redirectToClient(ctx, reply, request.redirect_uri, { error: 'access_denied', error_description: 'the user denied access', state: request.state });
+    }
+    const now = Date.now();
+    const grantId = newId();
+    const clientHash = hashSecret(request.client_id);
+    await ctx.store.createGrant({
+      id: grantId,
+      host: ctx.host.host,
+      user: session.user,
+      clientId: request.client_id,
+      clientHash,
+      clientName: client.client_name,
+      clientUri: client.client_uri,
+      scope: request.scope,
+      createdAt: now,
+      lastUsedAt: now,
+      authTime: session.authTime * 1000,
+      revokedAt: null,
+    });
+    const code = newSecret();
+    await ctx.store.saveCode({
+      hash: hashSecret(code),
+      grantId,
+      clientHash,
+      redirectUri: request.redirect_uri,
+      codeChallenge: request.code_challenge,
+      scope: request.scope,
+      nonce: request.nonce ?? null,
+      createdAt: now,
+      expiresAt: now + CODE_TTL_MS,
+      consumedAt: null,
+    });
+    ctx.log.info({ user: session.user, client: client.client_name, scope: request.scope }, 'user granted access');
+    return redirectToClient(ctx, reply, request.redirect_uri, { code, state: request.state });
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * POST /oauth2/authorize/login: the login form. CSRF token first (bound to this browser and
+ * this request), then the request token (nothing the user can edit is trusted), then the
+ * username, prepared as the XMPP server would, and the password, checked by the auth script
+ * with the same throttling as every face. Success sets the session cookie and answers 303
+ * to the consent page (POST-redirect-GET).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AccountsError } from '../../accounts/errors.js';
+import { ExtauthError } from '../../extauth/errors.js';
+import type { OAuthContext } from '../context.js';
+import { verifyClient } from '../registration/client-id.js';
+import { checkCsrf, CSRF_COOKIE, csrfToken, issueSession, parseCookies, readRequestToken, sessionCookie } from '../session.js';
+import { prepareUsername, stripOwnHost } from '../username.js';
+import { errorPage, loginPage } from './pages.js';
+
+export function loginEndpoint(ctx: OAuthContext) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const body = req.body as Record<string, string>;
+    const cookies = parseCookies(req.headers.cookie);
+    const requestToken = body['request'] ?? '';
+    if (!checkCsrf(ctx.host, cookies[CSRF_COOKIE], requestToken, body['csrf'])) {
+      return errorPage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Go back to the application and start again.');
+    }
+    const request = await readRequestToken(ctx.host, requestToken);
+    if (request === null) return errorPage(ctx, reply, 400, 'Form expired', 'This sign-in request has expired. Go back to the application and start again.');
+    let clientName: string;
+    try {
+      clientName = (await verifyClient(request.client_id, ctx.host.keys)).client_name;
+    } catch {
+      return errorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
+    }
+    const csrf = csrfToken(ctx.host, cookies[CSRF_COOKIE]!, requestToken);
+    const typed = body['username'] ?? '';
+    const again = (status: number, error: string) => loginPage(ctx, reply, { status, clientName, request: requestToken, csrf, username: typed, error });
+
+    const prepared = prepareUsername(stripOwnHost(typed, ctx.host.host));
+    if (!prepared.ok) return again(400, prepared.message);
+    const password = body['password'] ?? '';
+    try {
+      const ok = await ctx.accounts.query({ command: 'auth', user: prepared.user, host: ctx.host.host, password }, { address: req.ip });
+      if (!ok) return again(401, 'Wrong username or password.');
+    } catch (err) {
+      if (err instanceof AccountsError && err.code === 'ERR_AUTH_THROTTLED') return again(429, 'Too many failed attempts. Try again later.');
+      if (err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') return again(400, 'Wrong username or password.');
+      ctx.log.warn({ code: (err as { code?: string }).code, user: prepared.user }, 'login could not be checked');
+      return again(503, 'Sign-in is temporarily unavailable. Try again in a moment.');
+    }
+    const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000) });
+    ctx.log.info({ user: prepared.user, client: clientName }, 'user signed in');
+    return reply
+      .code(303)
+      .header('set-cookie', sessionCookie(ctx.host, session))
+      .header('location', `${ctx.host.basePath}/oauth2/authorize/consent?request=${encodeURIComponent(requestToken)}`)
+      .send();
+  };
+}

@@ -1,0 +1,67 @@
+/** Rendering of the authorization pages and redirects back to the client. */
+import type { FastifyReply } from 'fastify';
+import type { OAuthContext } from '../context.js';
+import { withParams } from '../redirect.js';
+import { SCOPE_DESCRIPTIONS } from '../scopes.js';
+import { html, SafeHtml } from '../views/render.js';
+
+export function cssHref(ctx: OAuthContext): string {
+  return `${ctx.host.basePath}/oauth2/style.css`;
+}
+
+/** An error page: for errors that must not be redirected (unknown client, bad redirect_uri). */
+export function errorPage(ctx: OAuthContext, reply: FastifyReply, status: number, heading: string, message: string): FastifyReply {
+  const body = ctx.templates.render('error.html', { title: heading, heading, message, site_name: ctx.host.siteName, css_href: cssHref(ctx) });
+  return reply.code(status).type('text/html; charset=utf-8').send(body);
+}
+
+export function loginPage(
+  ctx: OAuthContext,
+  reply: FastifyReply,
+  v: { status?: number; clientName: string; request: string; csrf: string; username?: string; error?: string },
+): FastifyReply {
+  const body = ctx.templates.render('login.html', {
+    title: 'Sign in',
+    site_name: ctx.host.siteName,
+    css_href: cssHref(ctx),
+    host: ctx.host.host,
+    client_name: v.clientName,
+    action: `${ctx.host.basePath}/oauth2/authorize/login`,
+    request: v.request,
+    csrf: v.csrf,
+    username: v.username,
+    error_block: v.error ? html`<p class="error" role="alert">${v.error}</p>` : new SafeHtml(''),
+  });
+  return reply.code(v.status ?? 200).type('text/html; charset=utf-8').send(body);
+}
+
+export function consentPage(
+  ctx: OAuthContext,
+  reply: FastifyReply,
+  v: { clientName: string; clientUri: string; scope: string; user: string; request: string; csrf: string },
+): FastifyReply {
+  const scopes = v.scope.split(' ').filter(Boolean);
+  const body = ctx.templates.render('consent.html', {
+    title: 'Allow access?',
+    site_name: ctx.host.siteName,
+    css_href: cssHref(ctx),
+    client_name: v.clientName,
+    client_uri: v.clientUri,
+    jid: ctx.host.subject(v.user),
+    scope_items: html`${scopes.map((s) => html`<li><code>${s}</code>: ${SCOPE_DESCRIPTIONS[s] ?? s}</li>`)}`,
+    action: `${ctx.host.basePath}/oauth2/authorize/consent`,
+    request: v.request,
+    csrf: v.csrf,
+  });
+  return reply.code(200).type('text/html; charset=utf-8').send(body);
+}
+
+/** 303 to the client's (validated) redirect URI with `iss` (RFC 9207) and `state`. */
+export function redirectToClient(
+  ctx: OAuthContext,
+  reply: FastifyReply,
+  redirectUri: string,
+  params: Record<string, string | undefined>,
+): FastifyReply {
+  return reply.code(303).header('location', withParams(redirectUri, { ...params, iss: ctx.host.issuer })).send();
+}

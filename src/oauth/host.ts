@@ -1,0 +1,55 @@
+/**
+ * One host's OAuth runtime: its issuer, its registration keys, and the keys derived from the
+ * signing registration key for browser sessions, authorization-request tokens and CSRF
+ * tokens. Deriving them (HMAC-SHA256 with a purpose label) rather than drawing them at random
+ * lets sessions survive a restart and be shared by several instances with the same config.
+ */
+import { createHmac } from 'node:crypto';
+import type { HostConfig } from '../config/types.js';
+import { RegistrationKeys } from './registration/keys.js';
+
+export class OAuthHost {
+  readonly host: string;
+  readonly issuer: string;
+  /** The issuer's path without a trailing slash ('' for an issuer at the root). */
+  readonly basePath: string;
+  readonly keys: RegistrationKeys;
+  readonly registrationTtlS: number | null;
+  readonly accessTokenTtlS: number;
+  readonly refreshTokenTtlS: number;
+  readonly siteName: string;
+  /** Cookies get the Secure flag when the issuer is https. */
+  readonly secure: boolean;
+  readonly sessionKey: Buffer;
+  readonly requestKey: Buffer;
+  readonly csrfKey: Buffer;
+
+  constructor(host: string, config: HostConfig) {
+    const o = config.oauth2;
+    if (o.issuer === null || o.registrationKeys.length === 0) throw new TypeError(`OAuth is not configured for ${host}`);
+    this.host = host;
+    this.issuer = o.issuer;
+    const url = new URL(o.issuer);
+    this.basePath = url.pathname.replace(/\/$/, '');
+    this.secure = url.protocol === 'https:';
+    this.keys = new RegistrationKeys(o.registrationKeys, host);
+    this.registrationTtlS = o.registrationTtlS;
+    this.accessTokenTtlS = o.accessTokenTtlS;
+    this.refreshTokenTtlS = o.refreshTokenTtlS;
+    this.siteName = o.siteName ?? host;
+    const derive = (label: string): Buffer => createHmac('sha256', this.keys.signing.bytes).update(`gatehouse ${label} v1`).digest();
+    this.sessionKey = derive('session');
+    this.requestKey = derive('authorization request');
+    this.csrfKey = derive('csrf');
+  }
+
+  /** An absolute URL under the issuer. */
+  url(path: string): string {
+    return `${this.issuer}${path}`;
+  }
+
+  /** The `sub` of a user (OIDC Core §2): the bare JID, unique within the issuer. */
+  subject(user: string): string {
+    return `${user}@${this.host}`;
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Browser state of the authorization flow, all signed, none stored:
+ *  - the session cookie (optional second login spared): who signed in and when;
+ *  - the authorization-request token: the validated request, carried through the login and
+ *    consent forms so that nothing a user can edit is trusted on POST;
+ *  - the CSRF token: HMAC over a random per-browser cookie and the request token, so a form
+ *    is only accepted from the browser that got it, for the request it was made for.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { jwtVerify, SignJWT } from 'jose';
+import type { OAuthHost } from './host.js';
+
+export const SESSION_COOKIE = 'gh_session';
+export const CSRF_COOKIE = 'gh_csrf';
+const SESSION_TTL_S = 3600;
+const REQUEST_TTL_S = 600;
+
+export interface Session {
+  readonly user: string;
+  /** Seconds since the epoch (OIDC auth_time). */
+  readonly authTime: number;
+}
+
+/** The authorization request as validated by GET /authorize. */
+export interface AuthorizationRequest {
+  readonly client_id: string;
+  readonly redirect_uri: string;
+  readonly scope: string;
+  readonly state?: string;
+  readonly code_challenge: string;
+  readonly nonce?: string;
+}
+
+export function parseCookies(header: string | undefined): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  if (header === undefined) return out;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1) continue;
+    const name = part.slice(0, eq).trim();
+    if (!(name in out)) out[name] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+export function cookie(host: OAuthHost, name: string, value: string, maxAgeS: number, sameSite: 'Lax' | 'Strict'): string {
+  const parts = [`${name}=${value}`, `Path=${host.basePath || '/'}`, 'HttpOnly', `SameSite=${sameSite}`, `Max-Age=${maxAgeS}`];
+  if (host.secure) parts.push('Secure');
+  return parts.join('; ');
+}
+
+export async function issueSession(host: OAuthHost, s: Session): Promise<string> {
+  return new SignJWT({ user: s.user, auth_time: s.authTime })
+    .setProtectedHeader({ alg: 'HS256', typ: 'gh-session+jwt' })
+    .setAudience(host.issuer)
+    .setIssuedAt()
+    .setExpirationTime(`${SESSION_TTL_S}s`)
+    .sign(host.sessionKey);
+}
+
+export function sessionCookie(host: OAuthHost, token: string): string {
+  return cookie(host, SESSION_COOKIE, token, SESSION_TTL_S, 'Lax');
+}
+
+/** The signed-in session of this browser, or null. */
+export async function readSession(host: OAuthHost, cookies: Record<string, string>): Promise<Session | null> {
+  const token = cookies[SESSION_COOKIE];
+  if (token === undefined) return null;
+  try {
+    const { payload } = await jwtVerify(token, host.sessionKey, { algorithms: ['HS256'], typ: 'gh-session+jwt', audience: host.issuer });
+    if (typeof payload['user'] !== 'string' || typeof payload['auth_time'] !== 'number') return null;
+    return { user: payload['user'], authTime: payload['auth_time'] };
+  } catch {
+    return null;
+  }
+}
+
+export async function issueRequestToken(host: OAuthHost, req: AuthorizationRequest): Promise<string> {
+  return new SignJWT({ ...req })
+    .setProtectedHeader({ alg: 'HS256', typ: 'gh-authz-request+jwt' })
+    .setAudience(host.issuer)
+    .setIssuedAt()
+    .setExpirationTime(`${REQUEST_TTL_S}s`)
+    .sign(host.requestKey);
+}
+
+export async function readRequestToken(host: OAuthHost, token: string): Promise<AuthorizationRequest | null> {
+  try {
+    const { payload } = await jwtVerify(token, host.requestKey, { algorithms: ['HS256'], typ: 'gh-authz-request+jwt', audience: host.issuer });
+    const p = payload as Record<string, unknown>;
+    const str = (k: string) => (typeof p[k] === 'string' ? (p[k] as string) : undefined);
+    if (!str('client_id') || !str('redirect_uri') || str('scope') === undefined || !str('code_challenge')) return null;
+    return {
+      client_id: str('client_id')!,
+      redirect_uri: str('redirect_uri')!,
+      scope: str('scope')!,
+      code_challenge: str('code_challenge')!,
+      ...(str('state') !== undefined ? { state: str('state')! } : {}),
+      ...(str('nonce') !== undefined ? { nonce: str('nonce')! } : {}),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** A fresh per-browser CSRF cookie value. */
+export function newCsrfCookie(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+export function csrfCookie(host: OAuthHost, value: string): string {
+  return cookie(host, CSRF_COOKIE, value, REQUEST_TTL_S * 6, 'Strict');
+}
+
+export function csrfToken(host: OAuthHost, browser: string, requestToken: string): string {
+  return createHmac('sha256', host.csrfKey).update(`${browser}.${requestToken}`).digest('base64url');
+}
+
+export function checkCsrf(host: OAuthHost, browser: string | undefined, requestToken: string, given: string | undefined): boolean {
+  if (browser === undefined || given === undefined) return false;
+  const want = Buffer.from(csrfToken(host, browser, requestToken));
+  const got = Buffer.from(given);
+  return want.length === got.length && timingSafeEqual(want, got);
+}

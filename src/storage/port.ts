@@ -1,0 +1,135 @@
+/**
+ * The storage port of the OAuth server (DESIGN.md "Storage"): grants, tokens stored only as
+ * hashes, single-use authorization codes, device codes, and login-throttling counters. Two
+ * implementations pass one contract suite: SQLite (embedded default) and PostgreSQL (fleet).
+ * Client registrations need no storage at all.
+ *
+ * Every method is async so that a networked store fits the same shape. Times are
+ * milliseconds since the epoch. Hashes are lowercase hex SHA-256 of the secret value; the
+ * secret itself never reaches storage.
+ */
+
+/** A user's consent to a client: the parent of its codes and tokens. */
+export interface Grant {
+  readonly id: string;
+  readonly host: string;
+  /** The XMPP localpart. */
+  readonly user: string;
+  readonly clientId: string;
+  /** SHA-256 of the client_id, for lookups (a client_id can be ~2 KB). */
+  readonly clientHash: string;
+  readonly clientName: string;
+  readonly clientUri: string;
+  /** Space-separated scopes granted. */
+  readonly scope: string;
+  readonly createdAt: number;
+  readonly lastUsedAt: number;
+  /** When the user authenticated for this grant (OIDC auth_time), ms. */
+  readonly authTime: number;
+  readonly revokedAt: number | null;
+}
+
+export type TokenKind = 'access' | 'refresh';
+
+export interface TokenRecord {
+  readonly hash: string;
+  readonly kind: TokenKind;
+  readonly grantId: string;
+  readonly scope: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly revokedAt: number | null;
+  /** For a refresh token: set when it was exchanged (rotated) for a new one. */
+  readonly usedAt: number | null;
+}
+
+/** An authorization code (RFC 6749 §4.1.2), bound to client, redirect URI and PKCE challenge. */
+export interface CodeRecord {
+  readonly hash: string;
+  readonly grantId: string;
+  readonly clientHash: string;
+  readonly redirectUri: string;
+  /** PKCE S256 challenge (RFC 7636 §4.2). */
+  readonly codeChallenge: string;
+  readonly scope: string;
+  /** OIDC nonce to put in the id_token, if any. */
+  readonly nonce: string | null;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly consumedAt: number | null;
+}
+
+/** A device authorization (RFC 8628): the device polls with device_code, the user types user_code. */
+export interface DeviceRecord {
+  readonly deviceHash: string;
+  /** Normalized user code (upper case, no separator). */
+  readonly userCode: string;
+  readonly host: string;
+  readonly clientHash: string;
+  readonly clientId: string;
+  readonly scope: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  /** Minimum seconds between polls; raised by slow_down. */
+  readonly interval: number;
+  readonly lastPollAt: number | null;
+  readonly status: 'pending' | 'approved' | 'denied' | 'consumed';
+  /** Set when approved. */
+  readonly grantId: string | null;
+}
+
+/** Result of consuming a single-use thing. */
+export type Consumed<T> =
+  | { readonly status: 'ok'; readonly record: T }
+  | { readonly status: 'reused'; readonly record: T }
+  | { readonly status: 'missing' };
+
+export interface OAuthStore {
+  // Grants
+  createGrant(grant: Grant): Promise<void>;
+  getGrant(id: string): Promise<Grant | null>;
+  /** Grants of a user that are not revoked, newest use first. */
+  listGrants(host: string, user: string): Promise<Grant[]>;
+  touchGrant(id: string, at: number): Promise<void>;
+  /** Revoke a grant and, with it, every token and unused code it issued (the cascade). */
+  revokeGrant(id: string, at: number): Promise<void>;
+  /** Revoke every grant of a user (password changed). */
+  revokeUserGrants(host: string, user: string, at: number): Promise<number>;
+
+  // Tokens
+  saveToken(token: TokenRecord): Promise<void>;
+  /** The token and its grant, whatever their state: callers check expiry and revocation. */
+  findToken(hash: string): Promise<{ token: TokenRecord; grant: Grant } | null>;
+  revokeToken(hash: string, at: number): Promise<void>;
+  /**
+   * Atomically mark a refresh token used and store its successor. Exactly one of two racing
+   * callers gets 'ok'; the other (and any later reuse) gets 'reused' (RFC 9700 §4.14.2).
+   */
+  rotateRefreshToken(oldHash: string, successor: TokenRecord, at: number): Promise<Consumed<TokenRecord>>;
+
+  // Authorization codes
+  saveCode(code: CodeRecord): Promise<void>;
+  /** Atomically consume a code: 'ok' once, then 'reused' (RFC 6749 §4.1.2: single use). */
+  consumeCode(hash: string, at: number): Promise<Consumed<CodeRecord>>;
+
+  // Device codes
+  saveDevice(device: DeviceRecord): Promise<void>;
+  findDeviceByUserCode(userCode: string): Promise<DeviceRecord | null>;
+  findDevice(deviceHash: string): Promise<DeviceRecord | null>;
+  /** pending -> approved (with grant) or denied; false when it was not pending. */
+  decideDevice(deviceHash: string, decision: { approved: true; grantId: string } | { approved: false }): Promise<boolean>;
+  /** Record a poll; returns the record as it was before this poll. */
+  pollDevice(deviceHash: string, at: number, interval: number): Promise<DeviceRecord | null>;
+  /** approved -> consumed, once. */
+  consumeDevice(deviceHash: string): Promise<boolean>;
+
+  // Throttling shared by instances
+  /** Count one failure of `key` in a window of `windowMs`; returns the count in the window. */
+  hitFailure(key: string, at: number, windowMs: number): Promise<number>;
+  failuresOf(key: string, at: number): Promise<number>;
+  clearFailures(key: string): Promise<void>;
+
+  /** Drop expired codes, tokens, devices and throttle windows. */
+  sweep(at: number): Promise<void>;
+  close(): Promise<void>;
+}
