@@ -6,13 +6,15 @@
 import { parseArgs } from 'node:util';
 import { Accounts } from '../accounts/accounts.js';
 import { DovecotAuthServer } from '../dovecot/server.js';
-import { buildApp } from '../http/app.js';
+import { buildApp, oauthHosts } from '../http/app.js';
+import { openStore } from '../storage/index.js';
 import { createLogger } from '../log/pino.js';
 import { loadForCli } from './config.js';
 
 export const SERVE_USAGE = `Usage: gatehouse serve [--config FILE]
 
-Serves the auth HTTP API (Prosody mod_auth_http) and /healthz on http_interfaces x http_ports,
+Serves the OAuth 2.0 endpoints of every host with an oauth2_issuer, the auth HTTP API
+(Prosody mod_auth_http) and /healthz on http_interfaces x http_ports,
 and the Dovecot auth protocol (Postfix, Exim, Prosody mod_auth_dovecot) on dovecot_auth_socket
 and/or dovecot_auth_port, all answered by the auth script of external_auth_command.
 `;
@@ -29,8 +31,10 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   const config = loadForCli(values.config);
   const log = createLogger(config.logLevel, { face: 'serve' });
+  // Storage is opened only when a host serves OAuth: the auth API and the Dovecot face need none.
+  const store = oauthHosts(config).length > 0 ? await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }) : undefined;
   const accounts = new Accounts(config, log);
-  const app = await buildApp({ config, accounts, logger: log });
+  const app = await buildApp({ config, accounts, store, logger: log });
   const dovecot =
     config.dovecot.socket !== null || config.dovecot.port !== null
       ? new DovecotAuthServer({ accounts, defaultHost: config.dovecot.defaultHost, logger: log.child({ face: 'dovecot' }) })
@@ -53,6 +57,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   } catch (err) {
     log.error({ err: (err as Error).message }, 'cannot listen');
     await Promise.allSettled([app.close(), dovecot?.close(), accounts.close()]);
+    await store?.close();
     throw err;
   }
 
@@ -66,6 +71,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   });
   await Promise.allSettled([app.close(), dovecot?.close()]);
   await accounts.close();
+  await store?.close();
   log.info({}, 'stopped');
   return 0;
 }

@@ -263,6 +263,20 @@ export const KEYS: readonly KeyDef[] = [
     doc: 'Seconds a refresh token is valid (Prosody default).',
   },
   {
+    name: 'oauth2_registration_rate_limit',
+    scope: 'host',
+    default: 60,
+    check: number({ min: 0, max: 1_000_000, integer: true }),
+    doc: 'Client registrations per client address per minute (0: no limit).',
+  },
+  {
+    name: 'oauth2_token_rate_limit',
+    scope: 'host',
+    default: 6000,
+    check: number({ min: 0, max: 10_000_000, integer: true }),
+    doc: 'Token, introspection and revocation requests per client address per minute (0: no limit).',
+  },
+  {
     name: 'oauth2_template_dir',
     scope: 'global',
     default: null,

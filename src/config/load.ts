@@ -200,6 +200,8 @@ function hostSettings(
       accessTokenTtlS: get<number>('oauth2_access_token_ttl'),
       refreshTokenTtlS: get<number>('oauth2_refresh_token_ttl'),
       siteName: get<string | null>('site_name'),
+      registrationRateLimit: get<number>('oauth2_registration_rate_limit'),
+      tokenRateLimit: get<number>('oauth2_token_rate_limit'),
     },
   };
 }

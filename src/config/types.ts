@@ -36,6 +36,9 @@ export interface OAuthConfig {
   readonly accessTokenTtlS: number;
   readonly refreshTokenTtlS: number;
   readonly siteName: string | null;
+  /** Per client address per minute; 0: off. */
+  readonly registrationRateLimit: number;
+  readonly tokenRateLimit: number;
 }
 
 export interface HostConfig {

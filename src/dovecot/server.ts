@@ -45,6 +45,8 @@ export function authenticator(accounts: Pick<Accounts, 'query'>, defaultHost: st
     const fields = { user, host, address: ctx.address, service: ctx.service };
     try {
       if (await accounts.query({ command: 'auth', user, host, password }, { address: ctx.address })) {
+        // `user=` echoes the name exactly as the client sent it: Prosody's mod_auth_dovecot
+        // compares it with what it sent (and takes it as the identity), Postfix logs it.
         return { ok: true, user: username };
       }
       log.info(fields, 'dovecot auth refused: wrong credentials');

@@ -12,12 +12,25 @@ import { authApi } from '../authapi/routes.js';
 import type { GatehouseConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
+import { OAuthHost } from '../oauth/host.js';
+import type { OAuthContext } from '../oauth/context.js';
+import { oauthRoutes, wellKnownAtRoot } from '../oauth/plugin.js';
+import { Templates } from '../oauth/views/render.js';
+import type { OAuthStore } from '../storage/port.js';
 import { securityHeaders } from './headers.js';
+import { RateLimiter } from './ratelimit.js';
 
 export interface AppOptions {
   readonly config: GatehouseConfig;
   readonly accounts: Accounts;
+  /** Needed when a host has OAuth configured (oauth2_issuer). */
+  readonly store?: OAuthStore;
   readonly logger?: Logger;
+}
+
+/** The hosts with OAuth configured. */
+export function oauthHosts(config: GatehouseConfig): OAuthHost[] {
+  return [...config.hosts].filter(([, h]) => h.oauth2.issuer !== null).map(([name, h]) => new OAuthHost(name, h));
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -43,6 +56,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+
+  const hosts = oauthHosts(options.config);
+  if (hosts.length > 0) {
+    if (options.store === undefined) throw new TypeError('OAuth hosts are configured but no store was given');
+    const templates = new Templates(options.config.templateDir);
+    for (const host of hosts) {
+      const ctx: OAuthContext = {
+        host,
+        store: options.store,
+        accounts: options.accounts,
+        templates,
+        log: log.child({ face: 'oauth', host: host.host }),
+        limits: { registration: new RateLimiter(host.registrationRateLimit, 60_000), token: new RateLimiter(host.tokenRateLimit, 60_000) },
+      };
+      await app.register(oauthRoutes, { prefix: host.basePath, ...ctx } as never);
+      wellKnownAtRoot(app, ctx);
+    }
+  }
 
   await app.register(authApi, {
     prefix: options.config.authApi.path,

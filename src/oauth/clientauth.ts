@@ -2,8 +2,11 @@
  * Client authentication at the token, revocation and introspection endpoints (RFC 6749
  * §2.3.1): `client_secret_basic` (HTTP Basic, form-urlencoded id and secret), or
  * `client_secret_post` (client_id and client_secret in the body), or, for a public client
- * registered with `none`, its client_id alone. A client must use the method it registered,
- * and may not use two at once.
+ * registered with `none`, its client_id alone. A confidential client may use either secret
+ * method, whichever it registered: both prove possession of the same secret, and widely used
+ * clients (openid-client) pick `client_secret_post` whenever they hold a secret. A public
+ * client can never present a secret, a confidential one never go without, and no request may
+ * use two methods at once.
  */
 import type { ClientMetadata } from './registration/metadata.js';
 import { verifyClient } from './registration/client-id.js';
@@ -52,7 +55,8 @@ export async function authenticateClient(
   }
   if (clientId === undefined) throw fail('no client_id');
   const metadata = await verifyClient(clientId, host.keys);
-  if (metadata.token_endpoint_auth_method !== method) throw fail(`registered ${metadata.token_endpoint_auth_method}, used ${method}`);
+  const registeredPublic = metadata.token_endpoint_auth_method === 'none';
+  if (registeredPublic !== (method === 'none')) throw fail(`registered ${metadata.token_endpoint_auth_method}, used ${method}`);
   if (method !== 'none' && !verifyClientSecret(clientId, secret, host.keys)) throw fail('wrong client_secret');
   return { clientId, metadata };
 }

@@ -18,6 +18,9 @@ export class OAuthHost {
   readonly accessTokenTtlS: number;
   readonly refreshTokenTtlS: number;
   readonly siteName: string;
+  /** Requests per client address per minute (0: off). */
+  readonly registrationRateLimit: number;
+  readonly tokenRateLimit: number;
   /** Cookies get the Secure flag when the issuer is https. */
   readonly secure: boolean;
   readonly sessionKey: Buffer;
@@ -37,6 +40,8 @@ export class OAuthHost {
     this.accessTokenTtlS = o.accessTokenTtlS;
     this.refreshTokenTtlS = o.refreshTokenTtlS;
     this.siteName = o.siteName ?? host;
+    this.registrationRateLimit = o.registrationRateLimit;
+    this.tokenRateLimit = o.tokenRateLimit;
     const derive = (label: string): Buffer => createHmac('sha256', this.keys.signing.bytes).update(`gatehouse ${label} v1`).digest();
     this.sessionKey = derive('session');
     this.requestKey = derive('authorization request');

@@ -78,10 +78,18 @@ export interface DeviceRecord {
   readonly grantId: string | null;
 }
 
-/** Result of consuming a single-use thing. */
+/**
+ * Result of consuming a single-use thing:
+ * - 'ok': this call consumed it (exactly one caller ever gets this);
+ * - 'reused': it had been consumed before: a replay, whatever happened to its grant since;
+ * - 'revoked': never consumed, but it or its grant was revoked: refuse it, nothing to undo;
+ * - 'missing': unknown (or already swept).
+ * Expiry is not judged here: the record carries `expiresAt` for the caller to check.
+ */
 export type Consumed<T> =
   | { readonly status: 'ok'; readonly record: T }
   | { readonly status: 'reused'; readonly record: T }
+  | { readonly status: 'revoked'; readonly record: T }
   | { readonly status: 'missing' };
 
 export interface OAuthStore {
@@ -91,9 +99,13 @@ export interface OAuthStore {
   /** Grants of a user that are not revoked, newest use first. */
   listGrants(host: string, user: string): Promise<Grant[]>;
   touchGrant(id: string, at: number): Promise<void>;
-  /** Revoke a grant and, with it, every token and unused code it issued (the cascade). */
+  /**
+   * Revoke a grant and, with it, every token and unused code it issued (the cascade); a device
+   * approved for it but not yet redeemed turns 'denied'. Rows stay until sweep, so a replay
+   * is still recognised.
+   */
   revokeGrant(id: string, at: number): Promise<void>;
-  /** Revoke every grant of a user (password changed). */
+  /** Revoke every grant of a user (password changed), with the cascade; returns how many were live. */
   revokeUserGrants(host: string, user: string, at: number): Promise<number>;
 
   // Tokens
@@ -104,12 +116,18 @@ export interface OAuthStore {
   /**
    * Atomically mark a refresh token used and store its successor. Exactly one of two racing
    * callers gets 'ok'; the other (and any later reuse) gets 'reused' (RFC 9700 §4.14.2).
+   * 'revoked' when the unused token or its grant was revoked; 'missing' for an unknown hash or
+   * an access token. The successor is stored only with 'ok', and must be a refresh token of
+   * the same grant (else TypeError).
    */
   rotateRefreshToken(oldHash: string, successor: TokenRecord, at: number): Promise<Consumed<TokenRecord>>;
 
   // Authorization codes
   saveCode(code: CodeRecord): Promise<void>;
-  /** Atomically consume a code: 'ok' once, then 'reused' (RFC 6749 §4.1.2: single use). */
+  /**
+   * Atomically consume a code: 'ok' once, then 'reused' (RFC 6749 §4.1.2: single use).
+   * 'revoked' when its grant was revoked before it was used.
+   */
   consumeCode(hash: string, at: number): Promise<Consumed<CodeRecord>>;
 
   // Device codes
@@ -120,7 +138,7 @@ export interface OAuthStore {
   decideDevice(deviceHash: string, decision: { approved: true; grantId: string } | { approved: false }): Promise<boolean>;
   /** Record a poll; returns the record as it was before this poll. */
   pollDevice(deviceHash: string, at: number, interval: number): Promise<DeviceRecord | null>;
-  /** approved -> consumed, once. */
+  /** approved -> consumed, once; false otherwise (also when the grant was revoked meanwhile). */
   consumeDevice(deviceHash: string): Promise<boolean>;
 
   // Throttling shared by instances

@@ -64,6 +64,17 @@ test('PLAIN over TCP and over the Unix socket: right, wrong, with and without @h
   }
 });
 
+test('the OK echoes the username exactly as sent, as Prosody checks', async (t) => {
+  const s = await start('fast.mjs');
+  t.after(() => s.stop());
+  const c = await DovecotClient.open({ port: s.port });
+  t.after(() => c.close());
+  c.send(`AUTH\t3\tPLAIN\tservice=xmpp\tresp=${b64('\0alice@localhost\0secret')}`);
+  assert.equal(await c.line(), 'OK\t3\tuser=alice@localhost');
+  c.send(`AUTH\t4\tPLAIN\tservice=smtp\tresp=${b64('\0alice@localhost\0secret')}`);
+  assert.equal(await c.line(), 'OK\t4\tuser=alice@localhost');
+});
+
 test('PLAIN without an initial response and LOGIN use CONT round trips', async (t) => {
   const s = await start('fast.mjs');
   t.after(() => s.stop());

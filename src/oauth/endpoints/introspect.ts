@@ -1,0 +1,53 @@
+/**
+ * POST /oauth2/introspect (RFC 7662). Only confidential clients may ask, and only about their
+ * own tokens: anything else is `{"active": false}`, like an unknown, expired or revoked token
+ * (§2.2), so the answer reveals nothing about other clients' tokens.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { authenticateClient } from '../clientauth.js';
+import type { OAuthContext } from '../context.js';
+import { OAuthError } from '../errors.js';
+import { hashSecret } from '../secrets.js';
+import { enforceRate, sendOAuthError } from './respond.js';
+
+export function introspectEndpoint(ctx: OAuthContext) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    try {
+      enforceRate(ctx.limits.token, req, reply, 'introspection requests');
+      const body = req.body as Record<string, string>;
+      const client = await authenticateClient(ctx.host, req.headers.authorization, body);
+      if (client.metadata.token_endpoint_auth_method === 'none') {
+        throw new OAuthError('invalid_client', 'introspection needs client authentication', { cause: new Error('public client') });
+      }
+      const token = body['token'];
+      if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
+      const found = await ctx.store.findToken(hashSecret(token));
+      const now = Date.now();
+      if (
+        found === null ||
+        found.grant.clientHash !== hashSecret(client.clientId) ||
+        found.token.revokedAt !== null ||
+        found.grant.revokedAt !== null ||
+        found.token.usedAt !== null ||
+        found.token.expiresAt <= now
+      ) {
+        return reply.send({ active: false });
+      }
+      const { token: t, grant: g } = found;
+      return reply.send({
+        active: true,
+        scope: t.scope,
+        client_id: client.clientId,
+        username: g.user,
+        sub: ctx.host.subject(g.user),
+        token_type: t.kind === 'access' ? 'Bearer' : 'refresh_token',
+        exp: Math.floor(t.expiresAt / 1000),
+        iat: Math.floor(t.createdAt / 1000),
+        iss: ctx.host.issuer,
+        aud: client.clientId,
+      });
+    } catch (err) {
+      return sendOAuthError(ctx, reply, err);
+    }
+  };
+}

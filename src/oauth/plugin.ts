@@ -1,0 +1,49 @@
+/**
+ * The OAuth endpoints of one host, under its issuer's path (DESIGN.md "Endpoints live under
+ * the host's issuer"). Form bodies everywhere but registration, which takes JSON (RFC 7591
+ * §3.1); a repeated parameter or an unreadable body is an `invalid_request`.
+ */
+import type { FastifyInstance } from 'fastify';
+import { formParsers } from '../http/form.js';
+import type { OAuthContext } from './context.js';
+import { authorizeEndpoint } from './endpoints/authorize.js';
+import { consentEndpoint, consentPageEndpoint } from './endpoints/consent.js';
+import { introspectEndpoint } from './endpoints/introspect.js';
+import { loginEndpoint } from './endpoints/login.js';
+import { serverMetadata } from './endpoints/metadata.js';
+import { registerEndpoint } from './endpoints/register.js';
+import { sendOAuthError } from './endpoints/respond.js';
+import { revokeEndpoint } from './endpoints/revoke.js';
+import { tokenEndpoint } from './endpoints/token.js';
+import { OAuthError } from './errors.js';
+
+export async function oauthRoutes(app: FastifyInstance, ctx: OAuthContext): Promise<void> {
+  formParsers(app, true);
+  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      // The parser's message may echo input: answer with a fixed description.
+      return sendOAuthError(ctx, reply, new OAuthError('invalid_request', 'the request body or query is malformed or repeats a parameter', { status: status === 413 || status === 415 ? status : 400, cause: err }));
+    }
+    return sendOAuthError(ctx, reply, err);
+  });
+
+  const metadata = serverMetadata(ctx.host);
+  app.get('/.well-known/oauth-authorization-server', async () => metadata);
+  app.get('/oauth2/style.css', async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(ctx.templates.css));
+  app.post('/oauth2/register', registerEndpoint(ctx));
+  app.get('/oauth2/authorize', authorizeEndpoint(ctx));
+  app.post('/oauth2/authorize/login', loginEndpoint(ctx));
+  app.get('/oauth2/authorize/consent', consentPageEndpoint(ctx));
+  app.post('/oauth2/authorize/consent', consentEndpoint(ctx));
+  app.post('/oauth2/token', tokenEndpoint(ctx));
+  app.post('/oauth2/revoke', revokeEndpoint(ctx));
+  app.post('/oauth2/introspect', introspectEndpoint(ctx));
+}
+
+/** RFC 8414 §3.1: for an issuer with a path, metadata also lives at /.well-known/...{path}. */
+export function wellKnownAtRoot(app: FastifyInstance, ctx: OAuthContext): void {
+  if (ctx.host.basePath === '') return;
+  const metadata = serverMetadata(ctx.host);
+  app.get(`/.well-known/oauth-authorization-server${ctx.host.basePath}`, async () => metadata);
+}

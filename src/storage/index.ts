@@ -1,0 +1,55 @@
+/**
+ * The storage layer: the OAuthStore port, its SQLite implementation, and `openStore`, which
+ * picks the implementation from the configuration.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StorageError } from './errors.js';
+import type { OAuthStore } from './port.js';
+import { openSqliteStore } from './sqlite.js';
+
+export type { CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenKind, TokenRecord } from './port.js';
+export { StorageError, StorageErrorCodes, isStorageError, type StorageErrorCode } from './errors.js';
+export { EXPIRED_TOKEN_RETENTION_MS, SqliteStore, openSqliteStore } from './sqlite.js';
+
+/** The SQLite file's name inside the data directory. */
+export const SQLITE_FILE_NAME = 'gatehouse.sqlite';
+
+export interface OpenStoreOptions {
+  /** `database_url`: a PostgreSQL URL, or null for the embedded SQLite database. */
+  readonly databaseUrl: string | null;
+  /** The data directory; holds the SQLite file. */
+  readonly dataDir: string;
+}
+
+/**
+ * Opens the store the configuration asks for: SQLite in `<dataDir>/gatehouse.sqlite` when no
+ * database URL is set. The data directory is created owner-only (0700): the database holds
+ * token hashes and users' grants.
+ *
+ * @example
+ * const store = await openStore({ databaseUrl: null, dataDir: '/var/lib/gatehouse' });
+ */
+export async function openStore(options: OpenStoreOptions): Promise<OAuthStore> {
+  const { databaseUrl, dataDir } = options;
+  if (databaseUrl !== null) {
+    if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+      // The PostgreSQL implementation (postgres.ts, its migrations in migrations/postgres.ts)
+      // will plug in here and pass the same contract suite.
+      throw new StorageError('ERR_STORAGE_UNSUPPORTED', 'PostgreSQL storage is not available in this build');
+    }
+    // Only the scheme is echoed: a URL may carry a password.
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(databaseUrl)?.[1];
+    throw new StorageError(
+      'ERR_STORAGE_UNSUPPORTED',
+      `unsupported database_url${scheme === undefined ? '' : ` scheme "${scheme}:"`}; expected a postgres:// or postgresql:// URL, or none for SQLite`,
+    );
+  }
+  try {
+    // An existing directory keeps its mode: the operator may have chosen it on purpose.
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new StorageError('ERR_STORAGE_UNAVAILABLE', `cannot create the data directory ${dataDir}`, { cause: err });
+  }
+  return openSqliteStore(join(dataDir, SQLITE_FILE_NAME));
+}

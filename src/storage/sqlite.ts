@@ -1,0 +1,279 @@
+/**
+ * The embedded SQLite store (DESIGN.md "Storage"): one file in the data directory, WAL mode.
+ * Enforces:
+ * - nothing committed is lost on a crash (synchronous = FULL, see SqliteStore.open);
+ * - codes, refresh tokens and device codes are single-use even across processes sharing the
+ *   file: a guarded UPDATE decides, inside an IMMEDIATE transaction with the reads that
+ *   explain a loss ('reused', 'revoked', 'missing');
+ * - revoking a grant revokes what it issued, in the same transaction;
+ * - every driver failure surfaces as a StorageError with the driver error as `cause`.
+ */
+import Database from 'better-sqlite3';
+import { StorageError } from './errors.js';
+import { applySqliteMigrations } from './migrations/apply-sqlite.js';
+import { SQLITE_MIGRATIONS } from './migrations/sqlite.js';
+import type { CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenRecord } from './port.js';
+import { fromSqliteError } from './sqlite-errors.js';
+import { prepareStatements, type Statements } from './sqlite-statements.js';
+
+/**
+ * How long an expired token is kept before sweep deletes it: long enough that a refresh token
+ * replayed just after expiry is still recognised as reused (and revokes its grant) rather than
+ * unknown, and that introspection and revocation answer about it consistently.
+ */
+export const EXPIRED_TOKEN_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+/** How long a statement waits for another connection's write lock before failing as unavailable. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/** An OAuthStore in one SQLite file. Open it with {@link openSqliteStore}. */
+export class SqliteStore implements OAuthStore {
+  readonly #db: Database.Database;
+  readonly #s: Statements;
+  /** Schema version of the open database. */
+  readonly schemaVersion: number;
+
+  // Write transactions are IMMEDIATE: they take the write lock at BEGIN, waiting up to
+  // busy_timeout. A DEFERRED one that read first and then wrote could fail at once with
+  // SQLITE_BUSY when another connection wrote in between, with no wait.
+  readonly #consumeCode;
+  readonly #rotateRefreshToken;
+  readonly #revokeGrant;
+  readonly #revokeUserGrants;
+  readonly #pollDevice;
+  readonly #sweep;
+  // A read transaction, so the token and its grant come from one snapshot.
+  readonly #findToken;
+
+  private constructor(db: Database.Database, schemaVersion: number) {
+    this.#db = db;
+    this.schemaVersion = schemaVersion;
+    const s = (this.#s = prepareStatements(db));
+
+    this.#consumeCode = db.transaction((hash: string, at: number): Consumed<CodeRecord> => {
+      const won = s.consumeCode.run(at, hash).changes === 1;
+      const record = s.getCode.get(hash);
+      if (record === undefined) return { status: 'missing' };
+      if (won) return { status: 'ok', record };
+      // The UPDATE refuses only a consumed code or a revoked one (the code or its grant).
+      return { status: record.consumedAt !== null ? 'reused' : 'revoked', record };
+    });
+
+    this.#rotateRefreshToken = db.transaction((oldHash: string, successor: TokenRecord, at: number): Consumed<TokenRecord> => {
+      const won = s.useRefreshToken.run(at, oldHash).changes === 1;
+      const record = s.getToken.get(oldHash);
+      if (record === undefined || record.kind !== 'refresh') return { status: 'missing' };
+      if (!won) return { status: record.usedAt !== null ? 'reused' : 'revoked', record };
+      // Thrown inside the transaction, so the old token is not marked used either.
+      if (successor.grantId !== record.grantId) throw new TypeError('the successor of a refresh token must belong to the same grant');
+      s.insertToken.run(successor);
+      return { status: 'ok', record };
+    });
+
+    const cascade = (id: string, at: number): number => {
+      const revoked = s.revokeGrant.run(at, id).changes;
+      // Run even when the grant was already revoked: it catches a token saved for the grant
+      // by a request that raced with the first revocation.
+      s.revokeGrantTokens.run(at, id);
+      s.revokeGrantCodes.run(at, id);
+      s.denyGrantDevices.run(id);
+      return revoked;
+    };
+    this.#revokeGrant = db.transaction(cascade);
+    this.#revokeUserGrants = db.transaction((host: string, user: string, at: number): number =>
+      s.userGrantIds.all(host, user).reduce((n, id) => n + cascade(id, at), 0),
+    );
+
+    this.#pollDevice = db.transaction((deviceHash: string, at: number, interval: number): DeviceRecord | null => {
+      const before = s.getDevice.get(deviceHash);
+      if (before === undefined) return null;
+      s.pollDevice.run(at, interval, deviceHash);
+      return before;
+    });
+
+    this.#sweep = db.transaction((at: number): void => {
+      s.sweepCodes.run(at);
+      s.sweepDevices.run(at);
+      s.sweepThrottle.run(at);
+      s.sweepTokens.run(at - EXPIRED_TOKEN_RETENTION_MS);
+    });
+
+    this.#findToken = db.transaction((hash: string): { token: TokenRecord; grant: Grant } | null => {
+      const token = s.getToken.get(hash);
+      const grant = token === undefined ? undefined : s.getGrant.get(token.grantId);
+      return token === undefined || grant === undefined ? null : { token, grant };
+    });
+  }
+
+  /** Opens (creating if needed) and migrates the database in `file`. Use {@link openSqliteStore}. */
+  static open(file: string): SqliteStore {
+    let db: Database.Database;
+    try {
+      db = new Database(file);
+    } catch (err) {
+      // better-sqlite3 checks itself that the directory exists, and throws a plain TypeError.
+      const reason = err instanceof Error ? `: ${err.message}` : '';
+      throw new StorageError('ERR_STORAGE_UNAVAILABLE', `cannot open the database ${file}${reason}`, { cause: err });
+    }
+    try {
+      // First, so that even switching to WAL waits for another process's lock.
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      // WAL: readers never block the writer and vice versa, and a commit is one append.
+      db.pragma('journal_mode = WAL');
+      // FULL: in WAL mode the default (NORMAL) may lose the last commits on a power cut or OS
+      // crash. A lost `consumed_at` or `used_at` would let a code or refresh token be redeemed
+      // a second time after the restart, so every commit is fsynced before it returns.
+      db.pragma('synchronous = FULL');
+      // Off by default in SQLite; the schema relies on it (tokens and codes need their grant).
+      db.pragma('foreign_keys = ON');
+      const { to } = applySqliteMigrations(db, SQLITE_MIGRATIONS);
+      return new SqliteStore(db, to);
+    } catch (err) {
+      db.close();
+      const wrapped = fromSqliteError(err);
+      if (!(wrapped instanceof StorageError)) throw wrapped;
+      // The same code, with the file named for the operator.
+      throw new StorageError(wrapped.code, `cannot open the database ${file}: ${wrapped.message}`, { cause: wrapped.cause });
+    }
+  }
+
+  /** Runs `fn` on the open database, turning driver errors into StorageErrors. */
+  #run<T>(fn: () => T): T {
+    if (!this.#db.open) throw new StorageError('ERR_STORAGE_CLOSED');
+    try {
+      return fn();
+    } catch (err) {
+      throw fromSqliteError(err);
+    }
+  }
+
+  // Grants
+
+  async createGrant(grant: Grant): Promise<void> {
+    this.#run(() => this.#s.insertGrant.run(grant));
+  }
+
+  async getGrant(id: string): Promise<Grant | null> {
+    return this.#run(() => this.#s.getGrant.get(id) ?? null);
+  }
+
+  async listGrants(host: string, user: string): Promise<Grant[]> {
+    return this.#run(() => this.#s.listGrants.all(host, user));
+  }
+
+  async touchGrant(id: string, at: number): Promise<void> {
+    this.#run(() => this.#s.touchGrant.run(at, id));
+  }
+
+  async revokeGrant(id: string, at: number): Promise<void> {
+    this.#run(() => this.#revokeGrant.immediate(id, at));
+  }
+
+  async revokeUserGrants(host: string, user: string, at: number): Promise<number> {
+    return this.#run(() => this.#revokeUserGrants.immediate(host, user, at));
+  }
+
+  // Tokens
+
+  async saveToken(token: TokenRecord): Promise<void> {
+    this.#run(() => this.#s.insertToken.run(token));
+  }
+
+  async findToken(hash: string): Promise<{ token: TokenRecord; grant: Grant } | null> {
+    return this.#run(() => this.#findToken.deferred(hash));
+  }
+
+  async revokeToken(hash: string, at: number): Promise<void> {
+    this.#run(() => this.#s.revokeToken.run(at, hash));
+  }
+
+  async rotateRefreshToken(oldHash: string, successor: TokenRecord, at: number): Promise<Consumed<TokenRecord>> {
+    if (successor.kind !== 'refresh') throw new TypeError('the successor of a refresh token must be a refresh token');
+    return this.#run(() => this.#rotateRefreshToken.immediate(oldHash, successor, at));
+  }
+
+  // Authorization codes
+
+  async saveCode(code: CodeRecord): Promise<void> {
+    this.#run(() => this.#s.insertCode.run(code));
+  }
+
+  async consumeCode(hash: string, at: number): Promise<Consumed<CodeRecord>> {
+    return this.#run(() => this.#consumeCode.immediate(hash, at));
+  }
+
+  // Device codes
+
+  async saveDevice(device: DeviceRecord): Promise<void> {
+    this.#run(() => this.#s.insertDevice.run(device));
+  }
+
+  async findDeviceByUserCode(userCode: string): Promise<DeviceRecord | null> {
+    return this.#run(() => this.#s.getDeviceByUserCode.get(userCode) ?? null);
+  }
+
+  async findDevice(deviceHash: string): Promise<DeviceRecord | null> {
+    return this.#run(() => this.#s.getDevice.get(deviceHash) ?? null);
+  }
+
+  async decideDevice(deviceHash: string, decision: { approved: true; grantId: string } | { approved: false }): Promise<boolean> {
+    return this.#run(() =>
+      decision.approved
+        ? this.#s.approveDevice.run(decision.grantId, deviceHash).changes === 1
+        : this.#s.denyDevice.run(deviceHash).changes === 1,
+    );
+  }
+
+  async pollDevice(deviceHash: string, at: number, interval: number): Promise<DeviceRecord | null> {
+    return this.#run(() => this.#pollDevice.immediate(deviceHash, at, interval));
+  }
+
+  // One guarded UPDATE is atomic on its own: no transaction needed to make it single-use.
+  async consumeDevice(deviceHash: string): Promise<boolean> {
+    return this.#run(() => this.#s.consumeDevice.run(deviceHash).changes === 1);
+  }
+
+  // Throttling
+
+  async hitFailure(key: string, at: number, windowMs: number): Promise<number> {
+    if (!Number.isSafeInteger(windowMs) || windowMs <= 0) throw new TypeError(`windowMs must be a positive integer, got ${windowMs}`);
+    return this.#run(() => this.#s.hitFailure.get({ key, at, windowMs })!);
+  }
+
+  async failuresOf(key: string, at: number): Promise<number> {
+    return this.#run(() => this.#s.failuresOf.get(key, at) ?? 0);
+  }
+
+  async clearFailures(key: string): Promise<void> {
+    this.#run(() => this.#s.clearFailures.run(key));
+  }
+
+  async sweep(at: number): Promise<void> {
+    this.#run(() => this.#sweep.immediate(at));
+  }
+
+  /** Closes the database; later calls reject with ERR_STORAGE_CLOSED. Closing twice is harmless. */
+  async close(): Promise<void> {
+    if (!this.#db.open) return;
+    try {
+      // Refreshes the query planner's statistics, as SQLite advises before closing.
+      this.#db.pragma('optimize');
+    } catch {
+      // Advisory only: a failure here must not keep the file open.
+    }
+    this.#db.close();
+  }
+}
+
+/**
+ * Opens the SQLite store in `file` (':memory:' for a private in-memory database), creating it
+ * and applying pending migrations.
+ *
+ * @example
+ * const store = await openSqliteStore('/var/lib/gatehouse/gatehouse.sqlite');
+ * const r = await store.consumeCode(hash, Date.now());
+ * if (r.status !== 'ok') throw new OAuthError('invalid_grant');
+ */
+export async function openSqliteStore(file: string): Promise<SqliteStore> {
+  return SqliteStore.open(file);
+}

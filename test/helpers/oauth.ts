@@ -1,0 +1,143 @@
+/** Start Gatehouse with OAuth hosts on a real 127.0.0.1 port, with a fixture auth script. */
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { TestContext } from 'node:test';
+import { Accounts } from '../../src/accounts/accounts.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { buildApp } from '../../src/http/app.js';
+import { openSqliteStore } from '../../src/storage/sqlite.js';
+import { TestBrowser, field } from './browser.js';
+import { MemoryLogger } from './log.js';
+import { fixture } from './paths.js';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface OAuthServer {
+  origin: string;
+  issuer(host?: string): string;
+  log: MemoryLogger;
+}
+
+export const REGISTRATION_KEY = 'test-registration-key-0123456789';
+
+/** Hosts `localhost` (issuer {origin}/localhost) and `other.example` ({origin}/other). */
+export async function startOAuth(t: TestContext, extra = ''): Promise<OAuthServer> {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]
+oauth2_registration_key = "${REGISTRATION_KEY}"
+auth_failure_limit_address = 0
+${extra}
+[hosts."localhost"]
+oauth2_issuer = "${origin}/localhost"
+[hosts."other.example"]
+oauth2_issuer = "${origin}/other"
+`);
+  const log = new MemoryLogger();
+  const accounts = new Accounts(config, log);
+  const store = await openSqliteStore(':memory:');
+  const app = await buildApp({ config, accounts, store, logger: log });
+  await app.listen({ host: '127.0.0.1', port });
+  t.after(async () => {
+    await app.close();
+    await accounts.close();
+    await store.close();
+  });
+  return { origin, issuer: (h = 'localhost') => `${origin}/${h === 'localhost' ? 'localhost' : 'other'}`, log };
+}
+
+export const REDIRECT = 'https://app.example.net/callback';
+
+export interface Registered {
+  status: number;
+  client_id?: string;
+  client_secret?: string;
+  error?: string;
+  error_description?: string;
+}
+
+export async function register(issuer: string, metadata: Record<string, unknown> = {}): Promise<Registered> {
+  const res = await fetch(`${issuer}/oauth2/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      client_name: 'Test Chat',
+      client_uri: 'https://app.example.net/',
+      redirect_uris: [REDIRECT],
+      grant_types: ['authorization_code', 'refresh_token'],
+      scope: 'xmpp openid offline_access',
+      ...metadata,
+    }),
+  });
+  return { status: res.status, ...((await res.json()) as Omit<Registered, 'status'>) };
+}
+
+export function pkce(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+/** Run the browser part of the flow: authorize, log in, consent. Returns the final redirect. */
+export async function authorize(
+  issuer: string,
+  clientId: string,
+  opts: { user?: string; password?: string; scope?: string; state?: string; challenge: string; browser?: TestBrowser; redirectUri?: string },
+): Promise<URL> {
+  const b = opts.browser ?? new TestBrowser();
+  const q = new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: opts.redirectUri ?? REDIRECT,
+    scope: opts.scope ?? 'xmpp offline_access',
+    state: opts.state ?? 'st4te',
+    code_challenge: opts.challenge,
+    code_challenge_method: 'S256',
+  });
+  let page = await b.get(`${issuer}/oauth2/authorize?${q}`);
+  let html = await page.text();
+  if (html.includes('name="password"')) {
+    const login = await b.post(`${issuer}/oauth2/authorize/login`, {
+      request: field(html, 'request'),
+      csrf: field(html, 'csrf'),
+      username: opts.user ?? 'alice',
+      password: opts.password ?? 'secret',
+    });
+    if (login.status !== 303) throw new Error(`login answered ${login.status}: ${await login.text()}`);
+    page = await b.get(new URL(login.headers.get('location')!, issuer).toString());
+    html = await page.text();
+  }
+  const consent = await b.post(`${issuer}/oauth2/authorize/consent`, { request: field(html, 'request'), csrf: field(html, 'csrf'), decision: 'allow' });
+  if (consent.status !== 303) throw new Error(`consent answered ${consent.status}: ${await consent.text()}`);
+  return new URL(consent.headers.get('location')!);
+}
+
+export function basic(id: string, secret: string): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+}
+
+export async function token(issuer: string, form: Record<string, string>, auth?: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${issuer}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(auth ? { authorization: auth } : {}) },
+    body: new URLSearchParams(form).toString(),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+export async function introspect(issuer: string, tokenValue: string, auth: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`${issuer}/oauth2/introspect`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: auth },
+    body: new URLSearchParams({ token: tokenValue }).toString(),
+  });
+  return (await res.json()) as Record<string, unknown>;
+}

@@ -1,0 +1,61 @@
+/** `gatehouse serve` as a child process, for interop tests with real peers. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GATEHOUSE_BIN } from '../helpers/paths.js';
+import { freePort } from '../helpers/oauth.js';
+
+export interface ServeProcess {
+  child: ChildProcess;
+  dovecotPort: number;
+  dovecotSocket: string;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** Start `gatehouse serve` with the Dovecot face on a free loopback port and a world-connectable socket. */
+export async function startServe(scriptArgv: string[], extra = '', env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-serve-'));
+  // smtpd runs as the postfix user: it must be able to reach the socket inside.
+  chmodSync(dir, 0o755);
+  const dovecotPort = await freePort();
+  const dovecotSocket = join(dir, 'auth-client');
+  const config = join(dir, 'gatehouse.toml');
+  writeFileSync(
+    config,
+    `external_auth_command = ${JSON.stringify(scriptArgv)}
+http_ports = [0]
+dovecot_auth_port = ${dovecotPort}
+dovecot_auth_socket = ${JSON.stringify(dovecotSocket)}
+# Postfix's smtpd connects as the postfix user.
+dovecot_auth_socket_mode = 0o666
+log_level = "info"
+${extra}
+`,
+  );
+  const child = spawn(process.execPath, [GATEHOUSE_BIN, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const end = Date.now() + 15_000;
+  while (!err.includes('Dovecot auth protocol listening')) {
+    if (child.exitCode !== null || Date.now() > end) {
+      child.kill('SIGKILL');
+      throw new Error(`gatehouse serve did not start:\n${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return {
+    child,
+    dovecotPort,
+    dovecotSocket,
+    stderr: () => err,
+    async stop() {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * The storage contract: one suite that every OAuthStore implementation must pass (DESIGN.md
+ * "Storage"). An implementation's test file calls `storeContract` with a way to open a store;
+ * each test opens its own and closes it after. Tests use random ids, so implementations may
+ * hand every test the same database.
+ */
+import type { OAuthStore } from '../../src/storage/port.js';
+import { codesContract } from './contract/codes.js';
+import { devicesContract } from './contract/devices.js';
+import { grantsContract } from './contract/grants.js';
+import { lifecycleContract } from './contract/lifecycle.js';
+import { revocationContract } from './contract/revocation.js';
+import { sweepContract } from './contract/sweep.js';
+import { throttleContract } from './contract/throttle.js';
+import { tokensContract } from './contract/tokens.js';
+import type { ContractOptions } from './contract/types.js';
+
+export type { ContractOptions } from './contract/types.js';
+
+/** Registers the contract tests for the store that `open` returns, prefixed with `name`. */
+export function storeContract(name: string, open: () => Promise<OAuthStore>, options: ContractOptions = {}): void {
+  const suite = { name, open, persistent: options.persistent ?? false };
+  grantsContract(suite);
+  tokensContract(suite);
+  codesContract(suite);
+  revocationContract(suite);
+  devicesContract(suite);
+  throttleContract(suite);
+  sweepContract(suite);
+  lifecycleContract(suite);
+}

@@ -1,0 +1,60 @@
+/**
+ * Contract: sweep deletes expired codes, device codes and throttle windows, and tokens expired
+ * for more than a day (kept that long so a late replay is still recognised). Grants stay.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { test } from 'node:test';
+import { codeRecord, DAY, deviceRecord, grantRecord, MINUTE, T0, tokenRecord } from '../records.js';
+import { storeFor, type Suite } from './types.js';
+
+export function sweepContract(suite: Suite): void {
+  const { name } = suite;
+
+  test(`${name}: sweep drops what has expired and keeps the rest`, async (t) => {
+    const store = await storeFor(t, suite);
+    const now = T0 + 10 * DAY;
+    const grant = grantRecord({ revokedAt: T0 });
+    await store.createGrant(grant);
+
+    const expiredCode = codeRecord(grant, { expiresAt: now });
+    const liveCode = codeRecord(grant, { expiresAt: now + 1 });
+    const expiredDevice = deviceRecord({ expiresAt: now });
+    const liveDevice = deviceRecord({ expiresAt: now + 1 });
+    const longExpired = tokenRecord(grant.id, { expiresAt: now - DAY });
+    const recentlyExpired = tokenRecord(grant.id, { expiresAt: now - DAY + 1 });
+    const live = tokenRecord(grant.id, { kind: 'access', expiresAt: now + MINUTE });
+    for (const c of [expiredCode, liveCode]) await store.saveCode(c);
+    for (const d of [expiredDevice, liveDevice]) await store.saveDevice(d);
+    for (const tk of [longExpired, recentlyExpired, live]) await store.saveToken(tk);
+    const ended = `user:${randomUUID()}`;
+    const running = `user:${randomUUID()}`;
+    await store.hitFailure(ended, now - MINUTE, MINUTE);
+    await store.hitFailure(running, now - MINUTE + 1, MINUTE);
+
+    await store.sweep(now);
+
+    assert.equal((await store.consumeCode(expiredCode.hash, now)).status, 'missing');
+    assert.equal((await store.consumeCode(liveCode.hash, now)).status, 'revoked');
+    assert.equal(await store.findDevice(expiredDevice.deviceHash), null);
+    assert.equal(await store.findDeviceByUserCode(expiredDevice.userCode), null);
+    assert.deepEqual(await store.findDevice(liveDevice.deviceHash), liveDevice);
+    assert.equal(await store.findToken(longExpired.hash), null);
+    assert.equal((await store.findToken(recentlyExpired.hash))?.token.hash, recentlyExpired.hash);
+    assert.equal((await store.findToken(live.hash))?.token.hash, live.hash);
+    // A swept window is gone: the key starts again at 1. A running one goes on counting.
+    assert.equal(await store.hitFailure(ended, now, MINUTE), 1);
+    assert.equal(await store.hitFailure(running, now, MINUTE), 2);
+    assert.equal((await store.getGrant(grant.id))?.id, grant.id);
+  });
+
+  test(`${name}: a user code freed by sweep can be given to a new device`, async (t) => {
+    const store = await storeFor(t, suite);
+    const old = deviceRecord({ expiresAt: T0 });
+    await store.saveDevice(old);
+    await store.sweep(T0);
+    const fresh = deviceRecord({ userCode: old.userCode, expiresAt: T0 + 10 * MINUTE });
+    await store.saveDevice(fresh);
+    assert.deepEqual(await store.findDeviceByUserCode(old.userCode), fresh);
+  });
+}
