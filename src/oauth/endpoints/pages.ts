@@ -30,7 +30,11 @@ export function loginPage(
     request: v.request,
     csrf: v.csrf,
     username: v.username,
-    error_block: v.error ? html`<p class="error" role="alert">${v.error}</p>` : new SafeHtml(''),
+    error_block: v.error ? html`<p class="error" role="alert" id="login-error">${v.error}</p>` : new SafeHtml(''),
+    // After a failed try the username is kept: focus goes to the password, and both fields
+    // point at the error so a screen reader reads it when they get focus.
+    username_attrs: new SafeHtml(`${v.username ? '' : 'autofocus'}${v.error ? ' aria-invalid="true" aria-describedby="login-error"' : ''}`),
+    password_attrs: new SafeHtml(`${v.username ? 'autofocus' : ''}${v.error ? ' aria-invalid="true" aria-describedby="login-error"' : ''}`),
   });
   return reply.code(v.status ?? 200).type('text/html; charset=utf-8').send(body);
 }
@@ -48,7 +52,7 @@ export function consentPage(
     client_name: v.clientName,
     client_uri: v.clientUri,
     jid: ctx.host.subject(v.user),
-    scope_items: html`${scopes.map((s) => html`<li><code>${s}</code>: ${SCOPE_DESCRIPTIONS[s] ?? s}</li>`)}`,
+    scope_items: html`${scopes.map((s) => html`<li>${SCOPE_DESCRIPTIONS[s] ?? s} <span class="small">(<code>${s}</code>)</span></li>`)}`,
     action: `${ctx.host.basePath}/oauth2/authorize/consent`,
     request: v.request,
     csrf: v.csrf,

@@ -30,9 +30,9 @@ export const DEFAULT_TEMPLATES: Record<TemplateName, string> = {
 <input type="hidden" name="request" value="{{request}}">
 <input type="hidden" name="csrf" value="{{csrf}}">
 <label for="username">Username</label>
-<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus value="{{username}}">
+<input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required {{{username_attrs}}} value="{{username}}">
 <label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
+<input id="password" name="password" type="password" autocomplete="current-password" required {{{password_attrs}}}>
 <button type="submit">Sign in</button>
 </form>
 `,

@@ -91,7 +91,9 @@ test('a session cookie spares the second login; a wrong password shows an error'
   const wrong = await fresh.post(`${issuer}/oauth2/authorize/login`, { request: field(login, 'request'), csrf: field(login, 'csrf'), username: 'alice', password: 'nope' });
   assert.equal(wrong.status, 401);
   const page = await wrong.text();
-  assert.match(page, /role="alert">Wrong username or password.</);
+  assert.match(page, /role="alert" id="login-error">Wrong username or password.</);
+  // Focus goes to the password; both fields point at the error.
+  assert.match(page, /id="password"[^>]*autofocus aria-invalid="true" aria-describedby="login-error"/);
   assert.ok(!fresh.jar.has('gh_session'));
 });
 
