@@ -5,6 +5,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { formParsers } from '../http/form.js';
+import { accountRoutes } from './account/routes.js';
+import { deviceRoutes } from './device/routes.js';
+import { oidcRoutes } from './oidc/routes.js';
 import type { OAuthContext } from './context.js';
 import { authorizeEndpoint } from './endpoints/authorize.js';
 import { consentEndpoint, consentPageEndpoint } from './endpoints/consent.js';
@@ -39,6 +42,9 @@ export async function oauthRoutes(app: FastifyInstance, ctx: OAuthContext): Prom
   app.post('/oauth2/token', tokenEndpoint(ctx));
   app.post('/oauth2/revoke', revokeEndpoint(ctx));
   app.post('/oauth2/introspect', introspectEndpoint(ctx));
+  await deviceRoutes(app, ctx);
+  await oidcRoutes(app, ctx);
+  await accountRoutes(app, ctx);
 }
 
 /** RFC 8414 §3.1: for an issuer with a path, metadata also lives at /.well-known/...{path}. */

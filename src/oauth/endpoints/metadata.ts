@@ -2,6 +2,8 @@
  * Authorization server metadata (RFC 8414 §2), listing exactly what this server supports.
  */
 import type { OAuthHost } from '../host.js';
+import { deviceMetadata } from '../device/routes.js';
+import { oidcMetadata } from '../oidc/routes.js';
 import { SCOPES } from '../scopes.js';
 
 export function serverMetadata(host: OAuthHost): Record<string, unknown> {
@@ -22,5 +24,7 @@ export function serverMetadata(host: OAuthHost): Record<string, unknown> {
     code_challenge_methods_supported: ['S256'],
     // RFC 9207: the authorization response carries `iss`.
     authorization_response_iss_parameter_supported: true,
+    ...deviceMetadata(),
+    ...oidcMetadata(),
   };
 }

@@ -23,6 +23,20 @@ import { verifyPkce } from '../pkce.js';
 import { parseScope } from '../scopes.js';
 import { hashSecret, newSecret } from '../secrets.js';
 import { enforceRate, sendOAuthError } from './respond.js';
+import { deviceCodeGrant } from '../device/grant.js';
+import { idTokenFor } from '../oidc/id-token.js';
+
+/** The body of a successful token response (RFC 6749 §5.1). */
+export interface TokenResponse {
+  readonly access_token: string;
+  readonly token_type: 'Bearer';
+  readonly expires_in: number;
+  readonly scope: string;
+  readonly refresh_token?: string;
+  readonly id_token?: string;
+}
+
+type GrantHandler = (ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>) => Promise<TokenResponse>;
 
 const grant = (why: string) => new OAuthError('invalid_grant', undefined, { cause: new Error(why) });
 
@@ -33,17 +47,17 @@ export function tokenEndpoint(ctx: OAuthContext) {
       const body = req.body as Record<string, string>;
       const client = await authenticateClient(ctx.host, req.headers.authorization, body);
       const type = body['grant_type'];
-      if (type === 'authorization_code') return reply.send(await exchangeCode(ctx, client, body));
-      if (type === 'refresh_token') return reply.send(await refresh(ctx, client, body));
       if (type === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
-      throw new OAuthError('unsupported_grant_type');
+      const handler = GRANT_HANDLERS[type];
+      if (handler === undefined) throw new OAuthError('unsupported_grant_type');
+      return reply.send(await handler(ctx, client, body));
     } catch (err) {
       return sendOAuthError(ctx, reply, err);
     }
   };
 }
 
-async function exchangeCode(ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>) {
+async function exchangeCode(ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>): Promise<TokenResponse> {
   if (!client.metadata.grant_types.includes('authorization_code')) throw new OAuthError('unauthorized_client');
   const code = body['code'];
   const verifier = body['code_verifier'];
@@ -68,10 +82,12 @@ async function exchangeCode(ctx: OAuthContext, client: AuthenticatedClient, body
   const g = await ctx.store.getGrant(c.grantId);
   if (g === null || g.revokedAt !== null) throw grant('grant revoked');
   await ctx.store.touchGrant(g.id, now);
-  return issueTokens(ctx, client, g.id, c.scope, now, null);
+  const tokens = await issueTokens(ctx, client, g.id, c.scope, now, null);
+  const idToken = await idTokenFor(ctx, { grant: g, clientId: client.clientId, scope: c.scope, nonce: c.nonce });
+  return idToken === undefined ? tokens : { ...tokens, id_token: idToken };
 }
 
-async function refresh(ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>) {
+async function refresh(ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>): Promise<TokenResponse> {
   if (!client.metadata.grant_types.includes('refresh_token')) throw new OAuthError('unauthorized_client');
   const presented = body['refresh_token'];
   if (presented === undefined) throw new OAuthError('invalid_request', 'refresh_token is required');
@@ -99,8 +115,18 @@ async function refresh(ctx: OAuthContext, client: AuthenticatedClient, body: Rec
   return issueTokens(ctx, client, g.id, scope, now, hashSecret(presented));
 }
 
-/** Issue an access token (and a refresh token when allowed); `rotating` is the refresh hash used. */
-async function issueTokens(ctx: OAuthContext, client: AuthenticatedClient, grantId: string, scope: string, now: number, rotating: string | null) {
+/**
+ * Issue an access token (and a refresh token when allowed) for a grant; `rotating` is the
+ * hash of the refresh token being exchanged, if any. Shared by every grant type.
+ */
+export async function issueTokens(
+  ctx: OAuthContext,
+  client: AuthenticatedClient,
+  grantId: string,
+  scope: string,
+  now: number,
+  rotating: string | null,
+): Promise<TokenResponse> {
   const access = newSecret();
   const accessRecord: TokenRecord = {
     hash: hashSecret(access),
@@ -141,9 +167,18 @@ async function issueTokens(ctx: OAuthContext, client: AuthenticatedClient, grant
   await ctx.store.saveToken(accessRecord);
   return {
     access_token: access,
-    token_type: 'Bearer',
+    token_type: 'Bearer' as const,
     expires_in: ctx.host.accessTokenTtlS,
     scope,
     ...(refreshToken !== undefined ? { refresh_token: refreshToken } : {}),
   };
 }
+
+/** grant_type -> handler (null prototype: `__proto__` is not a grant type). */
+const GRANT_HANDLERS: Readonly<Record<string, GrantHandler>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, GrantHandler>, {
+    authorization_code: exchangeCode,
+    refresh_token: refresh,
+    'urn:ietf:params:oauth:grant-type:device_code': deviceCodeGrant,
+  }),
+);

@@ -45,7 +45,7 @@ export class Templates {
 
   /** @param dir an operator's directory of overrides, or null. Files are read once, at start. */
   constructor(dir: string | null) {
-    const sources = { ...DEFAULT_TEMPLATES };
+    const sources: Record<TemplateName, string> = { ...DEFAULT_TEMPLATES };
     if (dir !== null) {
       for (const name of Object.keys(DEFAULT_TEMPLATES) as TemplateName[]) {
         try {

@@ -3,9 +3,10 @@
  * (labels bound to inputs, a visible focus ring, text contrast above WCAG AA, one h1 per
  * page, errors announced with role="alert").
  */
-export type TemplateName = 'layout.html' | 'login.html' | 'consent.html' | 'error.html' | 'style.css';
+import { ACCOUNT_TEMPLATES } from './templates-account.js';
+import { DEVICE_TEMPLATES } from './templates-device.js';
 
-export const DEFAULT_TEMPLATES: Record<TemplateName, string> = {
+const BASE_TEMPLATES = {
   'layout.html': `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -68,3 +69,7 @@ button.secondary { color: var(--fg); background: transparent; border: 1px solid 
 a { color: var(--accent); }
 `,
 };
+
+/** Every page template, by file name (the names an operator's override files take). */
+export const DEFAULT_TEMPLATES = { ...BASE_TEMPLATES, ...DEVICE_TEMPLATES, ...ACCOUNT_TEMPLATES };
+export type TemplateName = keyof typeof DEFAULT_TEMPLATES;
