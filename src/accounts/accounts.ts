@@ -35,10 +35,16 @@ export class Accounts {
   readonly #engines = new Map<string, ExtauthEngine>();
   readonly #hosts = new Map<string, HostRuntime>();
   readonly #defaults: HostRuntime;
+  readonly #tokenVerifier: ((q: Query) => Promise<boolean>) | null;
 
-  constructor(config: GatehouseConfig, logger: Logger = silentLogger) {
+  /**
+   * @param tokenVerifier accepts an OAuth access token as the password of its own user
+   *   (src/oauth/token-password.ts); the script is asked when it says no.
+   */
+  constructor(config: GatehouseConfig, logger: Logger = silentLogger, tokenVerifier?: (q: Query) => Promise<boolean>) {
     this.#config = config;
     this.#log = logger;
+    this.#tokenVerifier = tokenVerifier ?? null;
     this.#defaults = this.#runtime(config.defaults);
     for (const [name, host] of config.hosts) this.#hosts.set(name, this.#runtime(host));
   }
@@ -67,6 +73,9 @@ export class Accounts {
     if (!rt.config.extauth.commands.includes(q.command)) {
       throw new ExtauthError('ERR_EXTAUTH_UNSUPPORTED', `the auth script does not implement ${q.command}`);
     }
+    // A valid access token proves possession without asking the script (nor being throttled:
+    // a guesser cannot lock a user out of token logins).
+    if (q.command === 'auth' && this.#tokenVerifier !== null && (await this.#tokenVerifier(q))) return true;
     const counts = PASSWORD_CHECKS.has(q.command);
     const userKey = `${q.user}@${q.host}`;
     if (counts) {

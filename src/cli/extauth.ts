@@ -3,6 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { Accounts } from '../accounts/accounts.js';
 import { runBridge } from '../bridge/bridge.js';
+import { oauthHosts } from '../oauth/host.js';
+import { tokenVerifier } from '../oauth/token-password.js';
+import { openStore } from '../storage/index.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../extauth/wire/protocol.js';
 import { createLogger } from '../log/pino.js';
 import { loadForCli } from './config.js';
@@ -34,7 +37,11 @@ export async function extauthCommand(args: string[]): Promise<number> {
   if (!hasScript) throw new UsageError(`${config.source}: external_auth_command is not set`);
 
   const log = createLogger(config.logLevel, { face: 'extauth' });
-  const accounts = new Accounts(config, log);
+  // OAuth access tokens are accepted as passwords on hosts that serve OAuth: the bridge reads
+  // the same database as `gatehouse serve`.
+  const hosts = oauthHosts(config);
+  const store = hosts.length > 0 ? await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }) : undefined;
+  const accounts = new Accounts(config, log, store === undefined ? undefined : tokenVerifier(store, new Set(hosts.map((h) => h.host))));
 
   // A terminal's line discipline would rewrite bytes (NUL, XOFF, CR) and echo queries back:
   // read it raw. libuv's raw mode keeps output processing (LF -> CRLF), so turn that off too.
@@ -51,6 +58,7 @@ export async function extauthCommand(args: string[]): Promise<number> {
     log.info({ why }, 'stopping');
     process.stdin.pause();
     await accounts.close();
+    await store?.close();
     // The bridge belongs to its server: once stopped, nothing may keep it alive.
     process.exit(0);
   };

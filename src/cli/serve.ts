@@ -6,7 +6,9 @@
 import { parseArgs } from 'node:util';
 import { Accounts } from '../accounts/accounts.js';
 import { DovecotAuthServer } from '../dovecot/server.js';
-import { buildApp, oauthHosts } from '../http/app.js';
+import { buildApp } from '../http/app.js';
+import { oauthHosts } from '../oauth/host.js';
+import { tokenVerifier } from '../oauth/token-password.js';
 import { openStore } from '../storage/index.js';
 import { createLogger } from '../log/pino.js';
 import { loadForCli } from './config.js';
@@ -32,8 +34,10 @@ export async function serveCommand(args: string[]): Promise<number> {
   const config = loadForCli(values.config);
   const log = createLogger(config.logLevel, { face: 'serve' });
   // Storage is opened only when a host serves OAuth: the auth API and the Dovecot face need none.
-  const store = oauthHosts(config).length > 0 ? await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }) : undefined;
-  const accounts = new Accounts(config, log);
+  const hosts = oauthHosts(config);
+  const store = hosts.length > 0 ? await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }) : undefined;
+  const verifier = store === undefined ? undefined : tokenVerifier(store, new Set(hosts.map((h) => h.host)));
+  const accounts = new Accounts(config, log, verifier);
   const app = await buildApp({ config, accounts, store, logger: log });
   const dovecot =
     config.dovecot.socket !== null || config.dovecot.port !== null

@@ -12,7 +12,7 @@ import { authApi } from '../authapi/routes.js';
 import type { GatehouseConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
-import { OAuthHost } from '../oauth/host.js';
+import { oauthHosts } from '../oauth/host.js';
 import type { OAuthContext } from '../oauth/context.js';
 import { oauthRoutes, wellKnownAtRoot } from '../oauth/plugin.js';
 import { Templates } from '../oauth/views/render.js';
@@ -28,10 +28,6 @@ export interface AppOptions {
   readonly logger?: Logger;
 }
 
-/** The hosts with OAuth configured. */
-export function oauthHosts(config: GatehouseConfig): OAuthHost[] {
-  return [...config.hosts].filter(([, h]) => h.oauth2.issuer !== null).map(([name, h]) => new OAuthHost(name, h));
-}
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const log = options.logger ?? silentLogger;

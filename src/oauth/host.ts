@@ -5,7 +5,7 @@
  * lets sessions survive a restart and be shared by several instances with the same config.
  */
 import { createHmac } from 'node:crypto';
-import type { HostConfig } from '../config/types.js';
+import type { GatehouseConfig, HostConfig } from '../config/types.js';
 import { RegistrationKeys } from './registration/keys.js';
 
 export class OAuthHost {
@@ -57,4 +57,9 @@ export class OAuthHost {
   subject(user: string): string {
     return `${user}@${this.host}`;
   }
+}
+
+/** The hosts with OAuth configured (an `oauth2_issuer`). */
+export function oauthHosts(config: GatehouseConfig): OAuthHost[] {
+  return [...config.hosts].filter(([, h]) => h.oauth2.issuer !== null).map(([name, h]) => new OAuthHost(name, h));
 }

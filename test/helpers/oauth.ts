@@ -5,7 +5,9 @@ import type { TestContext } from 'node:test';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { buildApp } from '../../src/http/app.js';
+import { tokenVerifier } from '../../src/oauth/token-password.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
+import { join } from 'node:path';
 import { TestBrowser, field } from './browser.js';
 import { MemoryLogger } from './log.js';
 import { fixture } from './paths.js';
@@ -30,7 +32,7 @@ export interface OAuthServer {
 export const REGISTRATION_KEY = 'test-registration-key-0123456789';
 
 /** Hosts `localhost` (issuer {origin}/localhost) and `other.example` ({origin}/other). */
-export async function startOAuth(t: TestContext, extra = ''): Promise<OAuthServer> {
+export async function startOAuth(t: TestContext, extra = '', options: { dataDir?: string } = {}): Promise<OAuthServer> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]
@@ -43,8 +45,8 @@ oauth2_issuer = "${origin}/localhost"
 oauth2_issuer = "${origin}/other"
 `);
   const log = new MemoryLogger();
-  const accounts = new Accounts(config, log);
-  const store = await openSqliteStore(':memory:');
+  const store = await openSqliteStore(options.dataDir === undefined ? ':memory:' : join(options.dataDir, 'gatehouse.sqlite'));
+  const accounts = new Accounts(config, log, tokenVerifier(store, new Set(['localhost', 'other.example'])));
   const app = await buildApp({ config, accounts, store, logger: log });
   await app.listen({ host: '127.0.0.1', port });
   t.after(async () => {
