@@ -85,7 +85,18 @@ export class Accounts {
         throw new AccountsError('ERR_AUTH_THROTTLED', wait);
       }
     }
-    const yes = await rt.engine.query(q, { signal: ctx.signal });
+    let yes: boolean;
+    try {
+      yes = await rt.engine.query(q, { signal: ctx.signal });
+    } catch (err) {
+      // Input that cannot be sent safely (a newline in a password) is an attack, not a slip:
+      // it counts as a failure like a wrong password.
+      if (counts && err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') {
+        rt.users.fail(userKey);
+        if (ctx.address) rt.addresses.fail(ctx.address);
+      }
+      throw err;
+    }
     if (counts && q.password !== '') {
       if (yes) {
         rt.users.succeed(userKey);

@@ -277,6 +277,17 @@ export const KEYS: readonly KeyDef[] = [
     doc: 'Token, introspection and revocation requests per client address per minute (0: no limit).',
   },
   {
+    name: 'oauth2_password_grant',
+    scope: 'host',
+    default: false,
+    check: (v, key, problems) => {
+      if (typeof v === 'boolean') return v;
+      problems.push(`${key}: expected true or false, got ${show(v)}`);
+      return undefined;
+    },
+    doc: 'Allow the resource owner password grant for legacy clients (off by default: RFC 9700 §2.4).',
+  },
+  {
     name: 'oauth2_template_dir',
     scope: 'global',
     default: null,

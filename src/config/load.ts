@@ -200,6 +200,7 @@ function hostSettings(
       accessTokenTtlS: get<number>('oauth2_access_token_ttl'),
       refreshTokenTtlS: get<number>('oauth2_refresh_token_ttl'),
       siteName: get<string | null>('site_name'),
+      passwordGrant: get<boolean>('oauth2_password_grant'),
       registrationRateLimit: get<number>('oauth2_registration_rate_limit'),
       tokenRateLimit: get<number>('oauth2_token_rate_limit'),
     },

@@ -36,6 +36,8 @@ export interface OAuthConfig {
   readonly accessTokenTtlS: number;
   readonly refreshTokenTtlS: number;
   readonly siteName: string | null;
+  /** The password grant is allowed (RFC 9700 §2.4 says it must not be used; legacy only). */
+  readonly passwordGrant: boolean;
   /** Per client address per minute; 0: off. */
   readonly registrationRateLimit: number;
   readonly tokenRateLimit: number;

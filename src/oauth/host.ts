@@ -18,6 +18,7 @@ export class OAuthHost {
   readonly accessTokenTtlS: number;
   readonly refreshTokenTtlS: number;
   readonly siteName: string;
+  readonly passwordGrant: boolean;
   /** Requests per client address per minute (0: off). */
   readonly registrationRateLimit: number;
   readonly tokenRateLimit: number;
@@ -40,6 +41,7 @@ export class OAuthHost {
     this.accessTokenTtlS = o.accessTokenTtlS;
     this.refreshTokenTtlS = o.refreshTokenTtlS;
     this.siteName = o.siteName ?? host;
+    this.passwordGrant = o.passwordGrant;
     this.registrationRateLimit = o.registrationRateLimit;
     this.tokenRateLimit = o.tokenRateLimit;
     const derive = (label: string): Buffer => createHmac('sha256', this.keys.signing.bytes).update(`gatehouse ${label} v1`).digest();

@@ -25,6 +25,7 @@ import { hashSecret, newSecret } from '../secrets.js';
 import { enforceRate, sendOAuthError } from './respond.js';
 import { deviceCodeGrant } from '../device/grant.js';
 import { idTokenFor } from '../oidc/id-token.js';
+import { passwordGrant } from './password.js';
 
 /** The body of a successful token response (RFC 6749 §5.1). */
 export interface TokenResponse {
@@ -36,7 +37,13 @@ export interface TokenResponse {
   readonly id_token?: string;
 }
 
-type GrantHandler = (ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>) => Promise<TokenResponse>;
+/** Facts of the HTTP request a grant may need. */
+export interface GrantRequest {
+  /** The client's address, for login throttling. */
+  readonly address: string;
+}
+
+type GrantHandler = (ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>, req: GrantRequest) => Promise<TokenResponse>;
 
 const grant = (why: string) => new OAuthError('invalid_grant', undefined, { cause: new Error(why) });
 
@@ -50,7 +57,7 @@ export function tokenEndpoint(ctx: OAuthContext) {
       if (type === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
       const handler = GRANT_HANDLERS[type];
       if (handler === undefined) throw new OAuthError('unsupported_grant_type');
-      return reply.send(await handler(ctx, client, body));
+      return reply.send(await handler(ctx, client, body, { address: req.ip }));
     } catch (err) {
       return sendOAuthError(ctx, reply, err);
     }
@@ -180,5 +187,6 @@ const GRANT_HANDLERS: Readonly<Record<string, GrantHandler>> = Object.freeze(
     authorization_code: exchangeCode,
     refresh_token: refresh,
     'urn:ietf:params:oauth:grant-type:device_code': deviceCodeGrant,
+    password: passwordGrant,
   }),
 );

@@ -1,0 +1,63 @@
+/**
+ * grant_type=password (RFC 6749 §4.3), for legacy clients only: off unless the host sets
+ * `oauth2_password_grant` (RFC 9700 §2.4: it MUST NOT be used otherwise), and only for clients
+ * that registered it. The password is checked by the auth script with the throttling every
+ * face shares, and a newline in it is refused before it reaches the script.
+ */
+import { AccountsError } from '../../accounts/errors.js';
+import { ExtauthError } from '../../extauth/errors.js';
+import type { AuthenticatedClient } from '../clientauth.js';
+import type { OAuthContext } from '../context.js';
+import { OAuthError } from '../errors.js';
+import { limitToClient, parseScope } from '../scopes.js';
+import { hashSecret, newId } from '../secrets.js';
+import { prepareUsername, stripOwnHost } from '../username.js';
+import { issueTokens, type GrantRequest, type TokenResponse } from './token.js';
+
+export async function passwordGrant(
+  ctx: OAuthContext,
+  client: AuthenticatedClient,
+  body: Record<string, string>,
+  req: GrantRequest,
+): Promise<TokenResponse> {
+  if (!ctx.host.passwordGrant) throw new OAuthError('unsupported_grant_type');
+  if (!client.metadata.grant_types.includes('password')) throw new OAuthError('unauthorized_client');
+  const username = body['username'];
+  const password = body['password'];
+  if (username === undefined || password === undefined) throw new OAuthError('invalid_request', 'username and password are required');
+  const requested = parseScope(body['scope']);
+  if (requested === null) throw new OAuthError('invalid_scope');
+  const scope = limitToClient(requested, client.metadata.scope);
+  if (scope.length === 0) throw new OAuthError('invalid_scope', 'no scope requested that the client registered');
+  const prepared = prepareUsername(stripOwnHost(username, ctx.host.host));
+  const refused = (why: string) => new OAuthError('invalid_grant', 'wrong username or password', { cause: new Error(why) });
+  if (!prepared.ok) throw refused(prepared.message);
+  try {
+    const ok = await ctx.accounts.query({ command: 'auth', user: prepared.user, host: ctx.host.host, password }, { address: req.address });
+    if (!ok) throw refused('the auth script said no');
+  } catch (err) {
+    if (err instanceof OAuthError) throw err;
+    if (err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') throw refused(err.message);
+    if (err instanceof AccountsError && err.code === 'ERR_AUTH_THROTTLED') {
+      throw new OAuthError('invalid_grant', 'too many failed attempts; try again later', { cause: err });
+    }
+    throw new OAuthError('temporarily_unavailable', undefined, { cause: err });
+  }
+  const now = Date.now();
+  const grantId = newId();
+  await ctx.store.createGrant({
+    id: grantId,
+    host: ctx.host.host,
+    user: prepared.user,
+    clientId: client.clientId,
+    clientHash: hashSecret(client.clientId),
+    clientName: client.metadata.client_name,
+    clientUri: client.metadata.client_uri,
+    scope: scope.join(' '),
+    createdAt: now,
+    lastUsedAt: now,
+    authTime: now,
+    revokedAt: null,
+  });
+  return issueTokens(ctx, client, grantId, scope.join(' '), now, null);
+}
