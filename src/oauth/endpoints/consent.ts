@@ -8,8 +8,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { singleValued } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { verifyClient } from '../registration/client-id.js';
-import { hashSecret, newId, newSecret } from '../secrets.js';
-import { checkCsrf, CSRF_COOKIE, parseCookies, readRequestToken, readSession } from '../session.js';
+import { createGrant } from '../grants.js';
+import { hashSecret, newSecret } from '../secrets.js';
+import { readRequestToken, readSession } from '../session.js';
+import { readFormRequest } from './form-request.js';
 import { errorPage, redirectToClient } from './pages.js';
 import { showNext } from './authorize.js';
 
@@ -38,43 +40,26 @@ export function consentPageEndpoint(ctx: OAuthContext) {
 
 export function consentEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const body = req.body as Record<string, string>;
-    const cookies = parseCookies(req.headers.cookie);
-    const requestToken = body['request'] ?? '';
-    if (!checkCsrf(ctx.host, cookies[CSRF_COOKIE], requestToken, body['csrf'])) {
-      return errorPage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Go back to the application and start again.');
-    }
-    const request = await readRequestToken(ctx.host, requestToken);
-    const session = await readSession(ctx.host, cookies);
-    if (request === null || session === null) {
-      return errorPage(ctx, reply, 400, 'Form expired', 'This request or your sign-in has expired. Go back to the application and start again.');
-    }
-    let client;
-    try {
-      client = await verifyClient(request.client_id, ctx.host.keys);
-    } catch {
-      return errorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
+    const form = await readFormRequest(ctx, req, reply);
+    if (form === null) return reply;
+    const { body, request, client } = form;
+    const session = await readSession(ctx.host, form.cookies);
+    if (session === null) {
+      return errorPage(ctx, reply, 400, 'Signed out', 'Your sign-in has expired. Go back to the application and start again.');
     }
     if (body['decision'] !== 'allow') {
       ctx.log.info({ user: session.user, client: client.client_name }, 'user denied access');
       return redirectToClient(ctx, reply, request.redirect_uri, { error: 'access_denied', error_description: 'the user denied access', state: request.state });
     }
     const now = Date.now();
-    const grantId = newId();
     const clientHash = hashSecret(request.client_id);
-    await ctx.store.createGrant({
-      id: grantId,
-      host: ctx.host.host,
+    const grantId = await createGrant(ctx, {
       user: session.user,
       clientId: request.client_id,
-      clientHash,
-      clientName: client.client_name,
-      clientUri: client.client_uri,
+      client,
       scope: request.scope,
-      createdAt: now,
-      lastUsedAt: now,
       authTime: session.authTime * 1000,
-      revokedAt: null,
+      now,
     });
     const code = newSecret();
     await ctx.store.saveCode({

@@ -9,28 +9,18 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AccountsError } from '../../accounts/errors.js';
 import { ExtauthError } from '../../extauth/errors.js';
 import type { OAuthContext } from '../context.js';
-import { verifyClient } from '../registration/client-id.js';
-import { checkCsrf, CSRF_COOKIE, csrfToken, issueSession, parseCookies, readRequestToken, sessionCookie } from '../session.js';
+import { csrfToken, issueSession, sessionCookie } from '../session.js';
 import { prepareUsername, stripOwnHost } from '../username.js';
-import { errorPage, loginPage } from './pages.js';
+import { readFormRequest } from './form-request.js';
+import { loginPage } from './pages.js';
 
 export function loginEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const body = req.body as Record<string, string>;
-    const cookies = parseCookies(req.headers.cookie);
-    const requestToken = body['request'] ?? '';
-    if (!checkCsrf(ctx.host, cookies[CSRF_COOKIE], requestToken, body['csrf'])) {
-      return errorPage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Go back to the application and start again.');
-    }
-    const request = await readRequestToken(ctx.host, requestToken);
-    if (request === null) return errorPage(ctx, reply, 400, 'Form expired', 'This sign-in request has expired. Go back to the application and start again.');
-    let clientName: string;
-    try {
-      clientName = (await verifyClient(request.client_id, ctx.host.keys)).client_name;
-    } catch {
-      return errorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
-    }
-    const csrf = csrfToken(ctx.host, cookies[CSRF_COOKIE]!, requestToken);
+    const form = await readFormRequest(ctx, req, reply);
+    if (form === null) return reply;
+    const { body, requestToken } = form;
+    const clientName = form.client.client_name;
+    const csrf = csrfToken(ctx.host, form.browser, requestToken);
     const typed = body['username'] ?? '';
     const again = (status: number, error: string) => loginPage(ctx, reply, { status, clientName, request: requestToken, csrf, username: typed, error });
 

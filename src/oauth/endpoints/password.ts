@@ -10,7 +10,7 @@ import type { AuthenticatedClient } from '../clientauth.js';
 import type { OAuthContext } from '../context.js';
 import { OAuthError } from '../errors.js';
 import { limitToClient, parseScope } from '../scopes.js';
-import { hashSecret, newId } from '../secrets.js';
+import { createGrant } from '../grants.js';
 import { prepareUsername, stripOwnHost } from '../username.js';
 import { issueTokens, type GrantRequest, type TokenResponse } from './token.js';
 
@@ -44,20 +44,6 @@ export async function passwordGrant(
     throw new OAuthError('temporarily_unavailable', undefined, { cause: err });
   }
   const now = Date.now();
-  const grantId = newId();
-  await ctx.store.createGrant({
-    id: grantId,
-    host: ctx.host.host,
-    user: prepared.user,
-    clientId: client.clientId,
-    clientHash: hashSecret(client.clientId),
-    clientName: client.metadata.client_name,
-    clientUri: client.metadata.client_uri,
-    scope: scope.join(' '),
-    createdAt: now,
-    lastUsedAt: now,
-    authTime: now,
-    revokedAt: null,
-  });
+  const grantId = await createGrant(ctx, { user: prepared.user, clientId: client.clientId, client: client.metadata, scope: scope.join(' '), authTime: now, now });
   return issueTokens(ctx, client, grantId, scope.join(' '), now, null);
 }

@@ -1,0 +1,45 @@
+/**
+ * The first steps of every POST of the authorization pages, in order: the CSRF token must
+ * match this browser's cookie and the request token it was made for; the request token must
+ * be ours and unexpired (nothing the user can edit is trusted); its client must still be valid.
+ * On failure the error page is sent and null returned.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OAuthContext } from '../context.js';
+import type { ClientMetadata } from '../registration/metadata.js';
+import { verifyClient } from '../registration/client-id.js';
+import { checkCsrf, CSRF_COOKIE, parseCookies, readRequestToken, type AuthorizationRequest } from '../session.js';
+import { errorPage } from './pages.js';
+
+export interface FormRequest {
+  readonly body: Record<string, string>;
+  readonly cookies: Record<string, string>;
+  /** This browser's CSRF cookie (checked). */
+  readonly browser: string;
+  readonly requestToken: string;
+  readonly request: AuthorizationRequest;
+  readonly client: ClientMetadata;
+}
+
+export async function readFormRequest(ctx: OAuthContext, req: FastifyRequest, reply: FastifyReply): Promise<FormRequest | null> {
+  const body = req.body as Record<string, string>;
+  const cookies = parseCookies(req.headers.cookie);
+  const requestToken = body['request'] ?? '';
+  const browser = cookies[CSRF_COOKIE];
+  if (!checkCsrf(ctx.host, browser, requestToken, body['csrf'])) {
+    errorPage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Go back to the application and start again.');
+    return null;
+  }
+  const request = await readRequestToken(ctx.host, requestToken);
+  if (request === null) {
+    errorPage(ctx, reply, 400, 'Form expired', 'This request has expired. Go back to the application and start again.');
+    return null;
+  }
+  try {
+    const client = await verifyClient(request.client_id, ctx.host.keys);
+    return { body, cookies, browser: browser!, requestToken, request, client };
+  } catch {
+    errorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
+    return null;
+  }
+}
