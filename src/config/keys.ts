@@ -292,7 +292,7 @@ export const KEYS: readonly KeyDef[] = [
     scope: 'global',
     default: null,
     check: string,
-    doc: 'Directory whose login.html, consent.html, error.html, layout.html or style.css replace the defaults.',
+    doc: 'Directory whose page templates (layout.html, login.html, consent.html, error.html, device*.html, account*.html, style.css) replace the defaults.',
   },
   {
     name: 'site_name',

@@ -3,7 +3,8 @@
  */
 import type { OAuthHost } from '../host.js';
 import { deviceMetadata } from '../device/routes.js';
-import { oidcMetadata } from '../oidc/routes.js';
+import { oidcMetadata } from '../oidc/metadata.js';
+import { DEVICE_CODE_GRANT } from '../registration/vocabulary.js';
 import { SCOPES } from '../scopes.js';
 
 export function serverMetadata(host: OAuthHost): Record<string, unknown> {
@@ -17,14 +18,14 @@ export function serverMetadata(host: OAuthHost): Record<string, unknown> {
     scopes_supported: [...SCOPES],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: ['authorization_code', 'refresh_token'],
+    grant_types_supported: ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT, ...(host.passwordGrant ? ['password'] : [])],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],
     // RFC 9207: the authorization response carries `iss`.
     authorization_response_iss_parameter_supported: true,
-    ...deviceMetadata(),
-    ...oidcMetadata(),
+    ...deviceMetadata(host),
+    ...oidcMetadata(host),
   };
 }

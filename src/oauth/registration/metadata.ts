@@ -12,6 +12,7 @@
  * one for the authorization_code grant; logo_uri, tos_uri, policy_uri https on the client_uri
  * host; scope from the supported list; software_id, software_version, contacts; total size.
  */
+import { ID_TOKEN_ALG } from '../oidc/keys.js';
 import { invalidClientMetadata, invalidRedirectUri } from '../errors.js';
 import { member, stringArray, text, uriString, type Input } from './fields.js';
 import { checkRedirectUri, isNativeKind, parseRedirectUri } from './redirect-uri.js';
@@ -121,6 +122,12 @@ export function validateClientMetadata(input: unknown): ClientMetadata {
   const software_id = optionalText(m, 'software_id', L.text);
   const software_version = optionalText(m, 'software_version', L.text);
   const contacts = contactList(member(m, 'contacts'));
+  // OpenID Connect Dynamic Client Registration §2: an id_token algorithm we never sign with
+  // cannot be honoured; refuse it rather than silently drop it. (Not stored: it is a constant.)
+  const idTokenAlg = member(m, 'id_token_signed_response_alg');
+  if (idTokenAlg !== undefined && idTokenAlg !== ID_TOKEN_ALG) {
+    throw invalidClientMetadata(`id_token_signed_response_alg must be ${ID_TOKEN_ALG}`);
+  }
 
   const out: ClientMetadata = {
     client_name,

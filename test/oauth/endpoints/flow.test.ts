@@ -18,7 +18,7 @@ test('metadata lists exactly what is supported, at both RFC 8414 locations', asy
   assert.equal(a['token_endpoint'], `${issuer}/oauth2/token`);
   assert.deepEqual(a['code_challenge_methods_supported'], ['S256']);
   assert.deepEqual(a['response_types_supported'], ['code']);
-  assert.deepEqual(a['grant_types_supported'], ['authorization_code', 'refresh_token']);
+  assert.deepEqual(a['grant_types_supported'], ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']);
   assert.equal(a['authorization_response_iss_parameter_supported'], true);
 });
 

@@ -7,6 +7,8 @@ const legacy = { grant_types: ['password', 'refresh_token'], redirect_uris: unde
 
 test('password grant is refused unless the host enables it', async (t) => {
   const s = await startOAuth(t);
+  const meta = (await (await fetch(`${s.issuer()}/.well-known/oauth-authorization-server`)).json()) as { grant_types_supported: string[] };
+  assert.ok(!meta.grant_types_supported.includes('password'));
   const client = await register(s.issuer(), legacy);
   assert.equal(client.status, 201);
   const r = await token(s.issuer(), { grant_type: 'password', username: 'alice', password: 'secret', scope: 'xmpp' }, basic(client.client_id!, client.client_secret!));
@@ -16,6 +18,8 @@ test('password grant is refused unless the host enables it', async (t) => {
 test('enabled: right password gets tokens, wrong and injected ones do not, throttling applies', async (t) => {
   const s = await startOAuth(t, 'oauth2_password_grant = true\nauth_failure_limit_user = 3');
   const issuer = s.issuer();
+  const meta = (await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json()) as { grant_types_supported: string[] };
+  assert.ok(meta.grant_types_supported.includes('password'));
   const client = await register(issuer, legacy);
   const auth = basic(client.client_id!, client.client_secret!);
   const ok = await token(issuer, { grant_type: 'password', username: 'Alice', password: 'secret', scope: 'xmpp offline_access' }, auth);

@@ -1,0 +1,33 @@
+/**
+ * A password check through the auth script (`auth`), for the account page's sign-in and for
+ * the current password before a change: the same throttling as every face (accounts/), and
+ * errors told apart from a "no" (DESIGN.md engine rule 7).
+ */
+import { AccountsError } from '../../accounts/errors.js';
+import { ExtauthError } from '../../extauth/errors.js';
+import type { OAuthContext } from '../context.js';
+
+export type PasswordCheck =
+  | { readonly result: 'ok' }
+  /** A "no", or a password that cannot be sent (it cannot be right either). */
+  | { readonly result: 'wrong' }
+  | { readonly result: 'throttled'; readonly retryAfterMs: number }
+  /** The answer is unknown (timeout, crash, overload...): a temporary failure, never a yes. */
+  | { readonly result: 'unavailable' };
+
+export async function checkPassword(ctx: OAuthContext, user: string, password: string, address: string): Promise<PasswordCheck> {
+  try {
+    const ok = await ctx.accounts.query({ command: 'auth', user, host: ctx.host.host, password }, { address });
+    return ok ? { result: 'ok' } : { result: 'wrong' };
+  } catch (err) {
+    if (err instanceof AccountsError && err.code === 'ERR_AUTH_THROTTLED') return { result: 'throttled', retryAfterMs: err.retryAfterMs };
+    if (err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') return { result: 'wrong' };
+    ctx.log.warn({ code: (err as { code?: string }).code, user }, 'password could not be checked');
+    return { result: 'unavailable' };
+  }
+}
+
+/** The Retry-After value (seconds) for a throttled attempt. */
+export function retryAfter(ms: number): string {
+  return String(Math.max(1, Math.ceil(ms / 1000)));
+}

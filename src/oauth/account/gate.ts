@@ -1,0 +1,40 @@
+/**
+ * What every form of a signed-in user checks first, before it reads anything else: a valid
+ * session cookie, then the CSRF token bound to this browser and this user (csrf.ts).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OAuthContext } from '../context.js';
+import { CSRF_COOKIE, parseCookies, readSession, type Session } from '../session.js';
+import { checkAccountCsrf } from './csrf.js';
+import { accountMessage } from './page.js';
+
+export type Gate =
+  | { readonly ok: true; readonly session: Session; readonly form: Record<string, string>; readonly browser: string }
+  | { readonly ok: false; readonly reply: FastifyReply };
+
+/** The posted fields: a null-prototype record of strings (the form parser's), or none. */
+export function formOf(req: FastifyRequest): Record<string, string> {
+  const body = req.body;
+  return body !== null && typeof body === 'object' ? (body as Record<string, string>) : Object.create(null);
+}
+
+/** A value of a posted field: only a string counts. */
+export function fieldOf(form: Record<string, string>, name: string): string {
+  const v: unknown = form[name];
+  return typeof v === 'string' ? v : '';
+}
+
+export function formExpired(ctx: OAuthContext, reply: FastifyReply): FastifyReply {
+  return accountMessage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Go back to your account page and try again.');
+}
+
+export async function signedInForm(ctx: OAuthContext, req: FastifyRequest, reply: FastifyReply): Promise<Gate> {
+  const cookies = parseCookies(req.headers.cookie);
+  const form = formOf(req);
+  const session = await readSession(ctx.host, cookies);
+  if (session === null) {
+    return { ok: false, reply: accountMessage(ctx, reply, 401, 'Signed out', 'Your sign-in has expired. Sign in again to continue.') };
+  }
+  if (!checkAccountCsrf(ctx.host, cookies, session.user, form['csrf'])) return { ok: false, reply: formExpired(ctx, reply) };
+  return { ok: true, session, form, browser: cookies[CSRF_COOKIE]! };
+}

@@ -1,0 +1,105 @@
+/**
+ * POST {issuer}/account/password: change the password through the auth script. In order:
+ *  1. the session and the CSRF token (gate.ts);
+ *  2. the form: current password given, new password not empty and typed twice alike;
+ *  3. the current password checked with `auth` (throttled like every login: a stolen session
+ *     alone cannot change the password, nor guess it faster than the login form);
+ *  4. `setpass` with the new one. Refused with a clear message when the script cannot set
+ *     passwords (`external_auth_commands` without setpass), when the new password cannot be
+ *     sent (a line break would inject a second command: DESIGN.md engine rule 2), or when
+ *     the script says no;
+ *  5. then every grant of the user is revoked, with their tokens (a password change is what a
+ *     user does after a leak), and the session cookie is replaced; 303 to the account page.
+ * When setpass reached the script but its answer is unknown (timeout, crash), the password
+ * may have changed: the grants are revoked anyway, and the user is told so.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AccountsError } from '../../accounts/errors.js';
+import { ExtauthError } from '../../extauth/errors.js';
+import type { OAuthContext } from '../context.js';
+import { issueSession, sessionCookie } from '../session.js';
+import { checkPassword, retryAfter } from './check-password.js';
+import { accountCsrf } from './csrf.js';
+import { fieldOf, signedInForm } from './gate.js';
+import { accountPage, accountPath, type PasswordField } from './page.js';
+
+const UNAVAILABLE = 'Password changes are temporarily unavailable. Try again in a moment.';
+
+type SetPass = { readonly result: 'ok' } | { readonly result: 'refused'; readonly status: number; readonly message: string; readonly field: PasswordField | null; readonly uncertain?: true };
+
+/** Ask the script to set the password; every failure becomes a message for the user. */
+async function setPassword(ctx: OAuthContext, user: string, password: string, address: string): Promise<SetPass> {
+  try {
+    const ok = await ctx.accounts.query({ command: 'setpass', user, host: ctx.host.host, password }, { address });
+    if (ok) return { result: 'ok' };
+    return { result: 'refused', status: 400, message: 'The server refused the new password. Try a different one.', field: 'new' };
+  } catch (err) {
+    if (err instanceof ExtauthError) {
+      switch (err.code) {
+        case 'ERR_EXTAUTH_UNSUPPORTED':
+          return { result: 'refused', status: 501, message: `Password changes are not available here. Ask the administrator of ${ctx.host.host} to change your password.`, field: null };
+        case 'ERR_EXTAUTH_INVALID_INPUT':
+          return err.field === 'query'
+            ? { result: 'refused', status: 400, message: 'The new password is too long.', field: 'new' }
+            : { result: 'refused', status: 400, message: 'The new password cannot contain line breaks or NUL characters.', field: 'new' };
+        default:
+          ctx.log.warn({ code: err.code, user, sent: err.sent }, 'password change failed');
+          if (err.sent) {
+            return {
+              result: 'refused',
+              status: 503,
+              message: 'The server did not confirm the change: your password may or may not have changed. To be safe, every application was signed out. Try the new password when you next sign in; if it is refused, the current one still works.',
+              field: null,
+              uncertain: true,
+            };
+          }
+          return { result: 'refused', status: 503, message: UNAVAILABLE, field: null };
+      }
+    }
+    ctx.log.warn({ code: err instanceof AccountsError ? err.code : (err as Error).message, user }, 'password change failed');
+    return { result: 'refused', status: 503, message: UNAVAILABLE, field: null };
+  }
+}
+
+export function changePasswordEndpoint(ctx: OAuthContext) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const gate = await signedInForm(ctx, req, reply);
+    if (!gate.ok) return gate.reply;
+    const { session, form, browser } = gate;
+    const { user } = session;
+    const refuse = async (status: number, message: string, field: PasswordField | null): Promise<FastifyReply> => {
+      const grants = await ctx.store.listGrants(ctx.host.host, user);
+      return accountPage(ctx, reply, { status, user, grants, csrf: accountCsrf(ctx.host, browser, user), passwordError: { message, field } });
+    };
+
+    const current = fieldOf(form, 'current_password');
+    const next = fieldOf(form, 'new_password');
+    if (current === '') return refuse(400, 'Enter your current password.', 'current');
+    if (next === '') return refuse(400, 'Enter a new password.', 'new');
+    if (next !== fieldOf(form, 'confirm_password')) return refuse(400, 'The two new passwords do not match.', 'confirm');
+
+    const check = await checkPassword(ctx, user, current, req.ip);
+    switch (check.result) {
+      case 'ok':
+        break;
+      case 'wrong':
+        return refuse(401, 'Your current password is wrong.', 'current');
+      case 'throttled':
+        reply.header('retry-after', retryAfter(check.retryAfterMs));
+        return refuse(429, 'Too many failed attempts. Try again later.', null);
+      case 'unavailable':
+        return refuse(503, UNAVAILABLE, null);
+    }
+
+    const set = await setPassword(ctx, user, next, req.ip);
+    if (set.result === 'refused' && set.uncertain !== true) return refuse(set.status, set.message, set.field);
+    const revoked = await ctx.store.revokeUserGrants(ctx.host.host, user, Date.now());
+    if (set.result === 'refused') {
+      ctx.log.warn({ user, revoked }, 'password change unconfirmed: every grant revoked');
+      return refuse(set.status, set.message, set.field);
+    }
+    ctx.log.info({ user, revoked }, 'user changed password: every grant revoked');
+    const fresh = await issueSession(ctx.host, { user, authTime: Math.floor(Date.now() / 1000) });
+    return reply.code(303).header('set-cookie', sessionCookie(ctx.host, fresh)).header('location', `${accountPath(ctx)}?done=password`).send();
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * POST {issuer}/account/signout: clears the session cookie, then 303 to the account page.
+ * CSRF-checked when there is a session to end; without one there is nothing to protect.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OAuthContext } from '../context.js';
+import { cookie, parseCookies, readSession, SESSION_COOKIE } from '../session.js';
+import { checkAccountCsrf } from './csrf.js';
+import { formExpired, formOf } from './gate.js';
+import { accountPath } from './page.js';
+
+export function signOutEndpoint(ctx: OAuthContext) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const cookies = parseCookies(req.headers.cookie);
+    const session = await readSession(ctx.host, cookies);
+    if (session !== null) {
+      if (!checkAccountCsrf(ctx.host, cookies, session.user, formOf(req)['csrf'])) return formExpired(ctx, reply);
+      ctx.log.info({ user: session.user }, 'user signed out');
+    }
+    return reply
+      .code(303)
+      .header('set-cookie', cookie(ctx.host, SESSION_COOKIE, '', 0, 'Lax'))
+      .header('location', `${accountPath(ctx)}?done=signedout`)
+      .send();
+  };
+}

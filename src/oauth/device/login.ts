@@ -1,0 +1,56 @@
+/**
+ * POST /oauth2/device/login: the shared sign-in form (login.html) inside the device flow.
+ * CSRF token first (bound to this browser and this device request), then the request token
+ * (the device must still be pending), then the username, prepared as the XMPP server would,
+ * and the password, checked by the auth script with the same throttling as every face.
+ * Success sets the same session cookie as the authorization code flow and answers 303 to the
+ * consent step (POST-redirect-GET).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AccountsError } from '../../accounts/errors.js';
+import { ExtauthError } from '../../extauth/errors.js';
+import type { OAuthContext } from '../context.js';
+import { verifyClient } from '../registration/client-id.js';
+import { checkCsrf, CSRF_COOKIE, csrfToken, issueSession, parseCookies, sessionCookie } from '../session.js';
+import { prepareUsername, stripOwnHost } from '../username.js';
+import { consentLocation } from './consent.js';
+import { deviceErrorPage, deviceLoginPage, formField } from './pages.js';
+import { pendingDevice } from './request.js';
+
+export function loginEndpoint(ctx: OAuthContext) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const cookies = parseCookies(req.headers.cookie);
+    const request = formField(req.body, 'request');
+    if (!checkCsrf(ctx.host, cookies[CSRF_COOKIE], request, formField(req.body, 'csrf'))) {
+      return deviceErrorPage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Enter the code from your device again.');
+    }
+    const device = await pendingDevice(ctx, request, Date.now());
+    if (device === null) {
+      return deviceErrorPage(ctx, reply, 400, 'Request expired', 'This request has expired or was already answered. Enter the code from your device again.');
+    }
+    let clientName: string;
+    try {
+      clientName = (await verifyClient(device.clientId, ctx.host.keys)).client_name;
+    } catch {
+      return deviceErrorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
+    }
+    const csrf = csrfToken(ctx.host, cookies[CSRF_COOKIE]!, request);
+    const typed = formField(req.body, 'username');
+    const again = (status: number, error: string) => deviceLoginPage(ctx, reply, { status, clientName, request, csrf, username: typed, error });
+
+    const prepared = prepareUsername(stripOwnHost(typed, ctx.host.host));
+    if (!prepared.ok) return again(400, prepared.message);
+    try {
+      const ok = await ctx.accounts.query({ command: 'auth', user: prepared.user, host: ctx.host.host, password: formField(req.body, 'password') }, { address: req.ip });
+      if (!ok) return again(401, 'Wrong username or password.');
+    } catch (err) {
+      if (err instanceof AccountsError && err.code === 'ERR_AUTH_THROTTLED') return again(429, 'Too many failed attempts. Try again later.');
+      if (err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') return again(400, 'Wrong username or password.');
+      ctx.log.warn({ code: (err as { code?: string }).code, user: prepared.user }, 'login could not be checked');
+      return again(503, 'Sign-in is temporarily unavailable. Try again in a moment.');
+    }
+    const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000) });
+    ctx.log.info({ user: prepared.user, client: clientName }, 'user signed in');
+    return reply.code(303).header('set-cookie', sessionCookie(ctx.host, session)).header('location', consentLocation(ctx, request)).send();
+  };
+}
