@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthContext } from '../context.js';
 import { CSRF_COOKIE, issueSession, parseCookies, sessionCookie } from '../session.js';
 import { prepareUsername, stripOwnHost } from '../username.js';
-import { checkPassword, retryAfter } from './check-password.js';
+import { checkPassword, retryAfter } from '../password-check.js';
 import { accountCsrf, checkAccountCsrf } from './csrf.js';
 import { fieldOf, formExpired, formOf } from './gate.js';
 import { accountLoginPage, accountPath } from './page.js';

@@ -18,7 +18,7 @@ import { AccountsError } from '../../accounts/errors.js';
 import { ExtauthError } from '../../extauth/errors.js';
 import type { OAuthContext } from '../context.js';
 import { issueSession, sessionCookie } from '../session.js';
-import { checkPassword, retryAfter } from './check-password.js';
+import { checkPassword, retryAfter } from '../password-check.js';
 import { accountCsrf } from './csrf.js';
 import { fieldOf, signedInForm } from './gate.js';
 import { accountPage, accountPath, type PasswordField } from './page.js';

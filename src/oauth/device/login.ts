@@ -7,9 +7,8 @@
  * consent step (POST-redirect-GET).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AccountsError } from '../../accounts/errors.js';
-import { ExtauthError } from '../../extauth/errors.js';
 import type { OAuthContext } from '../context.js';
+import { checkPassword, signInRefusal } from '../password-check.js';
 import { verifyClient } from '../registration/client-id.js';
 import { checkCsrf, CSRF_COOKIE, csrfToken, issueSession, parseCookies, sessionCookie } from '../session.js';
 import { prepareUsername, stripOwnHost } from '../username.js';
@@ -40,14 +39,10 @@ export function loginEndpoint(ctx: OAuthContext) {
 
     const prepared = prepareUsername(stripOwnHost(typed, ctx.host.host));
     if (!prepared.ok) return again(400, prepared.message);
-    try {
-      const ok = await ctx.accounts.query({ command: 'auth', user: prepared.user, host: ctx.host.host, password: formField(req.body, 'password') }, { address: req.ip });
-      if (!ok) return again(401, 'Wrong username or password.');
-    } catch (err) {
-      if (err instanceof AccountsError && err.code === 'ERR_AUTH_THROTTLED') return again(429, 'Too many failed attempts. Try again later.');
-      if (err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') return again(400, 'Wrong username or password.');
-      ctx.log.warn({ code: (err as { code?: string }).code, user: prepared.user }, 'login could not be checked');
-      return again(503, 'Sign-in is temporarily unavailable. Try again in a moment.');
+    const check = await checkPassword(ctx, prepared.user, formField(req.body, 'password'), req.ip);
+    if (check.result !== 'ok') {
+      const { status, message } = signInRefusal(check);
+      return again(status, message);
     }
     const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000) });
     ctx.log.info({ user: prepared.user, client: clientName }, 'user signed in');

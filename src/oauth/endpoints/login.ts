@@ -6,9 +6,8 @@
  * to the consent page (POST-redirect-GET).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AccountsError } from '../../accounts/errors.js';
-import { ExtauthError } from '../../extauth/errors.js';
 import type { OAuthContext } from '../context.js';
+import { checkPassword, signInRefusal } from '../password-check.js';
 import { csrfToken, issueSession, sessionCookie } from '../session.js';
 import { prepareUsername, stripOwnHost } from '../username.js';
 import { readFormRequest } from './form-request.js';
@@ -26,15 +25,10 @@ export function loginEndpoint(ctx: OAuthContext) {
 
     const prepared = prepareUsername(stripOwnHost(typed, ctx.host.host));
     if (!prepared.ok) return again(400, prepared.message);
-    const password = body['password'] ?? '';
-    try {
-      const ok = await ctx.accounts.query({ command: 'auth', user: prepared.user, host: ctx.host.host, password }, { address: req.ip });
-      if (!ok) return again(401, 'Wrong username or password.');
-    } catch (err) {
-      if (err instanceof AccountsError && err.code === 'ERR_AUTH_THROTTLED') return again(429, 'Too many failed attempts. Try again later.');
-      if (err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') return again(400, 'Wrong username or password.');
-      ctx.log.warn({ code: (err as { code?: string }).code, user: prepared.user }, 'login could not be checked');
-      return again(503, 'Sign-in is temporarily unavailable. Try again in a moment.');
+    const check = await checkPassword(ctx, prepared.user, body['password'] ?? '', req.ip);
+    if (check.result !== 'ok') {
+      const { status, message } = signInRefusal(check);
+      return again(status, message);
     }
     const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000) });
     ctx.log.info({ user: prepared.user, client: clientName }, 'user signed in');

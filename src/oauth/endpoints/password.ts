@@ -4,11 +4,10 @@
  * that registered it. The password is checked by the auth script with the throttling every
  * face shares, and a newline in it is refused before it reaches the script.
  */
-import { AccountsError } from '../../accounts/errors.js';
-import { ExtauthError } from '../../extauth/errors.js';
 import type { AuthenticatedClient } from '../clientauth.js';
 import type { OAuthContext } from '../context.js';
 import { OAuthError } from '../errors.js';
+import { checkPassword } from '../password-check.js';
 import { limitToClient, parseScope } from '../scopes.js';
 import { createGrant } from '../grants.js';
 import { prepareUsername, stripOwnHost } from '../username.js';
@@ -32,17 +31,10 @@ export async function passwordGrant(
   const prepared = prepareUsername(stripOwnHost(username, ctx.host.host));
   const refused = (why: string) => new OAuthError('invalid_grant', 'wrong username or password', { cause: new Error(why) });
   if (!prepared.ok) throw refused(prepared.message);
-  try {
-    const ok = await ctx.accounts.query({ command: 'auth', user: prepared.user, host: ctx.host.host, password }, { address: req.address });
-    if (!ok) throw refused('the auth script said no');
-  } catch (err) {
-    if (err instanceof OAuthError) throw err;
-    if (err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') throw refused(err.message);
-    if (err instanceof AccountsError && err.code === 'ERR_AUTH_THROTTLED') {
-      throw new OAuthError('invalid_grant', 'too many failed attempts; try again later', { cause: err });
-    }
-    throw new OAuthError('temporarily_unavailable', undefined, { cause: err });
-  }
+  const check = await checkPassword(ctx, prepared.user, password, req.address);
+  if (check.result === 'wrong') throw refused('the auth script said no, or the password cannot be sent');
+  if (check.result === 'throttled') throw new OAuthError('invalid_grant', 'too many failed attempts; try again later');
+  if (check.result === 'unavailable') throw new OAuthError('temporarily_unavailable');
   const now = Date.now();
   const grantId = await createGrant(ctx, { user: prepared.user, clientId: client.clientId, client: client.metadata, scope: scope.join(' '), authTime: now, now });
   return issueTokens(ctx, client, grantId, scope.join(' '), now, null);

@@ -1,11 +1,12 @@
 /**
- * A password check through the auth script (`auth`), for the account page's sign-in and for
- * the current password before a change: the same throttling as every face (accounts/), and
- * errors told apart from a "no" (DESIGN.md engine rule 7).
+ * A password check through the auth script (`auth`), for every sign-in form (authorization,
+ * device, account page), the password grant and the current password before a change: the
+ * same throttling as every face (accounts/), and errors told apart from a "no" (DESIGN.md
+ * engine rule 7).
  */
-import { AccountsError } from '../../accounts/errors.js';
-import { ExtauthError } from '../../extauth/errors.js';
-import type { OAuthContext } from '../context.js';
+import { AccountsError } from '../accounts/errors.js';
+import { ExtauthError } from '../extauth/errors.js';
+import type { OAuthContext } from './context.js';
 
 export type PasswordCheck =
   | { readonly result: 'ok' }
@@ -30,4 +31,16 @@ export async function checkPassword(ctx: OAuthContext, user: string, password: s
 /** The Retry-After value (seconds) for a throttled attempt. */
 export function retryAfter(ms: number): string {
   return String(Math.max(1, Math.ceil(ms / 1000)));
+}
+
+/** What a sign-in form answers for a failed check: HTTP status and the message shown. */
+export function signInRefusal(check: Exclude<PasswordCheck, { result: 'ok' }>): { status: number; message: string } {
+  switch (check.result) {
+    case 'wrong':
+      return { status: 401, message: 'Wrong username or password.' };
+    case 'throttled':
+      return { status: 429, message: 'Too many failed attempts. Try again later.' };
+    case 'unavailable':
+      return { status: 503, message: 'Sign-in is temporarily unavailable. Try again in a moment.' };
+  }
 }
