@@ -8,16 +8,11 @@
  * client can never present a secret, a confidential one never go without, and no request may
  * use two methods at once.
  */
-import type { ClientMetadata } from './registration/metadata.js';
-import { verifyClient } from './registration/client-id.js';
-import { verifyClientSecret } from './registration/client-secret.js';
+import { ClientCache, type VerifiedClient } from './registration/client-cache.js';
 import { OAuthError } from './errors.js';
 import type { OAuthHost } from './host.js';
 
-export interface AuthenticatedClient {
-  readonly clientId: string;
-  readonly metadata: ClientMetadata;
-}
+export type AuthenticatedClient = VerifiedClient;
 
 const fail = (why: string) => new OAuthError('invalid_client', 'client authentication failed', { cause: new Error(why) });
 
@@ -54,9 +49,9 @@ export async function authenticateClient(
     method = 'none';
   }
   if (clientId === undefined) throw fail('no client_id');
-  const metadata = await verifyClient(clientId, host.keys);
-  const registeredPublic = metadata.token_endpoint_auth_method === 'none';
-  if (registeredPublic !== (method === 'none')) throw fail(`registered ${metadata.token_endpoint_auth_method}, used ${method}`);
-  if (method !== 'none' && !verifyClientSecret(clientId, secret, host.keys)) throw fail('wrong client_secret');
-  return { clientId, metadata };
+  const client = await host.clients.verify(clientId);
+  const registeredPublic = client.secret === null;
+  if (registeredPublic !== (method === 'none')) throw fail(`registered ${client.metadata.token_endpoint_auth_method}, used ${method}`);
+  if (method !== 'none' && !ClientCache.secretMatches(client, secret)) throw fail('wrong client_secret');
+  return client;
 }

@@ -6,6 +6,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { GatehouseConfig, HostConfig } from '../config/types.js';
+import { ClientCache } from './registration/client-cache.js';
 import { RegistrationKeys } from './registration/keys.js';
 
 export class OAuthHost {
@@ -14,6 +15,8 @@ export class OAuthHost {
   /** The issuer's path without a trailing slash ('' for an issuer at the root). */
   readonly basePath: string;
   readonly keys: RegistrationKeys;
+  /** Client_ids already verified (see registration/client-cache.ts). */
+  readonly clients: ClientCache;
   readonly registrationTtlS: number | null;
   readonly accessTokenTtlS: number;
   readonly refreshTokenTtlS: number;
@@ -37,6 +40,7 @@ export class OAuthHost {
     this.basePath = url.pathname.replace(/\/$/, '');
     this.secure = url.protocol === 'https:';
     this.keys = new RegistrationKeys(o.registrationKeys, host);
+    this.clients = new ClientCache(this.keys);
     this.registrationTtlS = o.registrationTtlS;
     this.accessTokenTtlS = o.accessTokenTtlS;
     this.refreshTokenTtlS = o.refreshTokenTtlS;

@@ -117,10 +117,13 @@ export interface OAuthStore {
    * Atomically mark a refresh token used and store its successor. Exactly one of two racing
    * callers gets 'ok'; the other (and any later reuse) gets 'reused' (RFC 9700 §4.14.2).
    * 'revoked' when the unused token or its grant was revoked; 'missing' for an unknown hash or
-   * an access token. The successor is stored only with 'ok', and must be a refresh token of
-   * the same grant (else TypeError).
+   * an access token. The successor (null: none, the old token is only spent) and the tokens
+   * in `also` (the new access token) are stored in the same commit, only with 'ok', and must
+   * belong to the same grant (else TypeError).
    */
-  rotateRefreshToken(oldHash: string, successor: TokenRecord, at: number): Promise<Consumed<TokenRecord>>;
+  rotateRefreshToken(oldHash: string, successor: TokenRecord | null, at: number, also?: readonly TokenRecord[]): Promise<Consumed<TokenRecord>>;
+  /** Save several tokens of one grant in one transaction (one commit). */
+  saveTokens(tokens: readonly TokenRecord[]): Promise<void>;
 
   // Authorization codes
   saveCode(code: CodeRecord): Promise<void>;
@@ -129,6 +132,14 @@ export interface OAuthStore {
    * 'revoked' when its grant was revoked before it was used.
    */
   consumeCode(hash: string, at: number): Promise<Consumed<CodeRecord>>;
+  /** Read a code without consuming it, to check its bindings before redeeming it. */
+  findCode(hash: string): Promise<CodeRecord | null>;
+  /**
+   * Consume a code and, only if this call consumed it, save the tokens it buys and mark its
+   * grant used: one transaction, one commit (the token endpoint's hot path). Statuses as
+   * consumeCode.
+   */
+  redeemCode(hash: string, at: number, tokens: readonly TokenRecord[]): Promise<Consumed<CodeRecord>>;
 
   // Device codes
   saveDevice(device: DeviceRecord): Promise<void>;

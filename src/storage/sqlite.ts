@@ -38,6 +38,8 @@ export class SqliteStore implements OAuthStore {
   // SQLITE_BUSY when another connection wrote in between, with no wait.
   readonly #consumeCode;
   readonly #rotateRefreshToken;
+  readonly #redeemCode;
+  readonly #saveTokens;
   readonly #revokeGrant;
   readonly #revokeUserGrants;
   readonly #pollDevice;
@@ -59,15 +61,33 @@ export class SqliteStore implements OAuthStore {
       return { status: record.consumedAt !== null ? 'reused' : 'revoked', record };
     });
 
-    this.#rotateRefreshToken = db.transaction((oldHash: string, successor: TokenRecord, at: number): Consumed<TokenRecord> => {
-      const won = s.useRefreshToken.run(at, oldHash).changes === 1;
-      const record = s.getToken.get(oldHash);
-      if (record === undefined || record.kind !== 'refresh') return { status: 'missing' };
-      if (!won) return { status: record.usedAt !== null ? 'reused' : 'revoked', record };
-      // Thrown inside the transaction, so the old token is not marked used either.
-      if (successor.grantId !== record.grantId) throw new TypeError('the successor of a refresh token must belong to the same grant');
-      s.insertToken.run(successor);
+    this.#rotateRefreshToken = db.transaction(
+      (oldHash: string, successor: TokenRecord | null, at: number, also: readonly TokenRecord[]): Consumed<TokenRecord> => {
+        const won = s.useRefreshToken.run(at, oldHash).changes === 1;
+        const record = s.getToken.get(oldHash);
+        if (record === undefined || record.kind !== 'refresh') return { status: 'missing' };
+        if (!won) return { status: record.usedAt !== null ? 'reused' : 'revoked', record };
+        const fresh = successor === null ? also : [successor, ...also];
+        // Thrown inside the transaction, so the old token is not marked used either.
+        if (fresh.some((t) => t.grantId !== record.grantId)) throw new TypeError('the successor of a refresh token must belong to the same grant');
+        for (const t of fresh) s.insertToken.run(t);
+        return { status: 'ok', record };
+      },
+    );
+
+    this.#redeemCode = db.transaction((hash: string, at: number, tokens: readonly TokenRecord[]): Consumed<CodeRecord> => {
+      const won = s.consumeCode.run(at, hash).changes === 1;
+      const record = s.getCode.get(hash);
+      if (record === undefined) return { status: 'missing' };
+      if (!won) return { status: record.consumedAt !== null ? 'reused' : 'revoked', record };
+      if (tokens.some((t) => t.grantId !== record.grantId)) throw new TypeError('tokens bought by a code must belong to its grant');
+      for (const t of tokens) s.insertToken.run(t);
+      s.touchGrant.run(at, record.grantId);
       return { status: 'ok', record };
+    });
+
+    this.#saveTokens = db.transaction((tokens: readonly TokenRecord[]): void => {
+      for (const t of tokens) s.insertToken.run(t);
     });
 
     const cascade = (id: string, at: number): number => {
@@ -187,9 +207,13 @@ export class SqliteStore implements OAuthStore {
     this.#run(() => this.#s.revokeToken.run(at, hash));
   }
 
-  async rotateRefreshToken(oldHash: string, successor: TokenRecord, at: number): Promise<Consumed<TokenRecord>> {
-    if (successor.kind !== 'refresh') throw new TypeError('the successor of a refresh token must be a refresh token');
-    return this.#run(() => this.#rotateRefreshToken.immediate(oldHash, successor, at));
+  async rotateRefreshToken(oldHash: string, successor: TokenRecord | null, at: number, also: readonly TokenRecord[] = []): Promise<Consumed<TokenRecord>> {
+    if (successor !== null && successor.kind !== 'refresh') throw new TypeError('the successor of a refresh token must be a refresh token');
+    return this.#run(() => this.#rotateRefreshToken.immediate(oldHash, successor, at, also));
+  }
+
+  async saveTokens(tokens: readonly TokenRecord[]): Promise<void> {
+    this.#run(() => this.#saveTokens.immediate(tokens));
   }
 
   // Authorization codes
@@ -200,6 +224,14 @@ export class SqliteStore implements OAuthStore {
 
   async consumeCode(hash: string, at: number): Promise<Consumed<CodeRecord>> {
     return this.#run(() => this.#consumeCode.immediate(hash, at));
+  }
+
+  async findCode(hash: string): Promise<CodeRecord | null> {
+    return this.#run(() => this.#s.getCode.get(hash) ?? null);
+  }
+
+  async redeemCode(hash: string, at: number, tokens: readonly TokenRecord[]): Promise<Consumed<CodeRecord>> {
+    return this.#run(() => this.#redeemCode.immediate(hash, at, tokens));
   }
 
   // Device codes

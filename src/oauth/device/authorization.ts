@@ -55,7 +55,7 @@ export function deviceAuthorizationEndpoint(ctx: OAuthContext) {
         deviceHash: hashSecret(deviceCode),
         userCode: code,
         host: ctx.host.host,
-        clientHash: hashSecret(client.clientId),
+        clientHash: client.clientHash,
         clientId: client.clientId,
         scope: scope.join(' '),
         createdAt: now,

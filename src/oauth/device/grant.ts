@@ -33,7 +33,7 @@ export async function deviceCodeGrant(ctx: OAuthContext, client: AuthenticatedCl
   const now = Date.now();
   const device = await ctx.store.findDevice(hash);
   if (device === null || device.host !== ctx.host.host) throw invalid('unknown device code');
-  if (device.clientHash !== hashSecret(client.clientId)) throw invalid('device code of another client');
+  if (device.clientHash !== client.clientHash) throw invalid('device code of another client');
   if (device.status === 'consumed') throw invalid('device code already redeemed');
   if (device.expiresAt <= now) throw new OAuthError('expired_token');
   if (device.status === 'denied') throw new OAuthError('access_denied', 'the user denied the request');
@@ -43,7 +43,7 @@ export async function deviceCodeGrant(ctx: OAuthContext, client: AuthenticatedCl
     const grant = device.grantId === null ? null : await ctx.store.getGrant(device.grantId);
     if (grant === null || grant.revokedAt !== null) throw invalid('grant revoked');
     await ctx.store.touchGrant(grant.id, now);
-    const tokens = await issueTokens(ctx, client, grant.id, device.scope, now, null);
+    const tokens = await issueTokens(ctx, client, grant.id, device.scope, now);
     ctx.log.info({ grant: grant.id, client: client.metadata.client_name }, 'device code redeemed');
     const idToken = await idTokenFor(ctx, { grant, clientId: client.clientId, scope: device.scope, nonce: null });
     return idToken === undefined ? tokens : { ...tokens, id_token: idToken };

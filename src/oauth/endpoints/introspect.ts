@@ -25,7 +25,7 @@ export function introspectEndpoint(ctx: OAuthContext) {
       const now = Date.now();
       if (
         found === null ||
-        found.grant.clientHash !== hashSecret(client.clientId) ||
+        found.grant.clientHash !== client.clientHash ||
         found.token.revokedAt !== null ||
         found.grant.revokedAt !== null ||
         found.token.usedAt !== null ||

@@ -37,5 +37,5 @@ export async function passwordGrant(
   if (check.result === 'unavailable') throw new OAuthError('temporarily_unavailable');
   const now = Date.now();
   const grantId = await createGrant(ctx, { user: prepared.user, clientId: client.clientId, client: client.metadata, scope: scope.join(' '), authTime: now, now });
-  return issueTokens(ctx, client, grantId, scope.join(' '), now, null);
+  return issueTokens(ctx, client, grantId, scope.join(' '), now);
 }

@@ -20,7 +20,7 @@ export function revokeEndpoint(ctx: OAuthContext) {
       const token = body['token'];
       if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
       const found = await ctx.store.findToken(hashSecret(token));
-      if (found !== null && found.grant.clientHash === hashSecret(client.clientId)) {
+      if (found !== null && found.grant.clientHash === client.clientHash) {
         const now = Date.now();
         if (found.token.kind === 'refresh') await ctx.store.revokeGrant(found.grant.id, now);
         else await ctx.store.revokeToken(found.token.hash, now);

@@ -71,27 +71,38 @@ async function exchangeCode(ctx: OAuthContext, client: AuthenticatedClient, body
   if (code === undefined) throw new OAuthError('invalid_request', 'code is required');
   if (verifier === undefined) throw new OAuthError('invalid_request', 'code_verifier is required (PKCE)');
   const now = Date.now();
-  const consumed = await ctx.store.consumeCode(hashSecret(code), now);
-  if (consumed.status === 'missing') throw grant('unknown code');
-  const c = consumed.record;
-  const clientHash = hashSecret(client.clientId);
-  if (c.clientHash !== clientHash) throw grant('code of another client');
-  if (consumed.status === 'revoked') throw grant('grant revoked');
-  if (consumed.status !== 'ok') {
-    // A replayed code: whoever holds it, everything it issued is revoked (RFC 6749 §4.1.2).
-    await ctx.store.revokeGrant(c.grantId, now);
-    ctx.log.warn({ grant: c.grantId }, 'authorization code replayed; grant revoked');
-    throw grant('code already used');
+  const hash = hashSecret(code);
+  // Read first, redeem last: the bindings are checked before anything is written, and the
+  // redemption (consume, save tokens, touch the grant) is one commit.
+  const c = await ctx.store.findCode(hash);
+  if (c === null) throw grant('unknown code');
+  if (c.clientHash !== client.clientHash) throw grant('code of another client');
+  if (c.consumedAt !== null) return replayed(ctx, c.grantId, now);
+  const bad =
+    c.expiresAt <= now ? 'code expired'
+    : body['redirect_uri'] !== c.redirectUri ? 'redirect_uri differs from the authorization request'
+    : !verifyPkce(verifier, c.codeChallenge) ? 'code_verifier does not match the code_challenge'
+    : null;
+  if (bad !== null) {
+    // A failed attempt spends the code all the same: it is single-use (RFC 6749 §4.1.2).
+    await ctx.store.consumeCode(hash, now);
+    throw grant(bad);
   }
-  if (c.expiresAt <= now) throw grant('code expired');
-  if (body['redirect_uri'] !== c.redirectUri) throw grant('redirect_uri differs from the authorization request');
-  if (!verifyPkce(verifier, c.codeChallenge)) throw grant('code_verifier does not match the code_challenge');
   const g = await ctx.store.getGrant(c.grantId);
   if (g === null || g.revokedAt !== null) throw grant('grant revoked');
-  await ctx.store.touchGrant(g.id, now);
-  const tokens = await issueTokens(ctx, client, g.id, c.scope, now, null);
+  const minted = mintTokens(ctx, client, g.id, c.scope, now);
+  const redeemed = await ctx.store.redeemCode(hash, now, minted.records);
+  if (redeemed.status === 'revoked' || redeemed.status === 'missing') throw grant('grant revoked');
+  if (redeemed.status === 'reused') return replayed(ctx, c.grantId, now);
   const idToken = await idTokenFor(ctx, { grant: g, clientId: client.clientId, scope: c.scope, nonce: c.nonce });
-  return idToken === undefined ? tokens : { ...tokens, id_token: idToken };
+  return idToken === undefined ? minted.response : { ...minted.response, id_token: idToken };
+}
+
+/** A replayed code: whoever holds it, everything it issued is revoked (RFC 6749 §4.1.2). */
+async function replayed(ctx: OAuthContext, grantId: string, now: number): Promise<never> {
+  await ctx.store.revokeGrant(grantId, now);
+  ctx.log.warn({ grant: grantId }, 'authorization code replayed; grant revoked');
+  throw grant('code already used');
 }
 
 async function refresh(ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>): Promise<TokenResponse> {
@@ -99,15 +110,12 @@ async function refresh(ctx: OAuthContext, client: AuthenticatedClient, body: Rec
   const presented = body['refresh_token'];
   if (presented === undefined) throw new OAuthError('invalid_request', 'refresh_token is required');
   const now = Date.now();
-  const found = await ctx.store.findToken(hashSecret(presented));
+  const hash = hashSecret(presented);
+  const found = await ctx.store.findToken(hash);
   if (found === null || found.token.kind !== 'refresh') throw grant('unknown refresh token');
   const { token, grant: g } = found;
-  if (g.clientHash !== hashSecret(client.clientId)) throw grant('refresh token of another client');
-  if (token.usedAt !== null) {
-    await ctx.store.revokeGrant(g.id, now);
-    ctx.log.warn({ grant: g.id }, 'rotated refresh token reused; grant revoked');
-    throw grant('refresh token already used');
-  }
+  if (g.clientHash !== client.clientHash) throw grant('refresh token of another client');
+  if (token.usedAt !== null) return reusedRefresh(ctx, g.id, now);
   if (token.revokedAt !== null || g.revokedAt !== null) throw grant('refresh token revoked');
   if (token.expiresAt <= now) throw grant('refresh token expired');
   let scope = token.scope;
@@ -119,66 +127,59 @@ async function refresh(ctx: OAuthContext, client: AuthenticatedClient, body: Rec
     }
     scope = asked.join(' ');
   }
-  return issueTokens(ctx, client, g.id, scope, now, hashSecret(presented));
+  const minted = mintTokens(ctx, client, g.id, scope, now);
+  // The presented token is spent in the same commit that stores its successors, even when
+  // the narrowed scope earns no new refresh token.
+  const [access, successor] = minted.records as [TokenRecord, TokenRecord | undefined];
+  const rotated = await ctx.store.rotateRefreshToken(hash, successor ?? null, now, [access]);
+  if (rotated.status === 'revoked' || rotated.status === 'missing') throw grant('refresh token revoked');
+  if (rotated.status === 'reused') return reusedRefresh(ctx, g.id, now);
+  return minted.response;
+}
+
+/** A rotated refresh token used again, or lost in a race with its other use: revoke the grant. */
+async function reusedRefresh(ctx: OAuthContext, grantId: string, now: number): Promise<never> {
+  await ctx.store.revokeGrant(grantId, now);
+  ctx.log.warn({ grant: grantId }, 'rotated refresh token reused; grant revoked');
+  throw grant('refresh token already used');
 }
 
 /**
- * Issue an access token (and a refresh token when allowed) for a grant; `rotating` is the
- * hash of the refresh token being exchanged, if any. Shared by every grant type.
+ * New tokens for a grant, not yet stored: the access token first, then a refresh token when
+ * the client registered the refresh_token grant and the scope has offline_access (as Prosody
+ * does).
  */
-export async function issueTokens(
+export function mintTokens(
   ctx: OAuthContext,
   client: AuthenticatedClient,
   grantId: string,
   scope: string,
   now: number,
-  rotating: string | null,
-): Promise<TokenResponse> {
+): { response: TokenResponse; records: TokenRecord[] } {
   const access = newSecret();
-  const accessRecord: TokenRecord = {
-    hash: hashSecret(access),
-    kind: 'access',
-    grantId,
-    scope,
-    createdAt: now,
-    expiresAt: now + ctx.host.accessTokenTtlS * 1000,
-    revokedAt: null,
-    usedAt: null,
-  };
-  const mayRefresh = client.metadata.grant_types.includes('refresh_token') && scope.split(' ').includes('offline_access');
+  const records: TokenRecord[] = [
+    { hash: hashSecret(access), kind: 'access', grantId, scope, createdAt: now, expiresAt: now + ctx.host.accessTokenTtlS * 1000, revokedAt: null, usedAt: null },
+  ];
   let refreshToken: string | undefined;
-  if (mayRefresh) {
+  if (client.metadata.grant_types.includes('refresh_token') && scope.split(' ').includes('offline_access')) {
     refreshToken = newSecret();
-    const record: TokenRecord = {
-      hash: hashSecret(refreshToken),
-      kind: 'refresh',
-      grantId,
-      scope,
-      createdAt: now,
-      expiresAt: now + ctx.host.refreshTokenTtlS * 1000,
-      revokedAt: null,
-      usedAt: null,
-    };
-    if (rotating === null) {
-      await ctx.store.saveToken(record);
-    } else {
-      const rotated = await ctx.store.rotateRefreshToken(rotating, record, now);
-      if (rotated.status === 'revoked') throw grant('grant revoked');
-      if (rotated.status !== 'ok') {
-        // Lost a race with another use of the same refresh token: that is a reuse.
-        await ctx.store.revokeGrant(grantId, now);
-        throw grant('refresh token already used');
-      }
-    }
+    records.push({ hash: hashSecret(refreshToken), kind: 'refresh', grantId, scope, createdAt: now, expiresAt: now + ctx.host.refreshTokenTtlS * 1000, revokedAt: null, usedAt: null });
   }
-  await ctx.store.saveToken(accessRecord);
-  return {
+  const response: TokenResponse = {
     access_token: access,
-    token_type: 'Bearer' as const,
+    token_type: 'Bearer',
     expires_in: ctx.host.accessTokenTtlS,
     scope,
     ...(refreshToken !== undefined ? { refresh_token: refreshToken } : {}),
   };
+  return { response, records };
+}
+
+/** Mint and store (one commit) the tokens of a grant: for grants with nothing to redeem. */
+export async function issueTokens(ctx: OAuthContext, client: AuthenticatedClient, grantId: string, scope: string, now: number): Promise<TokenResponse> {
+  const minted = mintTokens(ctx, client, grantId, scope, now);
+  await ctx.store.saveTokens(minted.records);
+  return minted.response;
 }
 
 /** grant_type -> handler (null prototype: `__proto__` is not a grant type). */

@@ -61,6 +61,12 @@ test('the whole flow: register, log in, consent, code, tokens, refresh, introspe
   assert.equal(narrowed.status, 200);
   const widened = await token(issuer, { grant_type: 'refresh_token', refresh_token: narrowed.body['refresh_token'] as string, scope: 'xmpp openid offline_access' }, auth);
   assert.equal(widened.body['error'], 'invalid_scope');
+  // Narrowed below offline_access: no new refresh token, and the presented one is spent anyway.
+  const last = narrowed.body['refresh_token'] as string;
+  const noMore = await token(issuer, { grant_type: 'refresh_token', refresh_token: last, scope: 'xmpp' }, auth);
+  assert.equal(noMore.status, 200);
+  assert.equal(noMore.body['refresh_token'], undefined);
+  assert.equal((await introspect(issuer, last, auth))['active'], false);
 
   const revoked = await fetch(`${issuer}/oauth2/revoke`, {
     method: 'POST',

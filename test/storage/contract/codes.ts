@@ -1,7 +1,7 @@
 /** Contract: an authorization code is consumed once (RFC 6749 §4.1.2), even when callers race. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { codeRecord, grantRecord, MINUTE, newHash, T0 } from '../records.js';
+import { codeRecord, grantRecord, MINUTE, newHash, T0, tokenRecord } from '../records.js';
 import { count, race, storeFor, type Suite } from './types.js';
 
 export function codesContract(suite: Suite): void {
@@ -17,6 +17,52 @@ export function codesContract(suite: Suite): void {
     assert.deepEqual(await store.consumeCode(code.hash, T0 + 1), { status: 'ok', record: { ...code, consumedAt: T0 + 1 } });
     assert.deepEqual(await store.consumeCode(code.hash, T0 + 2), { status: 'reused', record: { ...code, consumedAt: T0 + 1 } });
     assert.deepEqual(await store.consumeCode(code.hash, T0 + 3), { status: 'reused', record: { ...code, consumedAt: T0 + 1 } });
+  });
+
+  test(`${name}: findCode reads without consuming; redeemCode consumes, saves the tokens and touches the grant in one step, once`, async (t) => {
+    const store = await storeFor(t, suite);
+    const grant = grantRecord();
+    await store.createGrant(grant);
+    const code = codeRecord(grant);
+    await store.saveCode(code);
+    assert.deepEqual(await store.findCode(code.hash), code);
+    assert.equal(await store.findCode(newHash()), null);
+    const access = tokenRecord(grant.id, { kind: 'access' });
+    const refresh = tokenRecord(grant.id, { kind: 'refresh' });
+    assert.deepEqual(await store.redeemCode(code.hash, T0 + 5, [access, refresh]), { status: 'ok', record: { ...code, consumedAt: T0 + 5 } });
+    assert.equal((await store.findToken(access.hash))?.token.kind, 'access');
+    assert.equal((await store.findToken(refresh.hash))?.token.kind, 'refresh');
+    assert.equal((await store.getGrant(grant.id))?.lastUsedAt, T0 + 5);
+    // A second redemption buys nothing: its tokens are not stored.
+    const again = tokenRecord(grant.id, { kind: 'access' });
+    assert.equal((await store.redeemCode(code.hash, T0 + 6, [again])).status, 'reused');
+    assert.equal(await store.findToken(again.hash), null);
+    assert.deepEqual(await store.redeemCode(newHash(), T0, []), { status: 'missing' });
+  });
+
+  test(`${name}: redeemCode of a code whose grant was revoked is revoked and stores nothing`, async (t) => {
+    const store = await storeFor(t, suite);
+    const grant = grantRecord();
+    await store.createGrant(grant);
+    const code = codeRecord(grant);
+    await store.saveCode(code);
+    await store.revokeGrant(grant.id, T0 + 1);
+    const access = tokenRecord(grant.id, { kind: 'access' });
+    assert.equal((await store.redeemCode(code.hash, T0 + 2, [access])).status, 'revoked');
+    assert.equal(await store.findToken(access.hash), null);
+  });
+
+  test(`${name}: 20 concurrent redeemCode calls: one ok, and only its tokens are stored`, async (t) => {
+    const store = await storeFor(t, suite);
+    const grant = grantRecord();
+    await store.createGrant(grant);
+    const code = codeRecord(grant);
+    await store.saveCode(code);
+    const tokens = Array.from({ length: 20 }, () => tokenRecord(grant.id, { kind: 'access' }));
+    const results = await Promise.all(tokens.map((tk, i) => store.redeemCode(code.hash, T0 + i, [tk])));
+    assert.equal(results.filter((r) => r.status === 'ok').length, 1);
+    const stored = (await Promise.all(tokens.map((tk) => store.findToken(tk.hash)))).filter((x) => x !== null);
+    assert.equal(stored.length, 1);
   });
 
   test(`${name}: consumeCode of an unknown code is missing`, async (t) => {

@@ -52,6 +52,25 @@ export function tokensContract(suite: Suite): void {
     assert.equal((await store.getGrant(grant.id))?.revokedAt, null);
   });
 
+  test(`${name}: rotateRefreshToken without a successor spends the token and stores the access token with it; saveTokens stores several`, async (t) => {
+    const store = await storeFor(t, suite);
+    const grant = grantRecord();
+    await store.createGrant(grant);
+    const first = tokenRecord(grant.id);
+    await store.saveToken(first);
+    const access = tokenRecord(grant.id, { kind: 'access' });
+    assert.equal((await store.rotateRefreshToken(first.hash, null, T0 + 10, [access])).status, 'ok');
+    assert.equal((await store.findToken(first.hash))?.token.usedAt, T0 + 10);
+    assert.equal((await store.findToken(access.hash))?.token.kind, 'access');
+    assert.equal((await store.rotateRefreshToken(first.hash, null, T0 + 11)).status, 'reused');
+    const other = grantRecord();
+    await store.createGrant(other);
+    await assert.rejects(store.rotateRefreshToken((await saved(store, grant.id)).hash, null, T0, [tokenRecord(other.id, { kind: 'access' })]), TypeError);
+    const many = [tokenRecord(grant.id, { kind: 'access' }), tokenRecord(grant.id)];
+    await store.saveTokens(many);
+    for (const tk of many) assert.equal((await store.findToken(tk.hash))?.token.hash, tk.hash);
+  });
+
   test(`${name}: rotateRefreshToken succeeds once, stores the successor, then reports reuse`, async (t) => {
     const store = await storeFor(t, suite);
     const grant = grantRecord();
@@ -143,4 +162,11 @@ export function tokensContract(suite: Suite): void {
     const winner = statuses.indexOf('ok');
     assert.deepEqual(stored.map((s, i) => (s === null ? null : i)).filter((i) => i !== null), [winner]);
   });
+}
+
+/** A fresh refresh token saved for `grantId`. */
+async function saved(store: import('../../../src/storage/port.js').OAuthStore, grantId: string) {
+  const tk = tokenRecord(grantId);
+  await store.saveToken(tk);
+  return tk;
 }
