@@ -49,6 +49,7 @@ oauth2_issuer = "${s.issuer()}"
 `);
   const b = startBridge(config, 'generic');
   t.after(() => b.child.kill('SIGKILL'));
-  b.child.stdin!.write(`auth:alice:localhost:${access}\nauth:bob:localhost:${access}\nauth:alice:localhost:${access.slice(0, -1)}A\nauth:alice:localhost:secret\n`);
+  const altered = `${access.slice(0, -1)}${access.endsWith('A') ? 'B' : 'A'}`;
+  b.child.stdin!.write(`auth:alice:localhost:${access}\nauth:bob:localhost:${access}\nauth:alice:localhost:${altered}\nauth:alice:localhost:secret\n`);
   assert.equal((await b.waitForBytes(8)).toString(), '1\n0\n0\n1\n');
 });

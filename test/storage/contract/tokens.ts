@@ -71,6 +71,30 @@ export function tokensContract(suite: Suite): void {
     for (const tk of many) assert.equal((await store.findToken(tk.hash))?.token.hash, tk.hash);
   });
 
+  test(`${name}: concurrent writes: one refused (another grant's token) does not undo the others`, async (t) => {
+    const store = await storeFor(t, suite);
+    const grant = grantRecord();
+    const other = grantRecord();
+    await store.createGrant(grant);
+    await store.createGrant(other);
+    const a = tokenRecord(grant.id);
+    const b = tokenRecord(grant.id);
+    await store.saveToken(a);
+    await store.saveToken(b);
+    const goodAccess = tokenRecord(grant.id, { kind: 'access' });
+    const [bad, good, saved] = await Promise.allSettled([
+      store.rotateRefreshToken(a.hash, null, T0, [tokenRecord(other.id, { kind: 'access' })]),
+      store.rotateRefreshToken(b.hash, null, T0, [goodAccess]),
+      store.saveTokens([tokenRecord(grant.id, { kind: 'access' })]),
+    ]);
+    assert.equal(bad.status, 'rejected');
+    assert.ok(bad.status === 'rejected' && bad.reason instanceof TypeError);
+    assert.equal(good.status === 'fulfilled' && good.value.status, 'ok');
+    assert.equal(saved.status, 'fulfilled');
+    assert.equal((await store.findToken(a.hash))?.token.usedAt, null, 'the refused rotation left its token unspent');
+    assert.equal((await store.findToken(goodAccess.hash))?.token.kind, 'access');
+  });
+
   test(`${name}: rotateRefreshToken succeeds once, stores the successor, then reports reuse`, async (t) => {
     const store = await storeFor(t, suite);
     const grant = grantRecord();
