@@ -150,6 +150,13 @@ export async function runOAuthBench(quick: boolean): Promise<void> {
         notes.push(`code exchange windows (first request to last answer): oidc-provider ${r.ok.toLocaleString('en-US')} in ${r.seconds.toFixed(2)} s, Gatehouse ${g.ok.toLocaleString('en-US')} in ${g.seconds.toFixed(2)} s`);
       }
     }
+    // The ceiling for registration on this machine: the framework alone, same load.
+    const bare = await startServer(ROOT, 'bare fastify', 'bare-fastify-server.mjs');
+    servers.push(bare);
+    // Registration reads only the server of its side: the framework needs no client.
+    const b = await registration(s)({ server: bare, client: { clientId: '', secret: '', basic: '' } });
+    const reg = rows[0]!;
+    notes.push(`registration ceiling: fastify alone, one route parsing the JSON and answering a fixed 201, ${cell(b)} under the same load (registration target 5x = ${Math.round(5 * Number(String(reg[1]).replace(/[^0-9]/g, ''))).toLocaleString('en-US')}/s)`);
   } finally {
     await Promise.all(servers.map((x) => x.stop()));
     rmSync(dir, { recursive: true, force: true });
