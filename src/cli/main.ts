@@ -12,6 +12,7 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = Object.assign(Object.create(null), {
   extauth: async () => (await import('./extauth.js')).extauthCommand,
   serve: async () => (await import('./serve.js')).serveCommand,
+  doctor: async () => (await import('./doctor.js')).doctorCommand,
   'check-script': async () => (await import('./check-script.js')).checkScriptCommand,
 });
 

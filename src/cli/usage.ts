@@ -8,6 +8,7 @@ Commands:
                  or Prosody's external_auth_command), answering from the configured script
   check-script   Probe an auth script and report what it gets wrong:
                  gatehouse check-script [--protocol generic|ejabberd] [--json] -- CMD [ARGS...]
+  doctor         Check a configuration, its auth scripts, its database and its ports
   help           Show this help
 
 Options:
