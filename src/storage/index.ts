@@ -1,30 +1,33 @@
 /**
- * The storage layer: the OAuthStore port, its SQLite implementation, and `openStore`, which
- * picks the implementation from the configuration.
+ * The storage layer: the OAuthStore port, its SQLite and PostgreSQL implementations, and
+ * `openStore`, which picks the implementation from the configuration.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageError } from './errors.js';
 import type { OAuthStore } from './port.js';
+import { openPostgresStore } from './postgres.js';
 import { openSqliteStore } from './sqlite.js';
 
 export type { CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenKind, TokenRecord } from './port.js';
 export { StorageError, StorageErrorCodes, isStorageError, type StorageErrorCode } from './errors.js';
 export { EXPIRED_TOKEN_RETENTION_MS, SqliteStore, openSqliteStore } from './sqlite.js';
+export { PostgresStore, openPostgresStore, type PostgresStoreOptions } from './postgres.js';
 
 /** The SQLite file's name inside the data directory. */
 export const SQLITE_FILE_NAME = 'gatehouse.sqlite';
 
 export interface OpenStoreOptions {
-  /** `database_url`: a PostgreSQL URL, or null for the embedded SQLite database. */
+  /** `database_url`: a postgres:// or postgresql:// URL, or null for the embedded SQLite database. */
   readonly databaseUrl: string | null;
   /** The data directory; holds the SQLite file. */
   readonly dataDir: string;
 }
 
 /**
- * Opens the store the configuration asks for: SQLite in `<dataDir>/gatehouse.sqlite` when no
- * database URL is set. The data directory is created owner-only (0700): the database holds
+ * Opens the store the configuration asks for: PostgreSQL for a postgres:// or postgresql:// URL
+ * (its schema migrated at open), else SQLite in `<dataDir>/gatehouse.sqlite` when no database
+ * URL is set. The data directory is created owner-only (0700): the database holds
  * token hashes and users' grants.
  *
  * @example
@@ -33,11 +36,8 @@ export interface OpenStoreOptions {
 export async function openStore(options: OpenStoreOptions): Promise<OAuthStore> {
   const { databaseUrl, dataDir } = options;
   if (databaseUrl !== null) {
-    if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {
-      // The PostgreSQL implementation (postgres.ts, its migrations in migrations/postgres.ts)
-      // will plug in here and pass the same contract suite.
-      throw new StorageError('ERR_STORAGE_UNSUPPORTED', 'PostgreSQL storage is not available in this build');
-    }
+    // The data directory is not needed (nor created) for PostgreSQL.
+    if (/^postgres(ql)?:\/\//i.test(databaseUrl)) return openPostgresStore(databaseUrl);
     // Only the scheme is echoed: a URL may carry a password.
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(databaseUrl)?.[1];
     throw new StorageError(

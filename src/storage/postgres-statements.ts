@@ -1,0 +1,108 @@
+/**
+ * The SQL of the PostgreSQL store. SELECTs and RETURNING clauses alias columns to the record
+ * field names of port.ts (quoted: PostgreSQL folds unquoted names to lower case), so a row is
+ * the record. The guarded UPDATEs (`... IS NULL` in the WHERE clause) make codes, refresh
+ * tokens and device codes single-use: a second UPDATE of the row waits for the first one's
+ * transaction, then re-checks its WHERE clause against the committed row (READ COMMITTED), so
+ * of racing callers only one sees rowCount 1, whichever process or connection they use.
+ */
+
+const GRANT = `id, host, username AS "user", client_id AS "clientId", client_hash AS "clientHash",
+  client_name AS "clientName", client_uri AS "clientUri", scope, created_at AS "createdAt",
+  last_used_at AS "lastUsedAt", auth_time AS "authTime", revoked_at AS "revokedAt"`;
+
+const TOKEN = `hash, kind, grant_id AS "grantId", scope, created_at AS "createdAt",
+  expires_at AS "expiresAt", revoked_at AS "revokedAt", used_at AS "usedAt"`;
+
+const CODE = `hash, grant_id AS "grantId", client_hash AS "clientHash", redirect_uri AS "redirectUri",
+  code_challenge AS "codeChallenge", scope, nonce, created_at AS "createdAt", expires_at AS "expiresAt",
+  consumed_at AS "consumedAt"`;
+
+const DEVICE = `device_hash AS "deviceHash", user_code AS "userCode", host, client_hash AS "clientHash",
+  client_id AS "clientId", scope, created_at AS "createdAt", expires_at AS "expiresAt",
+  poll_interval AS "interval", last_poll_at AS "lastPollAt", status, grant_id AS "grantId"`;
+
+// True when the grant of the row being updated is revoked; the foreign key guarantees it exists.
+const GRANT_REVOKED = (table: string) => `(SELECT revoked_at FROM grants WHERE id = ${table}.grant_id) IS NOT NULL`;
+
+export const SQL = {
+  // Grants
+  insertGrant: `INSERT INTO grants
+    (id, host, username, client_id, client_hash, client_name, client_uri, scope, created_at, last_used_at, auth_time, revoked_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+  getGrant: `SELECT ${GRANT} FROM grants WHERE id = $1`,
+  // The tie-breakers make the order total, so two instances list the same grants alike.
+  listGrants: `SELECT ${GRANT} FROM grants
+    WHERE host = $1 AND username = $2 AND revoked_at IS NULL ORDER BY last_used_at DESC, created_at DESC, id`,
+  userGrantIds: 'SELECT id FROM grants WHERE host = $1 AND username = $2',
+  // GREATEST: a late, out-of-order touch never moves last use backwards.
+  touchGrant: 'UPDATE grants SET last_used_at = GREATEST(last_used_at, $1) WHERE id = $2',
+
+  // The revocation cascade, for a set of grant ids. Codes, tokens and devices are locked before
+  // the grant rows, in the order redeemCode takes them (code, then grant), so the two never
+  // wait for each other in a cycle.
+  // Consumed codes are left as they are, so a later replay still reads as 'reused'.
+  revokeGrantCodes: 'UPDATE codes SET revoked_at = $1 WHERE grant_id = ANY($2::text[]) AND revoked_at IS NULL AND consumed_at IS NULL',
+  revokeGrantTokens: 'UPDATE tokens SET revoked_at = $1 WHERE grant_id = ANY($2::text[]) AND revoked_at IS NULL',
+  // A device approved but not yet redeemed loses its approval: its next poll reads 'denied'.
+  denyGrantDevices: `UPDATE devices SET status = 'denied' WHERE grant_id = ANY($1::text[]) AND status = 'approved'`,
+  revokeGrants: 'UPDATE grants SET revoked_at = $1 WHERE id = ANY($2::text[]) AND revoked_at IS NULL',
+
+  // Tokens
+  insertToken: `INSERT INTO tokens (hash, kind, grant_id, scope, created_at, expires_at, revoked_at, used_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  getToken: `SELECT ${TOKEN} FROM tokens WHERE hash = $1`,
+  getTokenWithGrant: `SELECT
+      t.hash AS "t_hash", t.kind AS "t_kind", t.grant_id AS "t_grantId", t.scope AS "t_scope",
+      t.created_at AS "t_createdAt", t.expires_at AS "t_expiresAt", t.revoked_at AS "t_revokedAt", t.used_at AS "t_usedAt",
+      g.id, g.host, g.username AS "user", g.client_id AS "clientId", g.client_hash AS "clientHash",
+      g.client_name AS "clientName", g.client_uri AS "clientUri", g.scope, g.created_at AS "createdAt",
+      g.last_used_at AS "lastUsedAt", g.auth_time AS "authTime", g.revoked_at AS "revokedAt"
+    FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = $1`,
+  revokeToken: 'UPDATE tokens SET revoked_at = $1 WHERE hash = $2 AND revoked_at IS NULL',
+  useRefreshToken: `UPDATE tokens SET used_at = $1
+    WHERE hash = $2 AND kind = 'refresh' AND used_at IS NULL AND revoked_at IS NULL AND NOT ${GRANT_REVOKED('tokens')}
+    RETURNING ${TOKEN}`,
+
+  // Authorization codes
+  insertCode: `INSERT INTO codes
+    (hash, grant_id, client_hash, redirect_uri, code_challenge, scope, nonce, created_at, expires_at, consumed_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+  getCode: `SELECT ${CODE} FROM codes WHERE hash = $1`,
+  consumeCode: `UPDATE codes SET consumed_at = $1
+    WHERE hash = $2 AND consumed_at IS NULL AND revoked_at IS NULL AND NOT ${GRANT_REVOKED('codes')}
+    RETURNING ${CODE}`,
+
+  // Device codes
+  insertDevice: `INSERT INTO devices
+    (device_hash, user_code, host, client_hash, client_id, scope, created_at, expires_at, poll_interval, last_poll_at, status, grant_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+  getDevice: `SELECT ${DEVICE} FROM devices WHERE device_hash = $1`,
+  getDeviceForUpdate: `SELECT ${DEVICE} FROM devices WHERE device_hash = $1 FOR UPDATE`,
+  getDeviceByUserCode: `SELECT ${DEVICE} FROM devices WHERE user_code = $1`,
+  approveDevice: `UPDATE devices SET status = 'approved', grant_id = $1 WHERE device_hash = $2 AND status = 'pending'`,
+  denyDevice: `UPDATE devices SET status = 'denied' WHERE device_hash = $1 AND status = 'pending'`,
+  pollDevice: 'UPDATE devices SET last_poll_at = $1, poll_interval = $2 WHERE device_hash = $3',
+  // The grant check covers an approval that raced with the grant's revocation.
+  consumeDevice: `UPDATE devices SET status = 'consumed'
+    WHERE device_hash = $1 AND status = 'approved' AND NOT ${GRANT_REVOKED('devices')}`,
+
+  // Throttling. One statement: INSERT ... ON CONFLICT DO UPDATE is atomic even when several
+  // instances insert the same new key at once, so no failure is lost. In DO UPDATE, `t.` is the
+  // stored row and EXCLUDED the proposed one; every SET expression sees the values from before.
+  hitFailure: `INSERT INTO throttle AS t (throttle_key, failures, window_start, expires_at)
+    VALUES ($1, 1, $2::bigint, $2::bigint + $3::bigint)
+    ON CONFLICT (throttle_key) DO UPDATE SET
+      failures     = CASE WHEN t.expires_at <= EXCLUDED.window_start THEN 1 ELSE t.failures + 1 END,
+      window_start = CASE WHEN t.expires_at <= EXCLUDED.window_start THEN EXCLUDED.window_start ELSE t.window_start END,
+      expires_at   = CASE WHEN t.expires_at <= EXCLUDED.window_start THEN EXCLUDED.expires_at ELSE t.expires_at END
+    RETURNING failures`,
+  failuresOf: 'SELECT failures FROM throttle WHERE throttle_key = $1 AND expires_at > $2',
+  clearFailures: 'DELETE FROM throttle WHERE throttle_key = $1',
+
+  // Sweeping
+  sweepCodes: 'DELETE FROM codes WHERE expires_at <= $1',
+  sweepDevices: 'DELETE FROM devices WHERE expires_at <= $1',
+  sweepThrottle: 'DELETE FROM throttle WHERE expires_at <= $1',
+  sweepTokens: 'DELETE FROM tokens WHERE expires_at <= $1',
+} as const;
