@@ -11,7 +11,7 @@ import { hostConfig, type ExtauthConfig, type GatehouseConfig, type HostConfig }
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { AccountsError } from './errors.js';
-import { MemoryThrottle, type FailureThrottle } from './throttle.js';
+import { MemoryThrottle, StoreThrottle, type FailureCounters, type FailureThrottle } from './throttle.js';
 
 export interface QueryContext {
   /** Client address, when the face knows it (HTTP, Dovecot protocol). */
@@ -36,15 +36,23 @@ export class Accounts {
   readonly #hosts = new Map<string, HostRuntime>();
   readonly #defaults: HostRuntime;
   readonly #tokenVerifier: ((q: Query) => Promise<boolean>) | null;
+  readonly #counters: FailureCounters | null;
 
   /**
    * @param tokenVerifier accepts an OAuth access token as the password of its own user
    *   (src/oauth/token-password.ts); the script is asked when it says no.
    */
-  constructor(config: GatehouseConfig, logger: Logger = silentLogger, tokenVerifier?: (q: Query) => Promise<boolean>) {
+  constructor(
+    config: GatehouseConfig,
+    logger: Logger = silentLogger,
+    tokenVerifier?: (q: Query) => Promise<boolean>,
+    /** Shared failure counters (the database) when several instances must count together. */
+    counters?: FailureCounters,
+  ) {
     this.#config = config;
     this.#log = logger;
     this.#tokenVerifier = tokenVerifier ?? null;
+    this.#counters = counters ?? null;
     this.#defaults = this.#runtime(config.defaults);
     for (const [name, host] of config.hosts) this.#hosts.set(name, this.#runtime(host));
   }
@@ -79,7 +87,7 @@ export class Accounts {
     const counts = PASSWORD_CHECKS.has(q.command);
     const userKey = `${q.user}@${q.host}`;
     if (counts) {
-      const wait = Math.max(rt.users.blockedFor(userKey), ctx.address ? rt.addresses.blockedFor(ctx.address) : 0);
+      const wait = Math.max(await rt.users.blockedFor(userKey), ctx.address ? await rt.addresses.blockedFor(ctx.address) : 0);
       if (wait > 0) {
         this.#log.warn({ user: q.user, host: q.host, address: ctx.address, retryAfterMs: wait }, 'login refused: too many failures');
         throw new AccountsError('ERR_AUTH_THROTTLED', wait);
@@ -92,18 +100,18 @@ export class Accounts {
       // Input that cannot be sent safely (a newline in a password) is an attack, not a slip:
       // it counts as a failure like a wrong password.
       if (counts && err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') {
-        rt.users.fail(userKey);
-        if (ctx.address) rt.addresses.fail(ctx.address);
+        await rt.users.fail(userKey);
+        if (ctx.address) await rt.addresses.fail(ctx.address);
       }
       throw err;
     }
     if (counts && q.password !== '') {
       if (yes) {
-        rt.users.succeed(userKey);
-        if (ctx.address) rt.addresses.succeed(ctx.address);
+        await rt.users.succeed(userKey);
+        if (ctx.address) await rt.addresses.succeed(ctx.address);
       } else {
-        rt.users.fail(userKey);
-        if (ctx.address) rt.addresses.fail(ctx.address);
+        await rt.users.fail(userKey);
+        if (ctx.address) await rt.addresses.fail(ctx.address);
       }
     }
     return yes;
@@ -117,9 +125,14 @@ export class Accounts {
     return {
       config: host,
       engine: this.#engine(host.extauth),
-      users: new MemoryThrottle(host.throttle.userLimit, host.throttle.windowMs),
-      addresses: new MemoryThrottle(host.throttle.addressLimit, host.throttle.windowMs),
+      users: this.#throttle(host, host.throttle.userLimit, 'user'),
+      addresses: this.#throttle(host, host.throttle.addressLimit, 'address'),
     };
+  }
+
+  #throttle(host: HostConfig, limit: number, kind: string): FailureThrottle {
+    const c = this.#counters;
+    return c === null ? new MemoryThrottle(limit, host.throttle.windowMs) : new StoreThrottle(c, limit, host.throttle.windowMs, `${kind}:${host.name ?? '*'}:`);
   }
 
   #engine(x: ExtauthConfig): ExtauthEngine | null {

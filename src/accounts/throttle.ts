@@ -6,11 +6,11 @@
  */
 export interface FailureThrottle {
   /** Milliseconds until `key` may try again; 0 when it may now. */
-  blockedFor(key: string): number;
+  blockedFor(key: string): number | Promise<number>;
   /** Count one failure of `key`. */
-  fail(key: string): void;
+  fail(key: string): void | Promise<void>;
   /** A success clears the key's failures. */
-  succeed(key: string): void;
+  succeed(key: string): void | Promise<void>;
 }
 
 interface Window {
@@ -70,5 +70,47 @@ export class MemoryThrottle implements FailureThrottle {
         this.#windows.delete(k);
       }
     }
+  }
+}
+
+/** The store's failure counters, as the throttle interface wants them. */
+export interface FailureCounters {
+  hitFailure(key: string, at: number, windowMs: number): Promise<number>;
+  failuresOf(key: string, at: number): Promise<number>;
+  clearFailures(key: string): Promise<void>;
+}
+
+/**
+ * A throttle whose counters live in the shared database, so that several instances behind one
+ * address count the same failures (a guesser cannot spread attempts over them). The window
+ * starts at the first failure; a blocked key waits until it ends, as with MemoryThrottle,
+ * except that the wait reported is the whole window (the store does not say when it began).
+ */
+export class StoreThrottle implements FailureThrottle {
+  readonly #store: FailureCounters;
+  readonly #limit: number;
+  readonly #windowMs: number;
+  readonly #prefix: string;
+
+  constructor(store: FailureCounters, limit: number, windowMs: number, prefix: string) {
+    this.#store = store;
+    this.#limit = limit;
+    this.#windowMs = windowMs;
+    this.#prefix = prefix;
+  }
+
+  async blockedFor(key: string): Promise<number> {
+    if (this.#limit === 0) return 0;
+    return (await this.#store.failuresOf(this.#prefix + key, Date.now())) >= this.#limit ? this.#windowMs : 0;
+  }
+
+  async fail(key: string): Promise<void> {
+    if (this.#limit === 0) return;
+    await this.#store.hitFailure(this.#prefix + key, Date.now(), this.#windowMs);
+  }
+
+  async succeed(key: string): Promise<void> {
+    if (this.#limit === 0) return;
+    await this.#store.clearFailures(this.#prefix + key);
   }
 }

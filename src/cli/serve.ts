@@ -1,12 +1,14 @@
 /**
- * `gatehouse serve`: the long-running service. HTTP (auth API, /healthz) on every configured
- * interface and port, plus the Dovecot auth protocol when a socket or port is configured.
- * SIGTERM/SIGINT stop it gracefully: listeners close, requests in flight finish, scripts end.
+ * `gatehouse serve`: the long-running service. HTTP (auth API, /healthz, /readyz, /metrics) on
+ * every configured interface and port, plus the Dovecot auth protocol when a socket or port is
+ * configured. SIGTERM/SIGINT stop it gracefully: listeners close, requests in flight finish,
+ * scripts end.
  */
 import { parseArgs } from 'node:util';
 import { Accounts } from '../accounts/accounts.js';
 import { DovecotAuthServer } from '../dovecot/server.js';
 import { buildApp } from '../http/app.js';
+import { createRegistry } from '../metrics/registry.js';
 import { oauthHosts } from '../oauth/host.js';
 import { tokenVerifier } from '../oauth/token-password.js';
 import { openStore } from '../storage/index.js';
@@ -16,7 +18,8 @@ import { loadForCli } from './config.js';
 export const SERVE_USAGE = `Usage: gatehouse serve [--config FILE]
 
 Serves the OAuth 2.0 endpoints of every host with an oauth2_issuer, the auth HTTP API
-(Prosody mod_auth_http) and /healthz on http_interfaces x http_ports,
+(Prosody mod_auth_http), /healthz (liveness), /readyz (readiness: every auth script pool
+has a process up and storage answers) and /metrics (Prometheus) on http_interfaces x http_ports,
 and the Dovecot auth protocol (Postfix, Exim, Prosody mod_auth_dovecot) on dovecot_auth_socket
 and/or dovecot_auth_port, all answered by the auth script of external_auth_command.
 `;
@@ -37,8 +40,13 @@ export async function serveCommand(args: string[]): Promise<number> {
   const hosts = oauthHosts(config);
   const store = hosts.length > 0 ? await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }) : undefined;
   const verifier = store === undefined ? undefined : tokenVerifier(store, new Set(hosts.map((h) => h.host)));
-  const accounts = new Accounts(config, log, verifier);
-  const app = await buildApp({ config, accounts, store, logger: log });
+  // With PostgreSQL several instances share the database: failed logins are counted there, so
+  // a guesser cannot spread attempts over them. One SQLite instance counts in memory.
+  const counters = store !== undefined && config.databaseUrl !== null ? store : undefined;
+  const accounts = new Accounts(config, log, verifier, counters);
+  // One registry for the process: the process metrics and every face's metrics, on /metrics.
+  const metrics = createRegistry();
+  const app = await buildApp({ config, accounts, store, logger: log, metrics });
   const dovecot =
     config.dovecot.socket !== null || config.dovecot.port !== null
       ? new DovecotAuthServer({ accounts, defaultHost: config.dovecot.defaultHost, logger: log.child({ face: 'dovecot' }) })

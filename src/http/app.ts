@@ -5,7 +5,13 @@
  * Hardened defaults: a small body limit, prototype-poisoning payloads rejected, Ajv without
  * type coercion or removal of extra properties (a server should refuse bad input, not fix
  * it), fastify's own request logging off because query strings may carry passwords.
+ *
+ * Operation: one log line per request (request id, method, route pattern, status, duration:
+ * never the URL, query, body or headers, where passwords and tokens live), Prometheus
+ * metrics on /metrics, liveness on /healthz, readiness on /readyz.
  */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Accounts } from '../accounts/accounts.js';
 import { authApi } from '../authapi/routes.js';
@@ -16,6 +22,10 @@ import { oauthHosts } from '../oauth/host.js';
 import type { OAuthContext } from '../oauth/context.js';
 import { oauthRoutes, wellKnownAtRoot } from '../oauth/plugin.js';
 import { Templates } from '../oauth/views/render.js';
+import { instrumentEngines, namedEngines } from '../metrics/extauth.js';
+import { httpMetrics, methodLabel, UNMATCHED_ROUTE } from '../metrics/http.js';
+import { readinessCheck } from '../metrics/readiness.js';
+import { createRegistry, type Registry } from '../metrics/registry.js';
 import type { OAuthStore } from '../storage/port.js';
 import { securityHeaders } from './headers.js';
 import { RateLimiter } from './ratelimit.js';
@@ -26,8 +36,20 @@ export interface AppOptions {
   /** Needed when a host has OAuth configured (oauth2_issuer). */
   readonly store?: OAuthStore;
   readonly logger?: Logger;
+  /**
+   * The Prometheus registry to fill and serve on /metrics; default: a fresh one per app with
+   * the process metrics (never prom-client's global registry).
+   */
+  readonly metrics?: Registry;
 }
 
+/** An incoming request id is echoed only when it is this harmless. */
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+function requestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const log = options.logger ?? silentLogger;
@@ -37,13 +59,34 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: requestId,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   securityHeaders(app);
 
+  const registry = options.metrics ?? createRegistry();
+  const engines = namedEngines(options.config, options.accounts);
+  instrumentEngines(registry, engines);
+  const http = httpMetrics(registry);
+  const requestLog = log.child({ face: 'http' });
+  // Root-level hooks (every route and the 404 handler), synchronous, no promise per request.
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.header('x-request-id', req.id);
+    done();
+  });
+  app.addHook('onResponse', (req, reply, done) => {
+    const route = req.routeOptions.url ?? UNMATCHED_ROUTE;
+    const method = methodLabel(req.method);
+    const ms = reply.elapsedTime;
+    http.observe(route, method, reply.statusCode, ms / 1000);
+    requestLog.info({ reqId: req.id, method, route, status: reply.statusCode, durationMs: Math.round(ms * 1000) / 1000 }, 'request');
+    done();
+  });
+
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) log.error({ err: err.message, code: err.code, url: req.routeOptions.url }, 'request failed');
+    if (status === 500) log.error({ err: err.message, code: err.code, url: req.routeOptions.url, reqId: req.id }, 'request failed');
     // Client errors say what was wrong; server errors say nothing of the internals.
     void reply.code(status).type('text/plain; charset=utf-8').send(status === 500 ? 'internal error' : err.message);
   });
@@ -52,6 +95,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  const readiness = readinessCheck({ engines, store: options.store, logger: log.child({ face: 'readyz' }) });
+  app.get('/readyz', async (_req, reply) => {
+    const { ready, failing } = await readiness();
+    if (ready) return { status: 'ready' };
+    return reply.code(503).send({ status: 'not ready', failing });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const body = await registry.metrics();
+    return reply.type(registry.contentType).send(body);
+  });
 
   const hosts = oauthHosts(options.config);
   if (hosts.length > 0) {
