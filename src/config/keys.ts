@@ -373,6 +373,17 @@ export const KEYS: readonly KeyDef[] = [
     doc: 'When set (`"user:password"`, as in Prosody), the auth API requires this HTTP Basic login.',
   },
   {
+    name: 'http_trusted_proxies',
+    scope: 'global',
+    default: Object.freeze([]),
+    check: (v, key, problems) => {
+      if (Array.isArray(v) && v.every((x) => typeof x === 'string' && /^[0-9a-fA-F.:/]+$/.test(x))) return Object.freeze([...v] as string[]);
+      problems.push(`${key}: expected a list of proxy addresses or CIDR ranges, e.g. ["127.0.0.1"], got ${show(v)}`);
+      return undefined;
+    },
+    doc: 'Reverse proxies whose X-Forwarded-For is believed, so that throttling by client address sees the client, not the proxy.',
+  },
+  {
     name: 'log_level',
     scope: 'global',
     default: 'info',

@@ -103,7 +103,11 @@ export function buildConfig(
     logLevel: get<LogLevel>('log_level'),
     dataDir: resolve(dir, get<string>('data_dir')),
     databaseUrl: get<string | null>('database_url'),
-    http: { ports: get<readonly number[]>('http_ports'), interfaces: get<readonly string[]>('http_interfaces') },
+    http: {
+      ports: get<readonly number[]>('http_ports'),
+      interfaces: get<readonly string[]>('http_interfaces'),
+      trustedProxies: get<readonly string[]>('http_trusted_proxies'),
+    },
     dovecot: {
       socket: get<string | null>('dovecot_auth_socket') === null ? null : resolve(dir, get<string>('dovecot_auth_socket')),
       socketMode: get<number>('dovecot_auth_socket_mode'),

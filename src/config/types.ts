@@ -59,7 +59,7 @@ export interface GatehouseConfig {
   readonly logLevel: LogLevel;
   readonly dataDir: string;
   readonly databaseUrl: string | null;
-  readonly http: { readonly ports: readonly number[]; readonly interfaces: readonly string[] };
+  readonly http: { readonly ports: readonly number[]; readonly interfaces: readonly string[]; readonly trustedProxies: readonly string[] };
   /** The Dovecot auth protocol face; no listener when both socket and port are null. */
   readonly dovecot: {
     readonly socket: string | null;

@@ -61,6 +61,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     requestIdHeader: false,
     genReqId: requestId,
+    // Only the configured proxies' X-Forwarded-For is believed (req.ip feeds throttling).
+    ...(options.config.http.trustedProxies.length > 0 ? { trustProxy: [...options.config.http.trustedProxies] } : {}),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   securityHeaders(app);

@@ -144,3 +144,15 @@ test('the path prefix is configurable; the security headers are on every respons
     assert.equal(r.headers.get(k), v, k);
   }
 });
+
+test('behind a trusted proxy the client address is taken from X-Forwarded-For; otherwise it is ignored', async (t) => {
+  const creds = 'http_auth_credentials = "prosody:secret-pw"';
+  const proxied = await startHttp(t, `${script('fast.mjs')}\n${creds}\nhttp_trusted_proxies = ["127.0.0.1"]`);
+  const direct = await startHttp(t, `${script('fast.mjs')}\n${creds}`);
+  const refusedFrom = async (s: { base: string; log: { entries: { msg?: string; obj: Record<string, unknown> }[] } }) => {
+    await fetch(`${s.base}/auth/user_exists?user=a&server=localhost`, { headers: { 'x-forwarded-for': '127.0.0.77' } });
+    return s.log.entries.find((e) => e.msg === 'auth API call refused: bad or missing credentials')?.obj['address'];
+  };
+  assert.equal(await refusedFrom(proxied), '127.0.0.77');
+  assert.equal(await refusedFrom(direct), '127.0.0.1', 'an untrusted X-Forwarded-For must not pick the address');
+});
