@@ -9,50 +9,15 @@
  * Chromium is required: when it cannot be launched the tests fail with the reason.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { launch, newPage, SCREENSHOTS } from '../helpers/chromium.js';
 import { introspect } from '../helpers/oauth.js';
-import { ROOT } from '../helpers/paths.js';
 import { grantTokens, startWithUsers } from '../oauth/account/helpers.js';
 
 // The launch options of oauth-pages.test.ts.
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox', // the tests may run as root
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  // No background traffic of Chromium's own: the test only talks to its loopback servers.
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const SCREENSHOTS = join(ROOT, 'test-output', 'screenshots');
-/** Each wait fails after this long rather than Playwright's 30 s default. */
-const STEP_TIMEOUT_MS = 10_000;
-
-async function launch(t: TestContext): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: these tests need Debian's chromium (apt-get install chromium)`);
-  }
-  let browser: Browser;
-  try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });
-  } catch (err) {
-    throw new Error(`could not launch ${CHROMIUM}: ${(err as Error).message}`, { cause: err });
-  }
-  t.after(() => browser.close());
-  return browser;
-}
-
-async function newPage(browser: Browser, options: BrowserContextOptions = {}): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 800, height: 900 }, ...options });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-  context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
-  return context.newPage();
-}
 
 async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });

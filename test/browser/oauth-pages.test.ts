@@ -7,51 +7,16 @@
  * Chromium is required: when it cannot be launched the tests fail with the reason.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launch, newPage, SCREENSHOTS } from '../helpers/chromium.js';
 import { basic, pkce, register, startOAuth, token } from '../helpers/oauth.js';
-import { ROOT } from '../helpers/paths.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox', // the tests may run as root
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  // No background traffic of Chromium's own: the test only talks to its loopback servers.
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const SCREENSHOTS = join(ROOT, 'test-output', 'screenshots');
 const SCOPE = 'xmpp offline_access';
-/** Each wait fails after this long rather than Playwright's 30 s default. */
-const STEP_TIMEOUT_MS = 10_000;
-
-async function launch(t: TestContext): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: these tests need Debian's chromium (apt-get install chromium)`);
-  }
-  let browser: Browser;
-  try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });
-  } catch (err) {
-    throw new Error(`could not launch ${CHROMIUM}: ${(err as Error).message}`, { cause: err });
-  }
-  t.after(() => browser.close());
-  return browser;
-}
-
-async function newPage(browser: Browser, options: BrowserContextOptions = {}): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 800, height: 700 }, ...options });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-  context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
-  return context.newPage();
-}
 
 /** The client's side: a loopback HTTP server (RFC 8252 §7.3) that records where it was sent. */
 async function startClientApp(t: TestContext): Promise<{ redirectUri: string; hits: URL[] }> {
