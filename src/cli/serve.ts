@@ -38,7 +38,10 @@ export async function serveCommand(args: string[]): Promise<number> {
   const log = createLogger(config.logLevel, { face: 'serve' });
   // Storage is opened only when a host serves OAuth: the auth API and the Dovecot face need none.
   const hosts = oauthHosts(config);
-  const store = hosts.length > 0 ? await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }) : undefined;
+  // Storage is needed by OAuth hosts, and by several instances sharing PostgreSQL (their
+  // failed-login counters live there even without OAuth).
+  const store =
+    hosts.length > 0 || config.databaseUrl !== null ? await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }) : undefined;
   const verifier = store === undefined ? undefined : tokenVerifier(store, new Set(hosts.map((h) => h.host)));
   // With PostgreSQL several instances share the database: failed logins are counted there, so
   // a guesser cannot spread attempts over them. One SQLite instance counts in memory.
@@ -73,6 +76,15 @@ export async function serveCommand(args: string[]): Promise<number> {
     throw err;
   }
 
+  // Expired codes, tokens, device codes and throttle windows are dropped every ten minutes
+  // (each instance may do it: the deletes are idempotent).
+  const sweeper =
+    store === undefined
+      ? undefined
+      : setInterval(() => {
+          store.sweep(Date.now()).catch((err: Error) => log.warn({ err: err.message }, 'sweep of expired rows failed'));
+        }, 600_000).unref();
+
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info({ signal }, 'stopping');
@@ -81,6 +93,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  clearInterval(sweeper);
   await Promise.allSettled([app.close(), dovecot?.close()]);
   await accounts.close();
   await store?.close();

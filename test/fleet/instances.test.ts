@@ -88,3 +88,25 @@ oauth2_issuer = "${issuer}"
   assert.equal(await check(b, 'nope3'), 200);
   assert.equal(await check(c, 'pw-dave'), 429);
 });
+
+test('two instances on PostgreSQL without OAuth still count failed logins together', async (t) => {
+  const db = await createTestSchema();
+  t.after(() => db.drop());
+  const ports = [await freePort(), await freePort()];
+  const config = (port: number) => `external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]
+database_url = ${JSON.stringify(db.url)}
+auth_failure_limit_user = 2
+auth_failure_limit_address = 0
+http_ports = [${port}]
+log_level = "info"
+`;
+  const instances: { child: ChildProcess; stderr: () => string }[] = [];
+  for (const port of ports) instances.push(await startInstance(config(port)));
+  t.after(() => instances.forEach((i) => i.child.kill('SIGTERM')));
+  const check = async (port: number, pass: string) =>
+    (await fetch(`http://127.0.0.1:${port}/auth/check_password?${new URLSearchParams({ user: 'erin', server: 'localhost', pass })}`)).status;
+  assert.equal(await check(ports[0]!, 'nope1'), 200);
+  assert.equal(await check(ports[1]!, 'nope2'), 200);
+  assert.equal(await check(ports[0]!, 'pw-erin'), 429);
+  assert.equal(await check(ports[1]!, 'pw-erin'), 429);
+});
