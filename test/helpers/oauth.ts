@@ -6,7 +6,9 @@ import { Accounts } from '../../src/accounts/accounts.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { buildApp } from '../../src/http/app.js';
 import { tokenVerifier } from '../../src/oauth/token-password.js';
-import { openSqliteStore } from '../../src/storage/sqlite.js';
+import { openSqliteStore, type SqliteStore } from '../../src/storage/sqlite.js';
+import type { GatehouseConfig } from '../../src/config/types.js';
+import { oauthHosts } from '../../src/oauth/host.js';
 import { join } from 'node:path';
 import { TestBrowser, field } from './browser.js';
 import { MemoryLogger } from './log.js';
@@ -44,9 +46,24 @@ oauth2_issuer = "${origin}/localhost"
 [hosts."other.example"]
 oauth2_issuer = "${origin}/other"
 `);
+  const { log } = await serveConfig(t, config, port, options.dataDir === undefined ? ':memory:' : join(options.dataDir, 'gatehouse.sqlite'));
+  return { origin, issuer: (h = 'localhost') => `${origin}/${h === 'localhost' ? 'localhost' : 'other'}`, log };
+}
+
+/**
+ * Gatehouse on 127.0.0.1:`port` for a validated configuration: accounts (OAuth tokens accepted
+ * as passwords on its OAuth hosts), a SQLite store (`:memory:` or a file), the HTTP app; all of
+ * it closed after the test.
+ */
+export async function serveConfig(
+  t: TestContext,
+  config: GatehouseConfig,
+  port: number,
+  storeFile = ':memory:',
+): Promise<{ store: SqliteStore; log: MemoryLogger; accounts: Accounts }> {
   const log = new MemoryLogger();
-  const store = await openSqliteStore(options.dataDir === undefined ? ':memory:' : join(options.dataDir, 'gatehouse.sqlite'));
-  const accounts = new Accounts(config, log, tokenVerifier(store, new Set(['localhost', 'other.example'])));
+  const store = await openSqliteStore(storeFile);
+  const accounts = new Accounts(config, log, tokenVerifier(store, new Set(oauthHosts(config).map((h) => h.host))));
   const app = await buildApp({ config, accounts, store, logger: log });
   await app.listen({ host: '127.0.0.1', port });
   t.after(async () => {
@@ -54,7 +71,7 @@ oauth2_issuer = "${origin}/other"
     await accounts.close();
     await store.close();
   });
-  return { origin, issuer: (h = 'localhost') => `${origin}/${h === 'localhost' ? 'localhost' : 'other'}`, log };
+  return { store, log, accounts };
 }
 
 export const REDIRECT = 'https://app.example.net/callback';
@@ -104,20 +121,30 @@ export async function authorize(
     code_challenge: opts.challenge,
     code_challenge_method: 'S256',
   });
-  let page = await b.get(`${issuer}/oauth2/authorize?${q}`);
+  return signInAndAllow(`${issuer}/oauth2/authorize?${q}`, issuer, { browser: b, user: opts.user, password: opts.password });
+}
+
+/**
+ * The user's part of an authorization request: open `url`, log in if asked, allow. `base` is
+ * where the pages are served (the issuer, or another instance's address). Returns the
+ * redirect back to the client.
+ */
+export async function signInAndAllow(url: string, base: string, opts: { browser?: TestBrowser; user?: string | undefined; password?: string | undefined } = {}): Promise<URL> {
+  const b = opts.browser ?? new TestBrowser();
+  let page = await b.get(url);
   let html = await page.text();
   if (html.includes('name="password"')) {
-    const login = await b.post(`${issuer}/oauth2/authorize/login`, {
+    const login = await b.post(`${base}/oauth2/authorize/login`, {
       request: field(html, 'request'),
       csrf: field(html, 'csrf'),
       username: opts.user ?? 'alice',
       password: opts.password ?? 'secret',
     });
     if (login.status !== 303) throw new Error(`login answered ${login.status}: ${await login.text()}`);
-    page = await b.get(new URL(login.headers.get('location')!, issuer).toString());
+    page = await b.get(new URL(login.headers.get('location')!, base).toString());
     html = await page.text();
   }
-  const consent = await b.post(`${issuer}/oauth2/authorize/consent`, { request: field(html, 'request'), csrf: field(html, 'csrf'), decision: 'allow' });
+  const consent = await b.post(`${base}/oauth2/authorize/consent`, { request: field(html, 'request'), csrf: field(html, 'csrf'), decision: 'allow' });
   if (consent.status !== 303) throw new Error(`consent answered ${consent.status}: ${await consent.text()}`);
   return new URL(consent.headers.get('location')!);
 }

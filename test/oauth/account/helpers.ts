@@ -8,13 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { Accounts } from '../../../src/accounts/accounts.js';
 import { parseConfigText } from '../../../src/config/load.js';
-import { buildApp } from '../../../src/http/app.js';
-import { openSqliteStore } from '../../../src/storage/sqlite.js';
 import { field, TestBrowser } from '../../helpers/browser.js';
-import { MemoryLogger } from '../../helpers/log.js';
-import { authorize, basic, freePort, pkce, REDIRECT, REGISTRATION_KEY, register, token, type OAuthServer } from '../../helpers/oauth.js';
+import { authorize, basic, freePort, pkce, REDIRECT, REGISTRATION_KEY, register, serveConfig, token, type OAuthServer } from '../../helpers/oauth.js';
 import { fixture } from '../../helpers/paths.js';
 
 export type Users = Record<string, Record<string, string>>;
@@ -46,17 +42,8 @@ oauth2_issuer = "${origin}/localhost"
 [hosts."other.example"]
 oauth2_issuer = "${origin}/other"
 `);
-  const log = new MemoryLogger();
-  const accounts = new Accounts(config, log);
-  const store = await openSqliteStore(':memory:');
-  const app = await buildApp({ config, accounts, store, logger: log });
-  await app.listen({ host: '127.0.0.1', port });
-  t.after(async () => {
-    await app.close();
-    await accounts.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { log } = await serveConfig(t, config, port);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   return {
     origin,
     issuer: (h = 'localhost') => `${origin}/${h === 'localhost' ? 'localhost' : 'other'}`,

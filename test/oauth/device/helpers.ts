@@ -5,14 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
-import { Accounts } from '../../../src/accounts/accounts.js';
 import { parseConfigText } from '../../../src/config/load.js';
-import { buildApp } from '../../../src/http/app.js';
 import type { OAuthStore } from '../../../src/storage/port.js';
-import { openSqliteStore } from '../../../src/storage/sqlite.js';
 import { TestBrowser, field } from '../../helpers/browser.js';
 import { MemoryLogger } from '../../helpers/log.js';
-import { freePort, register, REGISTRATION_KEY, type Registered } from '../../helpers/oauth.js';
+import { freePort, register, REGISTRATION_KEY, serveConfig, type Registered } from '../../helpers/oauth.js';
 import { fixture } from '../../helpers/paths.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -39,16 +36,7 @@ oauth2_issuer = "${origin}/localhost"
 [hosts."other.example"]
 oauth2_issuer = "${origin}/other"
 `);
-  const log = new MemoryLogger();
-  const accounts = new Accounts(config, log);
-  const store = await openSqliteStore(':memory:');
-  const app = await buildApp({ config, accounts, store, logger: log });
-  await app.listen({ host: '127.0.0.1', port });
-  t.after(async () => {
-    await app.close();
-    await accounts.close();
-    await store.close();
-  });
+  const { store, log } = await serveConfig(t, config, port);
   return { origin, issuer: `${origin}/localhost`, otherIssuer: `${origin}/other`, store, log };
 }
 

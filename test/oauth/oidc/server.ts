@@ -5,15 +5,14 @@
  * build it).
  */
 import type { TestContext } from 'node:test';
-import { Accounts } from '../../../src/accounts/accounts.js';
 import { parseConfigText } from '../../../src/config/load.js';
-import { buildApp } from '../../../src/http/app.js';
 import type { OAuthStore } from '../../../src/storage/port.js';
-import { openSqliteStore } from '../../../src/storage/sqlite.js';
-import { TestBrowser, field } from '../../helpers/browser.js';
+import { TestBrowser } from '../../helpers/browser.js';
 import { MemoryLogger } from '../../helpers/log.js';
-import { basic, freePort, pkce, REDIRECT, token } from '../../helpers/oauth.js';
+import { basic, freePort, pkce, REDIRECT, serveConfig, signInAndAllow, token } from '../../helpers/oauth.js';
 import { fixture } from '../../helpers/paths.js';
+
+export { signInAndAllow };
 
 export const K1 = 'oidc-test-key-one-0123456789abcdef';
 export const K2 = 'oidc-test-key-two-0123456789abcdef';
@@ -42,42 +41,8 @@ auth_failure_limit_address = 0
 oauth2_issuer = "${iss}"
 oauth2_registration_key = ${JSON.stringify(keys)}
 `);
-  const log = new MemoryLogger();
-  const accounts = new Accounts(config, log);
-  const store = await openSqliteStore(':memory:');
-  const app = await buildApp({ config, accounts, store, logger: log });
-  await app.listen({ host: '127.0.0.1', port });
-  t.after(async () => {
-    await app.close();
-    await accounts.close();
-    await store.close();
-  });
+  const { store, log } = await serveConfig(t, config, port);
   return { origin, issuer: iss, base: `${origin}/localhost`, store, log };
-}
-
-/**
- * The user's part of an authorization request: open `url`, log in if asked, allow. `base` is
- * where the pages are served (the issuer, or another instance's address). Returns the
- * redirect back to the client.
- */
-export async function signInAndAllow(url: string, base: string, opts: { browser?: TestBrowser; user?: string; password?: string } = {}): Promise<URL> {
-  const b = opts.browser ?? new TestBrowser();
-  let page = await b.get(url);
-  let html = await page.text();
-  if (html.includes('name="password"')) {
-    const login = await b.post(`${base}/oauth2/authorize/login`, {
-      request: field(html, 'request'),
-      csrf: field(html, 'csrf'),
-      username: opts.user ?? 'alice',
-      password: opts.password ?? 'secret',
-    });
-    if (login.status !== 303) throw new Error(`login answered ${login.status}: ${await login.text()}`);
-    page = await b.get(new URL(login.headers.get('location')!, base).toString());
-    html = await page.text();
-  }
-  const consent = await b.post(`${base}/oauth2/authorize/consent`, { request: field(html, 'request'), csrf: field(html, 'csrf'), decision: 'allow' });
-  if (consent.status !== 303) throw new Error(`consent answered ${consent.status}: ${await consent.text()}`);
-  return new URL(consent.headers.get('location')!);
 }
 
 /** An authorization request URL for the code flow with PKCE, plus any extra parameters. */
