@@ -1,16 +1,17 @@
 /**
  * The accounts every face asks: routes a query to the engine of its host (a host table with
  * its own `external_auth_*` settings gets its own pool; hosts with identical settings share
- * one) and applies failure throttling per user and per client address.
+ * one) and applies failure throttling per user and per client address. A configuration reload
+ * (SIGHUP) swaps in new pools without failing a query (`reload`).
  */
 import { basename } from 'node:path';
-import { ExtauthEngine } from '../extauth/engine.js';
+import { ExtauthEngine, type QueryListener } from '../extauth/engine.js';
 import { ExtauthError } from '../extauth/errors.js';
 import type { Query } from '../extauth/query.js';
 import { hostConfig, type ExtauthConfig, type GatehouseConfig, type HostConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
-import { AccountsError } from './errors.js';
+import { AccountsError, ReloadError } from './errors.js';
 import { MemoryThrottle, StoreThrottle, type FailureCounters, type FailureThrottle } from './throttle.js';
 
 export interface QueryContext {
@@ -26,17 +27,46 @@ interface HostRuntime {
   readonly addresses: FailureThrottle;
 }
 
+/** Everything derived from one configuration; a reload builds a new one and swaps it in. */
+interface Runtime {
+  readonly config: GatehouseConfig;
+  /** Pool settings (JSON) -> engine: hosts with equal settings share one. */
+  readonly engines: Map<string, ExtauthEngine>;
+  readonly hosts: Map<string, HostRuntime>;
+  readonly defaults: HostRuntime;
+  /** Throttles by host, kind and limits, so a reload keeps the counts of unchanged ones. */
+  readonly throttles: Map<string, FailureThrottle>;
+}
+
+export interface ReloadOptions {
+  /** How long the new processes may take to start and settle. */
+  readonly readyTimeoutMs?: number;
+  /** How long they must then run without a start-up failure. */
+  readonly settleMs?: number;
+}
+
+export interface ReloadReport {
+  /** Engines (pools) now serving. */
+  readonly engines: number;
+  /** Processes started for them. */
+  readonly processes: number;
+  /** Engines retired: they finish their queued and in-flight queries, then stop. */
+  readonly retired: number;
+}
+
 /** Commands that check a password and so count as login attempts. */
 const PASSWORD_CHECKS = new Set(['auth', 'removeuser3']);
 
 export class Accounts {
-  readonly #config: GatehouseConfig;
+  #rt: Runtime;
   readonly #log: Logger;
-  readonly #engines = new Map<string, ExtauthEngine>();
-  readonly #hosts = new Map<string, HostRuntime>();
-  readonly #defaults: HostRuntime;
   readonly #tokenVerifier: ((q: Query) => Promise<boolean>) | null;
   readonly #counters: FailureCounters | null;
+  readonly #listeners: QueryListener[] = [];
+  /** Retired engines still finishing their queries. */
+  readonly #retiring = new Set<Promise<void>>();
+  #reloading = false;
+  #closed = false;
 
   /**
    * @param tokenVerifier accepts an OAuth access token as the password of its own user
@@ -49,26 +79,35 @@ export class Accounts {
     /** Shared failure counters (the database) when several instances must count together. */
     counters?: FailureCounters,
   ) {
-    this.#config = config;
     this.#log = logger;
     this.#tokenVerifier = tokenVerifier ?? null;
     this.#counters = counters ?? null;
-    this.#defaults = this.#runtime(config.defaults);
-    for (const [name, host] of config.hosts) this.#hosts.set(name, this.#runtime(host));
+    this.#rt = this.#build(config, new Map());
+  }
+
+  /** The configuration in force (it changes on reload). */
+  get config(): GatehouseConfig {
+    return this.#rt.config;
   }
 
   /** Every engine, once each (hosts may share one). */
   engines(): ExtauthEngine[] {
-    return [...this.#engines.values()];
+    return [...this.#rt.engines.values()];
   }
 
   /** The engine answering for `host`, or null when none is configured. */
   engineFor(host: string): ExtauthEngine | null {
-    return (this.#hosts.get(host) ?? this.#defaults).engine;
+    return (this.#rt.hosts.get(host) ?? this.#rt.defaults).engine;
   }
 
   hostConfig(host: string): HostConfig {
-    return hostConfig(this.#config, host);
+    return hostConfig(this.#rt.config, host);
+  }
+
+  /** Observe every answered query of every engine, present and future (metrics). */
+  onQuery(listener: QueryListener): void {
+    this.#listeners.push(listener);
+    for (const engine of this.#rt.engines.values()) engine.onQuery(listener);
   }
 
   /**
@@ -76,7 +115,7 @@ export class Accounts {
    * (throttled, not configured). A throttled attempt never reaches the script.
    */
   async query(q: Query, ctx: QueryContext = {}): Promise<boolean> {
-    const rt = this.#hosts.get(q.host) ?? this.#defaults;
+    const rt = this.#rt.hosts.get(q.host) ?? this.#rt.defaults;
     if (rt.engine === null) throw new AccountsError('ERR_AUTH_NOT_CONFIGURED');
     if (!rt.config.extauth.commands.includes(q.command)) {
       throw new ExtauthError('ERR_EXTAUTH_UNSUPPORTED', `the auth script does not implement ${q.command}`);
@@ -93,9 +132,12 @@ export class Accounts {
         throw new AccountsError('ERR_AUTH_THROTTLED', wait);
       }
     }
+    // Read again after the awaits above: a reload may have retired the engine meanwhile.
+    const engine = this.engineFor(q.host);
+    if (engine === null) throw new AccountsError('ERR_AUTH_NOT_CONFIGURED');
     let yes: boolean;
     try {
-      yes = await rt.engine.query(q, { signal: ctx.signal });
+      yes = await engine.query(q, { signal: ctx.signal });
     } catch (err) {
       // Input that cannot be sent safely (a newline in a password) is an attack, not a slip:
       // it counts as a failure like a wrong password.
@@ -117,30 +159,90 @@ export class Accounts {
     return yes;
   }
 
+  /**
+   * Apply a new configuration's auth script and throttling settings without failing a query
+   * (a rolling restart): new pools are started beside the old ones and must start and settle;
+   * only then do new queries go to them, while the old pools finish what they hold (queued
+   * and in flight) and stop. Every pool is renewed, so a script changed on disk is picked up
+   * even when its settings are not. If a new pool does not come up, it is stopped and the old
+   * configuration stays in force (ReloadError ERR_RELOAD_NOT_READY). Failure counts carry
+   * over for throttles whose limits did not change.
+   */
+  async reload(config: GatehouseConfig, options: ReloadOptions = {}): Promise<ReloadReport> {
+    if (this.#closed) throw new ReloadError('ERR_RELOAD_CLOSED');
+    if (this.#reloading) throw new ReloadError('ERR_RELOAD_BUSY');
+    this.#reloading = true;
+    try {
+      const next = this.#build(config, this.#rt.throttles);
+      const engines = [...next.engines.values()];
+      const ready = await Promise.all(
+        engines.map((e) => e.whenReady({ timeoutMs: options.readyTimeoutMs ?? 10_000, settleMs: options.settleMs ?? 1000 })),
+      );
+      const notReady = engines.filter((_e, i) => !ready[i]);
+      if (notReady.length > 0 || this.#closed) {
+        await Promise.all(engines.map((e) => e.close({ force: true })));
+        if (this.#closed) throw new ReloadError('ERR_RELOAD_CLOSED');
+        const detail = notReady.map((e) => `${e.stats().failures} start-up failures`).join('; ');
+        throw new ReloadError('ERR_RELOAD_NOT_READY', detail);
+      }
+      const old = this.#rt;
+      this.#rt = next;
+      for (const engine of old.engines.values()) {
+        const done = engine.close({ drain: true }).finally(() => this.#retiring.delete(done));
+        this.#retiring.add(done);
+      }
+      return {
+        engines: engines.length,
+        processes: engines.reduce((n, e) => n + e.stats().size, 0),
+        retired: old.engines.size,
+      };
+    } finally {
+      this.#reloading = false;
+    }
+  }
+
   async close(options?: { force?: boolean }): Promise<void> {
-    await Promise.all(this.engines().map((e) => e.close(options)));
+    this.#closed = true;
+    await Promise.all([...this.engines().map((e) => e.close(options)), ...this.#retiring]);
   }
 
-  #runtime(host: HostConfig): HostRuntime {
-    return {
+  #build(config: GatehouseConfig, previousThrottles: ReadonlyMap<string, FailureThrottle>): Runtime {
+    const engines = new Map<string, ExtauthEngine>();
+    const throttles = new Map<string, FailureThrottle>();
+    const runtime = (host: HostConfig): HostRuntime => ({
       config: host,
-      engine: this.#engine(host.extauth),
-      users: this.#throttle(host, host.throttle.userLimit, 'user'),
-      addresses: this.#throttle(host, host.throttle.addressLimit, 'address'),
-    };
+      engine: this.#engine(engines, host.extauth),
+      users: this.#throttle(throttles, previousThrottles, host, host.throttle.userLimit, 'user'),
+      addresses: this.#throttle(throttles, previousThrottles, host, host.throttle.addressLimit, 'address'),
+    });
+    const defaults = runtime(config.defaults);
+    const hosts = new Map<string, HostRuntime>();
+    for (const [name, host] of config.hosts) hosts.set(name, runtime(host));
+    return { config, engines, hosts, defaults, throttles };
   }
 
-  #throttle(host: HostConfig, limit: number, kind: string): FailureThrottle {
+  #throttle(
+    throttles: Map<string, FailureThrottle>,
+    previous: ReadonlyMap<string, FailureThrottle>,
+    host: HostConfig,
+    limit: number,
+    kind: string,
+  ): FailureThrottle {
+    const key = `${kind}:${host.name ?? '*'}:${limit}:${host.throttle.windowMs}`;
     const c = this.#counters;
-    return c === null ? new MemoryThrottle(limit, host.throttle.windowMs) : new StoreThrottle(c, limit, host.throttle.windowMs, `${kind}:${host.name ?? '*'}:`);
+    const throttle =
+      previous.get(key) ??
+      (c === null ? new MemoryThrottle(limit, host.throttle.windowMs) : new StoreThrottle(c, limit, host.throttle.windowMs, `${kind}:${host.name ?? '*'}:`));
+    throttles.set(key, throttle);
+    return throttle;
   }
 
-  #engine(x: ExtauthConfig): ExtauthEngine | null {
+  #engine(engines: Map<string, ExtauthEngine>, x: ExtauthConfig): ExtauthEngine | null {
     if (x.command === null) return null;
     // Hosts whose pool settings are equal share one pool (the command list is not a pool setting).
     const { commands: _commands, ...pool } = x;
     const key = JSON.stringify(pool);
-    let engine = this.#engines.get(key);
+    let engine = engines.get(key);
     if (engine === undefined) {
       engine = new ExtauthEngine({
         argv: x.command,
@@ -155,7 +257,8 @@ export class Accounts {
         cacheTtlMs: x.cacheTtlMs,
         logger: this.#log.child({ engine: scriptName(x.command) }),
       });
-      this.#engines.set(key, engine);
+      for (const listener of this.#listeners) engine.onQuery(listener);
+      engines.set(key, engine);
     }
     return engine;
   }

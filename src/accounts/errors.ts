@@ -18,3 +18,22 @@ export class AccountsError extends Error {
     this.retryAfterMs = retryAfterMs;
   }
 }
+
+/** Why a configuration reload was not applied (the running configuration stays). */
+export const ReloadErrorCodes = {
+  ERR_RELOAD_NOT_READY: 'the new auth script processes did not start and settle in time',
+  ERR_RELOAD_BUSY: 'a reload is already in progress',
+  ERR_RELOAD_CLOSED: 'the service is stopping',
+} as const;
+
+export type ReloadErrorCode = keyof typeof ReloadErrorCodes;
+
+export class ReloadError extends Error {
+  override readonly name = 'ReloadError';
+  readonly code: ReloadErrorCode;
+
+  constructor(code: ReloadErrorCode, detail?: string) {
+    super(detail === undefined ? ReloadErrorCodes[code] : `${ReloadErrorCodes[code]}: ${detail}`);
+    this.code = code;
+  }
+}

@@ -9,6 +9,7 @@ import { openStore } from '../storage/index.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../extauth/wire/protocol.js';
 import { createLogger } from '../log/pino.js';
 import { loadForCli } from './config.js';
+import { reloadHandler } from './reload.js';
 import { UsageError } from './errors.js';
 import { EXTAUTH_USAGE } from './usage.js';
 
@@ -64,6 +65,14 @@ export async function extauthCommand(args: string[]): Promise<number> {
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+  // On a terminal (Prosody's mod_auth_external runs its program on a pty) SIGHUP is a hang-up:
+  // stop. On pipes it is the operator asking for a reload: renew the script processes.
+  if (process.stdin.isTTY) {
+    process.once('SIGHUP', () => void stop('SIGHUP'));
+  } else {
+    const reload = reloadHandler({ configFlag: values.config, accounts, logger: log.child({ face: 'reload' }) });
+    process.on('SIGHUP', () => void reload());
+  }
 
   log.info({ serveProtocol, config: config.source }, 'extauth bridge ready');
   try {

@@ -2,7 +2,7 @@
  * `gatehouse serve`: the long-running service. HTTP (auth API, /healthz, /readyz, /metrics) on
  * every configured interface and port, plus the Dovecot auth protocol when a socket or port is
  * configured. SIGTERM/SIGINT stop it gracefully: listeners close, requests in flight finish,
- * scripts end.
+ * scripts end. SIGHUP reloads the configuration (src/cli/reload.ts).
  */
 import { parseArgs } from 'node:util';
 import { Accounts } from '../accounts/accounts.js';
@@ -14,6 +14,7 @@ import { tokenVerifier } from '../oauth/token-password.js';
 import { openStore } from '../storage/index.js';
 import { createLogger } from '../log/pino.js';
 import { loadForCli } from './config.js';
+import { reloadHandler } from './reload.js';
 
 export const SERVE_USAGE = `Usage: gatehouse serve [--config FILE]
 
@@ -22,6 +23,11 @@ Serves the OAuth 2.0 endpoints of every host with an oauth2_issuer, the auth HTT
 has a process up and storage answers) and /metrics (Prometheus) on http_interfaces x http_ports,
 and the Dovecot auth protocol (Postfix, Exim, Prosody mod_auth_dovecot) on dovecot_auth_socket
 and/or dovecot_auth_port, all answered by the auth script of external_auth_command.
+
+Signals: SIGTERM or SIGINT stop gracefully. SIGHUP reads the configuration file again and
+renews the auth script processes without failing a query (new processes start beside the
+old ones, which finish their queries); a file with problems, or a script that does not
+start, changes nothing. Listener, storage and OAuth settings need a restart.
 `;
 
 export async function serveCommand(args: string[]): Promise<number> {
@@ -85,6 +91,14 @@ export async function serveCommand(args: string[]): Promise<number> {
           store.sweep(Date.now()).catch((err: Error) => log.warn({ err: err.message }, 'sweep of expired rows failed'));
         }, 600_000).unref();
 
+  // SIGHUP: read the file again and roll the auth script processes (src/cli/reload.ts).
+  const reload = reloadHandler({ configFlag: values.config, accounts, logger: log.child({ face: 'reload' }), metrics });
+  const onHangup = (): void => {
+    log.info({ signal: 'SIGHUP' }, 'reloading the configuration');
+    void reload();
+  };
+  process.on('SIGHUP', onHangup);
+
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info({ signal }, 'stopping');
@@ -93,6 +107,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  process.off('SIGHUP', onHangup);
   clearInterval(sweeper);
   await Promise.allSettled([app.close(), dovecot?.close()]);
   await accounts.close();

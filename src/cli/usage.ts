@@ -29,6 +29,9 @@ external_auth_command through a pool with timeouts, restarts and input validatio
 
 ejabberd:  extauth_program: "/path/to/gatehouse extauth --serve-protocol ejabberd --config /etc/gatehouse.toml"
 Prosody:   external_auth_command = "/path/to/gatehouse extauth --config /etc/gatehouse.toml"
+
+SIGHUP renews the script processes with the file's auth script settings, without failing a
+query (on a terminal, SIGHUP is a hang-up and stops the bridge). SIGTERM stops it.
 `;
 
 export const CHECK_SCRIPT_USAGE = `Usage: gatehouse check-script [options] -- CMD [ARGS...]

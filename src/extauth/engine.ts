@@ -133,7 +133,13 @@ export class ExtauthEngine {
     return this.#pool.pids();
   }
 
-  close(options?: { eofGraceMs?: number; force?: boolean }): Promise<void> {
+  /** See ExtauthPool.whenReady: every process up and no start-up failure for `settleMs`. */
+  whenReady(options: { timeoutMs: number; settleMs?: number }): Promise<boolean> {
+    return this.#pool.whenReady(options);
+  }
+
+  /** See ExtauthPool.close; `drain` still serves the queued queries. */
+  close(options?: { eofGraceMs?: number; force?: boolean; drain?: boolean }): Promise<void> {
     return this.#pool.close(options);
   }
 

@@ -79,7 +79,10 @@ export class ExtauthPool {
   /** When the next delayed (backed-off) start is due, ms since epoch; 0 when none is. */
   #nextStartAt = 0;
   #closing: Promise<void> | null = null;
+  /** No new queries: closing, or draining before closing. */
   #closed = false;
+  /** Closed to new queries, still serving the queued ones. */
+  #draining = false;
   #restarts = 0;
   #timeouts = 0;
   #badReplies = 0;
@@ -203,22 +206,73 @@ export class ExtauthPool {
   }
 
   /**
+   * Resolves true once every process has started and the pool has run `settleMs` with all of
+   * them serving and no start-up failure; false if that does not happen within `timeoutMs`
+   * or the pool closes. A process counts as started after its quiet period, which a script
+   * that dies while loading may outlive: the settle time is there to see that death.
+   */
+  whenReady(options: { timeoutMs: number; settleMs?: number }): Promise<boolean> {
+    const settleMs = options.settleMs ?? 1000;
+    const deadline = Date.now() + options.timeoutMs;
+    let okSince = 0;
+    return new Promise<boolean>((resolve) => {
+      const check = (): void => {
+        const now = Date.now();
+        if (this.#closed) return resolve(false);
+        const s = this.stats();
+        if (s.failures === 0 && s.idle + s.busy >= this.#o.size) {
+          if (okSince === 0) okSince = now;
+          if (now - okSince >= settleMs) return resolve(true);
+        } else {
+          okSince = 0;
+        }
+        if (now >= deadline) return resolve(false);
+        setTimeout(check, 20).unref();
+      };
+      check();
+    });
+  }
+
+  /**
    * Stop: queued queries fail with ERR_EXTAUTH_CLOSED, queries in flight finish (bounded by
    * their timeout), then every process gets EOF, SIGTERM after `eofGraceMs`, SIGKILL after the
-   * kill grace. With `force`, in-flight queries fail and processes get SIGKILL at once.
+   * kill grace. With `force`, in-flight queries fail and processes get SIGKILL at once. With
+   * `drain` (a configuration reload hands new queries to a new pool), new queries are refused
+   * but the queued ones are still served (each bounded by its queue wait) before the stop.
    * Resolves when every process has been reaped.
    */
-  close(options: { eofGraceMs?: number; force?: boolean } = {}): Promise<void> {
+  close(options: { eofGraceMs?: number; force?: boolean; drain?: boolean } = {}): Promise<void> {
     if (this.#closing !== null) return this.#closing;
     this.#closed = true;
+    const eofGraceMs = options.eofGraceMs ?? 1000;
+    if (options.drain === true && options.force !== true) {
+      this.#draining = true;
+      this.#closing = this.#queueEmptied().then(() => this.#stop(eofGraceMs, false));
+    } else {
+      this.#closing = this.#stop(eofGraceMs, options.force === true);
+    }
+    return this.#closing;
+  }
+
+  /** Resolves when no job waits in the queue (served, expired or aborted). */
+  #queueEmptied(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (this.#queue.size === 0) resolve();
+        else setTimeout(check, 10);
+      };
+      check();
+    });
+  }
+
+  #stop(eofGraceMs: number, force: boolean): Promise<void> {
+    this.#draining = false;
     for (const t of this.#startTimers) clearTimeout(t);
     this.#startTimers.clear();
     for (const job of this.#queue.drain()) job.fail(new ExtauthError('ERR_EXTAUTH_CLOSED'));
     this.#idle.length = 0;
-    const eofGraceMs = options.eofGraceMs ?? 1000;
-    const waits = [...this.#all].map((p) => (options.force ? p.kill() : p.shutdown(eofGraceMs)));
-    this.#closing = Promise.all(waits).then(() => undefined);
-    return this.#closing;
+    const waits = [...this.#all].map((p) => (force ? p.kill() : p.shutdown(eofGraceMs)));
+    return Promise.all(waits).then(() => undefined);
   }
 
   #start(): void {
@@ -228,12 +282,9 @@ export class ExtauthPool {
   }
 
   #onIdle(proc: AuthProcess): void {
-    if (this.#closed) {
-      void proc.shutdown(0);
-      return;
-    }
-    const job = this.#queue.shift();
+    const job = this.#closed && !this.#draining ? undefined : this.#queue.shift();
     if (job !== undefined) proc.execute(job);
+    else if (this.#closed) void proc.shutdown(0);
     else this.#idle.push(proc);
   }
 
@@ -241,7 +292,8 @@ export class ExtauthPool {
     this.#live.delete(proc);
     const i = this.#idle.indexOf(proc);
     if (i !== -1) this.#idle.splice(i, 1);
-    if (this.#closed) return;
+    // While draining, a process that leaves is replaced as long as queued queries need one.
+    if (this.#closed && (!this.#draining || this.#queue.size === 0)) return;
 
     if (end.code === 'ERR_EXTAUTH_TIMEOUT') this.#timeouts++;
     else if (end.code === 'ERR_EXTAUTH_BAD_REPLY') this.#badReplies++;
@@ -272,7 +324,7 @@ export class ExtauthPool {
       const t = setTimeout(() => {
         this.#startTimers.delete(t);
         if (this.#startTimers.size === 0) this.#nextStartAt = 0;
-        if (!this.#closed) this.#start();
+        if (!this.#closed || this.#draining) this.#start();
       }, delay);
       this.#startTimers.add(t);
     }

@@ -68,8 +68,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   securityHeaders(app);
 
   const registry = options.metrics ?? createRegistry();
-  const engines = namedEngines(options.config, options.accounts);
-  instrumentEngines(registry, engines);
+  instrumentEngines(registry, options.accounts);
   const http = httpMetrics(registry);
   const requestLog = log.child({ face: 'http' });
   // Root-level hooks (every route and the 404 handler), synchronous, no promise per request.
@@ -97,7 +96,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  const readiness = readinessCheck({ engines, store: options.store, logger: log.child({ face: 'readyz' }) });
+  const readiness = readinessCheck({ engines: () => namedEngines(options.accounts), store: options.store, logger: log.child({ face: 'readyz' }) });
   app.get('/readyz', async (_req, reply) => {
     const { ready, failing } = await readiness();
     if (ready) return { status: 'ready' };

@@ -5,7 +5,6 @@
  */
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Accounts } from '../accounts/accounts.js';
-import type { GatehouseConfig } from '../config/types.js';
 import type { EngineStats, ExtauthEngine, QueryListener } from '../extauth/engine.js';
 import { LATENCY_BUCKETS, type Registry } from './registry.js';
 
@@ -20,10 +19,12 @@ export interface NamedEngine {
 const NO_HOST = '';
 
 /**
- * Every engine of `accounts`, named by the hosts it serves (hosts with equal settings share
- * an engine). The script's arguments are never part of a name: they may hold a password.
+ * Every engine of `accounts` now (a reload replaces them), named by the hosts it serves (hosts
+ * with equal settings share an engine). The script's arguments are never part of a name: they
+ * may hold a password.
  */
-export function namedEngines(config: GatehouseConfig, accounts: Accounts): NamedEngine[] {
+export function namedEngines(accounts: Accounts): NamedEngine[] {
+  const config = accounts.config;
   const names = new Map<ExtauthEngine, string[]>();
   const add = (engine: ExtauthEngine | null, name: string): void => {
     if (engine === null) return;
@@ -45,7 +46,7 @@ export function namedEngines(config: GatehouseConfig, accounts: Accounts): Named
  * only increments a counter and observes a histogram. Queries refused before the pool (invalid
  * input, empty password) and positive-cache hits are not counted.
  */
-export function instrumentEngines(registry: Registry, engines: readonly NamedEngine[]): void {
+export function instrumentEngines(registry: Registry, accounts: Accounts): void {
   const queries = new Counter({
     name: 'gatehouse_extauth_queries_total',
     help: 'Queries run on the auth script pool, by command and result (yes, no, or an error code such as ERR_EXTAUTH_TIMEOUT).',
@@ -63,7 +64,7 @@ export function instrumentEngines(registry: Registry, engines: readonly NamedEng
     queries.inc({ command, result: outcome });
     duration.observe({ command }, ms / 1000);
   };
-  for (const { engine } of engines) engine.onQuery(listener);
+  accounts.onQuery(listener);
 
   // Read at scrape time: reset, then one sample per engine from its current stats().
   const gauge = (name: string, help: string, read: (s: EngineStats) => number): void => {
@@ -74,7 +75,7 @@ export function instrumentEngines(registry: Registry, engines: readonly NamedEng
       registers: [registry],
       collect() {
         this.reset();
-        for (const { name: engine, engine: e } of engines) this.set({ engine }, read(e.stats()));
+        for (const { name: engine, engine: e } of namedEngines(accounts)) this.set({ engine }, read(e.stats()));
       },
     });
   };
@@ -86,7 +87,7 @@ export function instrumentEngines(registry: Registry, engines: readonly NamedEng
       registers: [registry],
       collect() {
         this.reset();
-        for (const { name: engine, engine: e } of engines) this.inc({ engine }, read(e.stats()));
+        for (const { name: engine, engine: e } of namedEngines(accounts)) this.inc({ engine }, read(e.stats()));
       },
     });
   };

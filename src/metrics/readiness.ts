@@ -28,7 +28,8 @@ export interface Readiness {
 }
 
 export interface ReadinessOptions {
-  readonly engines: readonly NamedEngine[];
+  /** The engines serving now (a configuration reload replaces them). */
+  readonly engines: () => readonly NamedEngine[];
   readonly store?: OAuthStore | undefined;
   readonly logger: Logger;
   /** How long the store may take to answer. */
@@ -49,7 +50,7 @@ export function readinessCheck(options: ReadinessOptions): () => Promise<Readine
     const now = Date.now();
     const failing: NotReady[] = [];
     const present = new Set<number>();
-    for (const { name, engine } of engines) {
+    for (const { name, engine } of engines()) {
       const s = engine.stats();
       const pids = engine.pids();
       let settled = false;

@@ -155,3 +155,29 @@ test('on a terminal the bridge reads raw: no echo, no byte rewriting', async () 
   // Exactly the two answers, LF-terminated: no echo of the queries, no CRLF, no signal.
   assert.equal(Buffer.from(r.stdout.trim(), 'hex').toString(), '1\n0\n');
 });
+
+test('SIGHUP on pipes renews the script processes; queries sent around it are all answered in order', async (t) => {
+  const config = writeConfig(`${fixtureCommand(fixture('slow.mjs'))}
+external_auth_processes = 2
+log_level = "info"`);
+  const b = startBridge(config, 'generic', { FIXTURE_DELAY_MS: '20' });
+  t.after(() => b.child.kill('SIGKILL'));
+  b.child.stdin!.write('auth:a:localhost:secret\n');
+  await b.waitForBytes(2);
+  const before = childrenOf(b.child.pid!);
+  assert.equal(before.length, 2);
+  // Queries in flight and queued while the signal arrives, then more after it.
+  b.child.stdin!.write('auth:a:localhost:secret\nauth:a:localhost:wrong\n'.repeat(10));
+  b.child.kill('SIGHUP');
+  b.child.stdin!.write('auth:a:localhost:secret\nauth:a:localhost:wrong\n'.repeat(10));
+  assert.ok(await waitFor(() => b.stderr().includes('configuration reloaded'), 10_000), b.stderr());
+  b.child.stdin!.write('isuser:a:localhost\n');
+  const out = (await b.waitForBytes(2 + 80 + 2)).toString();
+  assert.equal(out, `1\n${'1\n0\n'.repeat(20)}1\n`);
+  const after = childrenOf(b.child.pid!);
+  assert.equal(after.length, 2);
+  assert.ok(after.every((p) => !before.includes(p)), 'the processes were renewed');
+  for (const pid of before) assert.ok(await waitFor(() => isGone(pid), 5000), `old script ${pid} left behind`);
+  b.child.stdin!.end();
+  assert.deepEqual(await b.exited, { code: 0, signal: null });
+});

@@ -1,7 +1,7 @@
 /** `gatehouse serve` as an operator runs it: a real process, real ports, a real script. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -58,4 +58,94 @@ test('serve: a bad configuration is refused before anything listens', async () =
   assert.equal(code, 2);
   assert.match(stderr, /http_auth_path: expected a path like "\/auth"/);
   assert.match(stderr, /dovecot_auth_port: expected an integer/);
+});
+
+/** A generic-protocol script that says yes to one password (the file is rewritten to change it). */
+function passwordScript(password: string): string {
+  return `import { createInterface } from 'node:readline';
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const [command, , , ...rest] = line.split(':');
+  process.stdout.write(command === 'auth' && rest.join(':') === ${JSON.stringify(password)} ? '1\\n' : '0\\n');
+});
+`;
+}
+
+test('serve: SIGHUP under load renews the script processes without a failed request; a bad file changes nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-hup-'));
+  const script = join(dir, 'auth.mjs');
+  writeFileSync(script, passwordScript('one'));
+  const configText = `${fixtureCommand(script)}
+external_auth_processes = 2
+# The load below keeps sending a password that turns wrong: no lock-out here.
+auth_failure_limit_user = 0
+auth_failure_limit_address = 0
+http_ports = [0]
+log_level = "info"`;
+  const config = join(dir, 'gatehouse.toml');
+  writeFileSync(config, configText);
+  const child = spawn(process.execPath, [GATEHOUSE_BIN, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // Request lines are many; keep the others for failure messages.
+  const logCount = (msg: string): number => stderr.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
+  try {
+    assert.ok(await waitFor(() => stderr.includes('HTTP listening'), 10_000), stderr.slice(-2000));
+    const line = stderr.split('\n').find((l) => l.includes('"HTTP listening"'))!;
+    const http = (JSON.parse(line) as { addresses: string[] }).addresses[0]!;
+    const check = async (pass: string): Promise<string> => {
+      const res = await fetch(`${http}/auth/check_password?user=alice&server=localhost&pass=${pass}`);
+      return `${res.status} ${await res.text()}`;
+    };
+    assert.equal(await check('one'), '200 true');
+    const oldScripts = childrenOf(child.pid!);
+    assert.equal(oldScripts.length, 2);
+
+    // Four callers keep asking (bounded: 2,000 requests or 20 s) while the script changes and
+    // the service reloads; every answer must be a 200 with true or false.
+    let stop = false;
+    const statuses = new Map<string, number>();
+    const deadline = Date.now() + 20_000;
+    let sent = 0;
+    const load = Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (!stop && sent < 2000 && Date.now() < deadline) {
+          sent++;
+          const status = (await check('one')).split(' ')[0]!;
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        }
+      }),
+    );
+    writeFileSync(script, passwordScript('two'));
+    child.kill('SIGHUP');
+    assert.ok(await waitFor(() => logCount('configuration reloaded: auth script processes renewed') === 1, 15_000), stderr.slice(-2000));
+    stop = true;
+    await load;
+    assert.deepEqual([...statuses.keys()], ['200'], `answers during the reload: ${JSON.stringify([...statuses])}`);
+    assert.equal(await check('two'), '200 true');
+    assert.equal(await check('one'), '200 false');
+    for (const pid of oldScripts) assert.ok(await waitFor(() => isGone(pid), 5000), `old script ${pid} left behind`);
+    assert.equal(childrenOf(child.pid!).length, 2);
+
+    // A file with a problem: logged with the problem, the running configuration stays.
+    writeFileSync(config, `${configText}\nexternal_auth_timeout = "soon"`);
+    child.kill('SIGHUP');
+    assert.ok(await waitFor(() => logCount('configuration not reloaded: the file has problems; the running configuration stays') === 1, 10_000), stderr.slice(-2000));
+    assert.match(stderr, /external_auth_timeout/);
+    assert.equal(await check('two'), '200 true');
+
+    // A setting read only at start: applied on restart, and said so.
+    writeFileSync(config, configText.replace('log_level = "info"', 'log_level = "warn"'));
+    child.kill('SIGHUP');
+    assert.ok(await waitFor(() => stderr.includes('"msg":"changed settings that take effect only after a restart"'), 10_000), stderr.slice(-2000));
+    assert.match(stderr, /"settings":\["log_level"\]/);
+
+    const metrics = await (await fetch(`${http}/metrics`)).text();
+    assert.match(metrics, /gatehouse_config_reloads_total\{result="applied"\} 2/);
+    assert.match(metrics, /gatehouse_config_reloads_total\{result="invalid"\} 1/);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
+    child.kill('SIGKILL');
+  }
 });
