@@ -158,7 +158,12 @@ export interface OAuthStore {
   failuresOf(key: string, at: number): Promise<number>;
   clearFailures(key: string): Promise<void>;
 
-  /** Drop expired codes, tokens, devices and throttle windows. */
+  /**
+   * Drop expired codes, devices and throttle windows, tokens expired for more than a day, and
+   * then the grants left with nothing (no token, code or device) and unused for more than a
+   * day: nothing can use such a grant again (a new authorization makes a new grant), and
+   * without this the grants table would grow with every authorization for ever.
+   */
   sweep(at: number): Promise<void>;
   close(): Promise<void>;
 }

@@ -105,4 +105,7 @@ export const SQL = {
   sweepDevices: 'DELETE FROM devices WHERE expires_at <= $1',
   sweepThrottle: 'DELETE FROM throttle WHERE expires_at <= $1',
   sweepTokens: 'DELETE FROM tokens WHERE expires_at <= $1',
+  // After sweepTokens, sweepCodes and sweepDevices, in the same transaction (port.ts sweep).
+  sweepGrants:
+    'DELETE FROM grants WHERE last_used_at <= $1 AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = grants.id) AND NOT EXISTS (SELECT 1 FROM codes c WHERE c.grant_id = grants.id) AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.grant_id = grants.id)',
 } as const;

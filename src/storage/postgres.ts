@@ -349,6 +349,7 @@ export class PostgresStore implements OAuthStore {
       await c.query(SQL.sweepDevices, [at]);
       await c.query(SQL.sweepThrottle, [at]);
       await c.query(SQL.sweepTokens, [at - EXPIRED_TOKEN_RETENTION_MS]);
+      await c.query(SQL.sweepGrants, [at - EXPIRED_TOKEN_RETENTION_MS]);
     });
   }
 

@@ -110,6 +110,10 @@ export function prepareStatements(db: Database) {
     sweepDevices: prepare<[number]>('DELETE FROM devices WHERE expires_at <= ?'),
     sweepThrottle: prepare<[number]>('DELETE FROM throttle WHERE expires_at <= ?'),
     sweepTokens: prepare<[number]>('DELETE FROM tokens WHERE expires_at <= ?'),
+    // After sweepTokens, sweepCodes and sweepDevices, in the same transaction (port.ts sweep).
+    sweepGrants: prepare<[number]>(
+      'DELETE FROM grants WHERE last_used_at <= ? AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = grants.id) AND NOT EXISTS (SELECT 1 FROM codes c WHERE c.grant_id = grants.id) AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.grant_id = grants.id)',
+    ),
   };
 }
 

@@ -128,6 +128,7 @@ export class SqliteStore implements OAuthStore {
       s.sweepDevices.run(at);
       s.sweepThrottle.run(at);
       s.sweepTokens.run(at - EXPIRED_TOKEN_RETENTION_MS);
+      s.sweepGrants.run(at - EXPIRED_TOKEN_RETENTION_MS);
     });
 
     this.#findToken = db.transaction((hash: string): { token: TokenRecord; grant: Grant } | null => {

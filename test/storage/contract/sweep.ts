@@ -1,6 +1,7 @@
 /**
  * Contract: sweep deletes expired codes, device codes and throttle windows, and tokens expired
- * for more than a day (kept that long so a late replay is still recognised). Grants stay.
+ * for more than a day (kept that long so a late replay is still recognised), then grants left
+ * with nothing that can use them.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -46,6 +47,35 @@ export function sweepContract(suite: Suite): void {
     assert.equal(await store.hitFailure(ended, now, MINUTE), 1);
     assert.equal(await store.hitFailure(running, now, MINUTE), 2);
     assert.equal((await store.getGrant(grant.id))?.id, grant.id);
+  });
+
+  test(`${name}: sweep drops grants left with no token, code or device once unused for a day`, async (t) => {
+    const store = await storeFor(t, suite);
+    const now = T0 + 30 * DAY;
+    // Its last tokens expired long ago: swept with them, then the grant itself.
+    const spent = grantRecord({ lastUsedAt: T0 });
+    // Revoked, token gone: swept too.
+    const revoked = grantRecord({ lastUsedAt: T0, revokedAt: T0 + DAY });
+    // Still has a refresh token (spent ones are kept for replay detection): kept.
+    const withToken = grantRecord({ lastUsedAt: T0 });
+    // Just approved, its code not yet redeemed: kept.
+    const withCode = grantRecord({ lastUsedAt: T0 });
+    // Nothing left, but used within the day: kept for now.
+    const recent = grantRecord({ lastUsedAt: now - DAY + 1 });
+    // A device approved with it, not yet polled: kept.
+    const withDevice = grantRecord({ lastUsedAt: T0 });
+    for (const g of [spent, revoked, withToken, withCode, recent, withDevice]) await store.createGrant(g);
+    await store.saveToken(tokenRecord(spent.id, { expiresAt: T0 + DAY }));
+    await store.saveToken(tokenRecord(revoked.id, { expiresAt: T0 + DAY }));
+    await store.saveToken(tokenRecord(withToken.id, { kind: 'refresh', usedAt: T0, expiresAt: now + DAY }));
+    await store.saveCode(codeRecord(withCode, { expiresAt: now + MINUTE }));
+    await store.saveDevice(deviceRecord({ grantId: withDevice.id, expiresAt: now + MINUTE }));
+
+    await store.sweep(now);
+
+    assert.equal(await store.getGrant(spent.id), null);
+    assert.equal(await store.getGrant(revoked.id), null);
+    for (const g of [withToken, withCode, recent, withDevice]) assert.equal((await store.getGrant(g.id))?.id, g.id);
   });
 
   test(`${name}: a user code freed by sweep can be given to a new device`, async (t) => {
