@@ -71,11 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   instrumentEngines(registry, options.accounts);
   const http = httpMetrics(registry);
   const requestLog = log.child({ face: 'http' });
-  // Root-level hooks (every route and the 404 handler), synchronous, no promise per request.
-  app.addHook('onRequest', (req, reply, done) => {
-    reply.header('x-request-id', req.id);
-    done();
-  });
+  // Root-level hook (every route and the 404 handler), synchronous, no promise per request.
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? UNMATCHED_ROUTE;
     const method = methodLabel(req.method);

@@ -1,7 +1,9 @@
 /**
  * Security headers on every response (DESIGN.md, "Security rules"): nothing is cached
  * (RFC 6749 §5.1 asks it of token responses; we ask it of everything), nothing is framed,
- * no referrer leaks a code or a token.
+ * no referrer leaks a code or a token. They are set when the request arrives, so a route
+ * that needs another value (a cacheable stylesheet) simply sets its own; and in a
+ * synchronous hook, with the request id, because this runs on every request.
  */
 import type { FastifyInstance } from 'fastify';
 
@@ -14,9 +16,11 @@ const HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'x-content-type-options': 'nosniff',
 });
 
+/** Security headers, and `x-request-id` echoing the request's id. */
 export function securityHeaders(app: FastifyInstance): void {
-  app.addHook('onSend', async (_req, reply, payload) => {
-    for (const [k, v] of Object.entries(HEADERS)) if (!reply.hasHeader(k)) reply.header(k, v);
-    return payload;
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.headers(HEADERS);
+    reply.header('x-request-id', req.id);
+    done();
   });
 }

@@ -6,9 +6,10 @@
  *  - the CSRF token: HMAC over a random per-browser cookie and the request token, so a form
  *    is only accepted from the browser that got it, for the request it was made for.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
 import type { OAuthHost } from './host.js';
+import { randomBase64url } from './secrets.js';
 
 export const SESSION_COOKIE = 'gh_session';
 export const CSRF_COOKIE = 'gh_csrf';
@@ -105,7 +106,7 @@ export async function readRequestToken(host: OAuthHost, token: string): Promise<
 
 /** A fresh per-browser CSRF cookie value. */
 export function newCsrfCookie(): string {
-  return randomBytes(18).toString('base64url');
+  return randomBase64url(18);
 }
 
 export function csrfCookie(host: OAuthHost, value: string): string {

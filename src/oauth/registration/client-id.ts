@@ -14,7 +14,8 @@
  *   registered before they changed.
  * Every failure is the same invalid_client with a fixed description; the reason is in `cause`.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { randomBase64url } from '../secrets.js';
 import { jwtVerify } from 'jose';
 import { invalidClient } from '../errors.js';
 import { clientSecretFor } from './client-secret.js';
@@ -73,7 +74,7 @@ export async function issueClient(
   const exp = ttlS === null ? null : iat + ttlS;
   const key = keys.signing;
   // 128 random bits: two identical registrations never share an id or a secret.
-  const nonce = randomBytes(16).toString('base64url');
+  const nonce = randomBase64url(16);
   const header = { alg: 'HS256', kid: key.kid, typ: CLIENT_ID_TYP };
   const payload = exp === null ? { ...metadata, nonce, iat } : { ...metadata, nonce, iat, exp };
   const client_id = signHs256(header, payload, key.bytes);
