@@ -6,9 +6,11 @@ import { cpus } from 'node:os';
 import { runEjabberdBench } from './ejabberd.js';
 import { runExtauthBench } from './extauth.js';
 import { runOAuthBench } from './oauth.js';
+import { runScaleBench } from './scale.js';
 
 const quick = process.argv.includes('--quick');
 console.log(`# Gatehouse benchmarks\n\nNode ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${new Date().toISOString()}${quick ? ', quick mode' : ''}`);
 await runExtauthBench(quick);
 await runEjabberdBench(quick);
 await runOAuthBench(quick);
+await runScaleBench(quick);

@@ -45,16 +45,26 @@ export function exchangeBody(code: string, verifier: string): string {
   return new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT_URI }).toString();
 }
 
-/** Exchange one code over HTTP; returns the access token. */
-export async function exchange(tokenUrl: string, client: Client, code: string, verifier: string): Promise<string> {
+/** The token request body that spends `refreshToken` (RFC 6749 §6). */
+export function refreshBody(refreshToken: string): string {
+  return new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }).toString();
+}
+
+/** Exchange one code over HTTP; returns the access token and the refresh token, if any. */
+export async function exchangeTokens(tokenUrl: string, client: Client, code: string, verifier: string): Promise<{ access: string; refresh?: string }> {
   const res = await fetch(tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: client.basic },
     body: exchangeBody(code, verifier),
   });
-  const body = (await res.json()) as { access_token?: string };
+  const body = (await res.json()) as { access_token?: string; refresh_token?: string };
   if (res.status !== 200 || body.access_token === undefined) throw new Error(`code exchange at ${tokenUrl} answered ${res.status}: ${JSON.stringify(body)}`);
-  return body.access_token;
+  return body.refresh_token === undefined ? { access: body.access_token } : { access: body.access_token, refresh: body.refresh_token };
+}
+
+/** Exchange one code over HTTP; returns the access token. */
+export async function exchange(tokenUrl: string, client: Client, code: string, verifier: string): Promise<string> {
+  return (await exchangeTokens(tokenUrl, client, code, verifier)).access;
 }
 
 /** A cookie jar with manual redirects: enough of a browser for the login and consent forms. */

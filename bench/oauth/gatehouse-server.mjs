@@ -1,7 +1,9 @@
 /**
  * Gatehouse's side of the OAuth benchmark, in its own process: the compiled server (dist/) as
  * `gatehouse serve` builds it, with one OAuth host whose issuer is the origin, the benchmark's
- * fast auth script, and SQLite in a temporary file (real persistence, WAL), not :memory:.
+ * fast auth script, and SQLite in a temporary file (real persistence, WAL), not :memory:; or,
+ * when GH_BENCH_DATABASE_URL is set (a postgres:// URL, its schema in the search_path), that
+ * PostgreSQL database, migrated at open, as several instances share it (bench/scale.ts).
  * Registration and token rate limits are off: they count requests per client address, and all
  * of the load comes from 127.0.0.1.
  *
@@ -17,6 +19,7 @@ import { Accounts } from '../../dist/src/accounts/accounts.js';
 import { parseConfigText } from '../../dist/src/config/load.js';
 import { buildApp } from '../../dist/src/http/app.js';
 import { silentLogger } from '../../dist/src/log/logger.js';
+import { openPostgresStore } from '../../dist/src/storage/postgres.js';
 import { openSqliteStore } from '../../dist/src/storage/sqlite.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -39,8 +42,9 @@ oauth2_token_rate_limit = 0
 oauth2_issuer = "${issuer}"
 `);
 
+const databaseUrl = process.env.GH_BENCH_DATABASE_URL;
 const dir = mkdtempSync(join(tmpdir(), 'gh-bench-oauth-'));
-const store = await openSqliteStore(join(dir, 'gatehouse.sqlite'));
+const store = databaseUrl ? await openPostgresStore(databaseUrl) : await openSqliteStore(join(dir, 'gatehouse.sqlite'));
 const accounts = new Accounts(config, silentLogger);
 const app = await buildApp({ config, accounts, store, logger: silentLogger });
 await app.listen({ host: '127.0.0.1', port });

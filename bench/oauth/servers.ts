@@ -35,11 +35,12 @@ interface Minted {
   error?: string;
 }
 
-export async function startServer(root: string, name: string, entry: string): Promise<ServerProcess> {
+/** `env`: added to the child's environment (gatehouse-server.mjs reads GH_BENCH_DATABASE_URL). */
+export async function startServer(root: string, name: string, entry: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const child: ChildProcess = fork(join(root, 'bench/oauth', entry), [], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    env: { ...process.env, NODE_ENV: 'production' },
+    env: { ...process.env, NODE_ENV: 'production', ...env },
   });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => {

@@ -23,6 +23,16 @@ export interface WrkResult {
   rate: number;
   /** The measured window, in seconds. */
   seconds: number;
+  /** wrk's latency percentiles, ms (write of a request to its response). */
+  p50Ms: number;
+  p99Ms: number;
+  /**
+   * Start and end of the run's activity, µs on CLOCK_MONOTONIC (one clock for every process of
+   * the machine, so the windows of wrk runs made at the same time can be joined): the first
+   * request sent (codes.lua) or first response (post.lua), and the last response.
+   */
+  firstUs: number;
+  lastUs: number;
 }
 
 export interface WrkRun {
@@ -37,6 +47,9 @@ export interface WrkRun {
    * and measure from the first request sent to the last response received.
    */
   untilExhausted?: boolean;
+  /** Default WRK_THREADS / WRK_CONNECTIONS. */
+  threads?: number;
+  connections?: number;
 }
 
 interface RawResult {
@@ -48,6 +61,8 @@ interface RawResult {
   requests: number;
   socketErrors: { connect: number; read: number; write: number; timeout: number };
   sample: string | null;
+  p50Us?: number;
+  p99Us?: number;
 }
 
 export function wrkVersion(): string | null {
@@ -57,10 +72,11 @@ export function wrkVersion(): string | null {
 }
 
 export async function runWrk(root: string, run: WrkRun): Promise<WrkResult> {
-  const args = ['-t', String(WRK_THREADS), '-c', String(WRK_CONNECTIONS), '-d', `${run.seconds}s`, '--timeout', '10s', '-s', join(root, 'bench/wrk', run.script), run.url];
+  const threads = run.threads ?? WRK_THREADS;
+  const args = ['-t', String(threads), '-c', String(run.connections ?? WRK_CONNECTIONS), '-d', `${run.seconds}s`, '--timeout', '10s', '-s', join(root, 'bench/wrk', run.script), run.url];
   const child = spawn('wrk', args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GH_THREADS: String(WRK_THREADS), ...run.env },
+    env: { ...process.env, GH_THREADS: String(threads), ...run.env },
   });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => {
@@ -72,7 +88,7 @@ export async function runWrk(root: string, run: WrkRun): Promise<WrkResult> {
   lines.on('line', (line) => {
     if (line === 'GH-THREAD-DONE') {
       // wrk sleeps for the whole -d; SIGINT wakes it to stop its threads and report.
-      if (++threadsDone === WRK_THREADS && run.untilExhausted) child.kill('SIGINT');
+      if (++threadsDone === threads && run.untilExhausted) child.kill('SIGINT');
     } else if (line.startsWith('GH-RESULT ')) {
       raw = JSON.parse(line.slice('GH-RESULT '.length)) as RawResult;
     }
@@ -91,5 +107,9 @@ export async function runWrk(root: string, run: WrkRun): Promise<WrkResult> {
     sample: r.sample,
     rate: seconds > 0 ? r.ok / seconds : 0,
     seconds,
+    p50Ms: (r.p50Us ?? NaN) / 1000,
+    p99Ms: (r.p99Us ?? NaN) / 1000,
+    firstUs: r.firstUs,
+    lastUs: r.lastUs,
   };
 }

@@ -1,6 +1,7 @@
 -- Shared by the OAuth benchmark's wrk scripts (bench/oauth.ts): every response is checked
 -- against the expected status and a fragment of the expected body, counted per thread, and
--- done() prints one "GH-RESULT {json}" line with the totals.
+-- done() prints one "GH-RESULT {json}" line with the totals and wrk's latency percentiles
+-- (p50Us, p99Us: microseconds from a request's write to its response, every response counted).
 --
 -- Environment: GH_EXPECT_STATUS (e.g. 201), GH_EXPECT_BODY (a substring the body must contain).
 local ffi = require("ffi")
@@ -62,7 +63,9 @@ function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     'GH-RESULT {"ok":%d,"bad":%d,"firstUs":%.0f,"lastUs":%.0f,"durationUs":%d,"requests":%d,' ..
-    '"socketErrors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},"sample":%s}\n',
+    '"socketErrors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},"sample":%s,' ..
+    '"p50Us":%d,"p99Us":%d}\n',
     ok, bad, first or 0, last, summary.duration, summary.requests,
-    e.connect, e.read, e.write, e.timeout, json_string(sample)))
+    e.connect, e.read, e.write, e.timeout, json_string(sample),
+    latency:percentile(50), latency:percentile(99)))
 end
