@@ -57,7 +57,7 @@ async function sequentialLatency(quick: boolean): Promise<void> {
 }
 
 async function throughput(quick: boolean): Promise<void> {
-  const ms = quick ? 1000 : 3000;
+  const ms = quick ? 1000 : 4000;
   const rows: (string | number)[][] = [];
   for (const size of [1, 2, 4]) {
     const bares = Array.from({ length: size }, () => new BareDriver(FAST));
@@ -65,36 +65,37 @@ async function throughput(quick: boolean): Promise<void> {
     await ready(e, size);
     for (const b of bares) for (let i = 0; i < 200; i++) await b.query(QUERY_LINE);
     for (let i = 0; i < 200 * size; i++) await e.auth('alice', 'localhost', 'secret');
-    // Short rounds, alternating which side goes first, so that both sides see the same
-    // machine (a VM's neighbours, CPU frequency) rather than one side getting a quiet moment.
-    const rounds = quick ? 2 : 6;
+    // Many short rounds, alternating which side goes first, summed per side. On a shared VM
+    // the speed of the machine itself drifts by tens of percent within seconds (neighbours,
+    // CPU frequency): one long run per side compares two different machines, interleaved
+    // rounds compare both sides on the same one.
+    const rounds = quick ? 4 : 20;
     const b = { count: 0, seconds: 0 };
     const g = { count: 0, seconds: 0 };
-    const runBare = async (): Promise<void> => {
-      const r = await closedLoop(size, (c) => bares[c]!.query(QUERY_LINE), { maxCount: 1e7, maxMs: ms / rounds });
-      b.count += r.count;
-      b.seconds += r.seconds;
-    };
-    const runEngine = async (): Promise<void> => {
-      const r = await closedLoop(size, () => e.auth('alice', 'localhost', 'secret'), { maxCount: 1e7, maxMs: ms / rounds });
-      g.count += r.count;
-      g.seconds += r.seconds;
+    const round = async (side: 'bare' | 'engine'): Promise<void> => {
+      const r =
+        side === 'bare'
+          ? await closedLoop(size, (c) => bares[c]!.query(QUERY_LINE), { maxCount: 1e7, maxMs: ms / rounds })
+          : await closedLoop(size, () => e.auth('alice', 'localhost', 'secret'), { maxCount: 1e7, maxMs: ms / rounds });
+      const total = side === 'bare' ? b : g;
+      total.count += r.count;
+      total.seconds += r.seconds;
     };
     for (let i = 0; i < rounds; i++) {
-      if (i % 2 === 0) {
-        await runBare();
-        await runEngine();
-      } else {
-        await runEngine();
-        await runBare();
-      }
+      const first = i % 2 === 0 ? 'bare' : 'engine';
+      await round(first);
+      await round(first === 'bare' ? 'engine' : 'bare');
     }
     await Promise.all([...bares.map((x) => x.close()), e.close()]);
     const br = b.count / b.seconds;
     const gr = g.count / g.seconds;
     rows.push([size, fmt.rate(br), fmt.rate(gr), fmt.pct(gr / br)]);
   }
-  printTable('Throughput, fast Python script, closed loop with concurrency = processes (target: >= 90% of bare)', ['processes', 'bare pipes (baseline)', 'Gatehouse engine', 'engine / bare'], rows);
+  printTable(
+    'Throughput, fast Python script, closed loop with concurrency = processes (target: >= 90% of bare)',
+    ['processes', 'bare pipes (baseline)', 'Gatehouse engine', 'engine / bare'],
+    rows,
+  );
 }
 
 async function slowScaling(quick: boolean): Promise<void> {
@@ -102,15 +103,34 @@ async function slowScaling(quick: boolean): Promise<void> {
   const rows: (string | number)[][] = [];
   for (const size of [1, 4, 8, 16]) {
     // The bare pipes at the same process count show what this machine allows: sleeping
-    // processes are not always woken on time on a small VM.
+    // processes are not always woken on time on a small VM. Both sides run in alternating
+    // rounds (their idle processes only wait on a read), so both see the same machine.
     const bares = Array.from({ length: size }, () => new BareDriver(SLOW));
-    await new Promise((r) => setTimeout(r, 300));
-    const b = await closedLoop(size, (c) => bares[c]!.query(QUERY_LINE), { maxCount: 1e6, maxMs: ms });
-    await Promise.all(bares.map((x) => x.close()));
     const e = engine(SLOW, size);
     await ready(e, size);
-    const g = await closedLoop(size * 2, () => e.auth('alice', 'localhost', 'secret'), { maxCount: 1e6, maxMs: ms });
-    await e.close();
+    const rounds = quick ? 2 : 4;
+    const b = { count: 0, seconds: 0 };
+    const g = { count: 0, seconds: 0 };
+    for (let i = 0; i < rounds; i++) {
+      const bareRound = async (): Promise<void> => {
+        const r = await closedLoop(size, (c) => bares[c]!.query(QUERY_LINE), { maxCount: 1e6, maxMs: ms / rounds });
+        b.count += r.count;
+        b.seconds += r.seconds;
+      };
+      const engineRound = async (): Promise<void> => {
+        const r = await closedLoop(size * 2, () => e.auth('alice', 'localhost', 'secret'), { maxCount: 1e6, maxMs: ms / rounds });
+        g.count += r.count;
+        g.seconds += r.seconds;
+      };
+      if (i % 2 === 0) {
+        await bareRound();
+        await engineRound();
+      } else {
+        await engineRound();
+        await bareRound();
+      }
+    }
+    await Promise.all([...bares.map((x) => x.close()), e.close()]);
     const ideal = size / 0.05;
     const bareRate = b.count / b.seconds;
     const rate = g.count / g.seconds;
@@ -186,8 +206,11 @@ async function bridge(quick: boolean): Promise<void> {
 }
 
 export async function runExtauthBench(quick: boolean): Promise<void> {
-  await sequentialLatency(quick);
-  await throughput(quick);
-  await slowScaling(quick);
-  await bridge(quick);
+  // GH_BENCH_EXTAUTH=throughput,scaling runs only those parts (to look at one closely).
+  const parts = process.env['GH_BENCH_EXTAUTH']?.split(',') ?? null;
+  const want = (name: string): boolean => parts === null || parts.includes(name);
+  if (want('sequential')) await sequentialLatency(quick);
+  if (want('throughput')) await throughput(quick);
+  if (want('scaling')) await slowScaling(quick);
+  if (want('bridge')) await bridge(quick);
 }

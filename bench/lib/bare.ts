@@ -12,7 +12,9 @@ export class BareDriver {
 
   constructor(argv: readonly string[]) {
     const [file, ...args] = argv as [string, ...string[]];
-    this.#child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    // Spawned as the engine spawns its scripts (detached: its own session and process group),
+    // so that both sides get the same scheduling; only the engine's own work differs.
+    this.#child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
     this.#child.stdout!.on('data', (chunk: Buffer) => {
       const r = this.#resolve;
       this.#resolve = null;

@@ -12,7 +12,7 @@
  */
 import { PositiveCache } from './cache.js';
 import { ExtauthPool, type PoolOptions, type PoolStats } from './pool.js';
-import { DEFAULT_QUERY_LIMITS, queryText, validateQuery, type Command, type Query, type QueryLimits } from './query.js';
+import { DEFAULT_QUERY_LIMITS, validateQuery, type Command, type Query, type QueryLimits } from './query.js';
 
 export interface EngineOptions extends PoolOptions {
   /** Bounds on user, host and the whole query. The protocol's frame limit also applies. */
@@ -68,21 +68,22 @@ export class ExtauthEngine {
 
   /** Run any query. Rejects with ERR_EXTAUTH_INVALID_INPUT before sending anything unsafe. */
   query(q: Query, options: QueryOptions = {}): Promise<boolean> {
+    let text: string;
     try {
-      validateQuery(q, this.#limits);
+      text = validateQuery(q, this.#limits);
     } catch (err) {
       return Promise.reject(err);
     }
     if (q.password === '') return Promise.resolve(false); // rule 2: an empty password is "no", unasked
     if (this.#cache === null && this.#listeners.length === 0) {
       // The hot path: straight to the pool, no extra promise.
-      return this.#pool.run(queryText(q), { secret: q.password, signal: options.signal });
+      return this.#pool.run(text, { secret: q.password, signal: options.signal });
     }
-    return this.#observedQuery(q, options);
+    return this.#observedQuery(q, text, options);
   }
 
   /** The path with a cache or listeners. */
-  async #observedQuery(q: Query, options: QueryOptions): Promise<boolean> {
+  async #observedQuery(q: Query, text: string, options: QueryOptions): Promise<boolean> {
     const cache = this.#cache;
     const cacheable = cache !== null && (q.command === 'auth' || q.command === 'isuser');
     if (cacheable && cache.has(q)) return true;
@@ -90,7 +91,7 @@ export class ExtauthEngine {
     if (mutates) cache?.invalidate(q.user, q.host);
     const started = this.#listeners.length > 0 ? performance.now() : 0;
     try {
-      const yes = await this.#pool.run(queryText(q), { secret: q.password, signal: options.signal });
+      const yes = await this.#pool.run(text, { secret: q.password, signal: options.signal });
       if (yes && cacheable) cache.add(q);
       if (mutates) cache?.invalidate(q.user, q.host);
       if (started !== 0) this.#emit(q.command, yes ? 'yes' : 'no', started);

@@ -71,9 +71,10 @@ function checkName(field: 'user' | 'host', value: unknown, limits: QueryLimits):
 
 /**
  * Throws ERR_EXTAUTH_INVALID_INPUT (with `field`) when the query cannot be sent safely.
- * Programming mistakes (wrong types, unknown command) are TypeErrors.
+ * Programming mistakes (wrong types, unknown command) are TypeErrors. Returns the query's
+ * text (queryText), which the check of its length has built anyway.
  */
-export function validateQuery(query: Query, limits: QueryLimits = DEFAULT_QUERY_LIMITS): void {
+export function validateQuery(query: Query, limits: QueryLimits = DEFAULT_QUERY_LIMITS): string {
   if (!isCommand(query.command)) throw invalid('command', 'unknown command');
   checkName('user', query.user, limits);
   checkName('host', query.host, limits);
@@ -85,9 +86,11 @@ export function validateQuery(query: Query, limits: QueryLimits = DEFAULT_QUERY_
   } else if (query.password !== undefined) {
     throw new TypeError(`${query.command} takes no password`);
   }
-  if (overBytes(queryText(query), limits.maxQueryBytes)) {
+  const text = queryText(query);
+  if (overBytes(text, limits.maxQueryBytes)) {
     throw invalid('query', `query is longer than ${limits.maxQueryBytes} bytes`);
   }
+  return text;
 }
 
 /** The query's text `cmd:user:host[:password]`, without framing. Call validateQuery first. */

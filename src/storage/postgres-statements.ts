@@ -7,6 +7,8 @@
  * of racing callers only one sees rowCount 1, whichever process or connection they use.
  */
 
+import { TOKEN_WITH_GRANT_SELECT } from './token-with-grant.js';
+
 const GRANT = `id, host, username AS "user", client_id AS "clientId", client_hash AS "clientHash",
   client_name AS "clientName", client_uri AS "clientUri", scope, created_at AS "createdAt",
   last_used_at AS "lastUsedAt", auth_time AS "authTime", revoked_at AS "revokedAt"`;
@@ -52,13 +54,7 @@ export const SQL = {
   insertToken: `INSERT INTO tokens (hash, kind, grant_id, scope, created_at, expires_at, revoked_at, used_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
   getToken: `SELECT ${TOKEN} FROM tokens WHERE hash = $1`,
-  getTokenWithGrant: `SELECT
-      t.hash AS "t_hash", t.kind AS "t_kind", t.grant_id AS "t_grantId", t.scope AS "t_scope",
-      t.created_at AS "t_createdAt", t.expires_at AS "t_expiresAt", t.revoked_at AS "t_revokedAt", t.used_at AS "t_usedAt",
-      g.id, g.host, g.username AS "user", g.client_id AS "clientId", g.client_hash AS "clientHash",
-      g.client_name AS "clientName", g.client_uri AS "clientUri", g.scope, g.created_at AS "createdAt",
-      g.last_used_at AS "lastUsedAt", g.auth_time AS "authTime", g.revoked_at AS "revokedAt"
-    FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = $1`,
+  getTokenWithGrant: `${TOKEN_WITH_GRANT_SELECT}$1`,
   revokeToken: 'UPDATE tokens SET revoked_at = $1 WHERE hash = $2 AND revoked_at IS NULL',
   useRefreshToken: `UPDATE tokens SET used_at = $1
     WHERE hash = $2 AND kind = 'refresh' AND used_at IS NULL AND revoked_at IS NULL AND NOT ${GRANT_REVOKED('tokens')}

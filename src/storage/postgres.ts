@@ -21,6 +21,7 @@ import { POSTGRES_MIGRATIONS } from './migrations/postgres.js';
 import type { CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenRecord } from './port.js';
 import { fromPgError, isConnectionError, isRetryable } from './postgres-errors.js';
 import { SQL } from './postgres-statements.js';
+import { splitTokenWithGrant } from './token-with-grant.js';
 import { EXPIRED_TOKEN_RETENTION_MS } from './sqlite.js';
 
 export interface PostgresStoreOptions {
@@ -201,32 +202,7 @@ export class PostgresStore implements OAuthStore {
   async findToken(hash: string): Promise<{ token: TokenRecord; grant: Grant } | null> {
     // One statement, so the token and its grant come from one snapshot.
     const r = (await this.#query<Record<string, unknown>>(SQL.getTokenWithGrant, [hash])).rows[0];
-    if (r === undefined) return null;
-    const token = {
-      hash: r['t_hash'],
-      kind: r['t_kind'],
-      grantId: r['t_grantId'],
-      scope: r['t_scope'],
-      createdAt: r['t_createdAt'],
-      expiresAt: r['t_expiresAt'],
-      revokedAt: r['t_revokedAt'],
-      usedAt: r['t_usedAt'],
-    } as TokenRecord;
-    const grant = {
-      id: r['id'],
-      host: r['host'],
-      user: r['user'],
-      clientId: r['clientId'],
-      clientHash: r['clientHash'],
-      clientName: r['clientName'],
-      clientUri: r['clientUri'],
-      scope: r['scope'],
-      createdAt: r['createdAt'],
-      lastUsedAt: r['lastUsedAt'],
-      authTime: r['authTime'],
-      revokedAt: r['revokedAt'],
-    } as Grant;
-    return { token, grant };
+    return r === undefined ? null : splitTokenWithGrant(r);
   }
 
   async revokeToken(hash: string, at: number): Promise<void> {

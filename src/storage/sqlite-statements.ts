@@ -7,6 +7,7 @@
  */
 import type { Database } from 'better-sqlite3';
 import type { CodeRecord, DeviceRecord, Grant, TokenRecord } from './port.js';
+import { TOKEN_WITH_GRANT_SELECT } from './token-with-grant.js';
 
 const GRANT = `id, host, username AS user, client_id AS clientId, client_hash AS clientHash,
   client_name AS clientName, client_uri AS clientUri, scope, created_at AS createdAt,
@@ -67,6 +68,7 @@ export function prepareStatements(db: Database) {
       (hash, kind, grant_id, scope, created_at, expires_at, revoked_at, used_at)
       VALUES (@hash, @kind, @grantId, @scope, @createdAt, @expiresAt, @revokedAt, @usedAt)`),
     getToken: prepare<[string], TokenRecord>(`SELECT ${TOKEN} FROM tokens WHERE hash = ?`),
+    getTokenWithGrant: prepare<[string], Record<string, unknown>>(`${TOKEN_WITH_GRANT_SELECT}?`),
     revokeToken: prepare<[number, string]>('UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL'),
     useRefreshToken: prepare<[number, string]>(`UPDATE tokens SET used_at = ?
       WHERE hash = ? AND kind = 'refresh' AND used_at IS NULL AND revoked_at IS NULL AND NOT ${GRANT_REVOKED('tokens')}`),

@@ -15,6 +15,7 @@ import { SQLITE_MIGRATIONS } from './migrations/sqlite.js';
 import type { CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenRecord } from './port.js';
 import { fromSqliteError } from './sqlite-errors.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
+import { splitTokenWithGrant } from './token-with-grant.js';
 
 /**
  * How long an expired token is kept before sweep deletes it: long enough that a refresh token
@@ -45,8 +46,6 @@ export class SqliteStore implements OAuthStore {
   readonly #revokeUserGrants;
   readonly #pollDevice;
   readonly #sweep;
-  // A read transaction, so the token and its grant come from one snapshot.
-  readonly #findToken;
 
   private constructor(db: Database.Database, schemaVersion: number) {
     this.#db = db;
@@ -129,12 +128,6 @@ export class SqliteStore implements OAuthStore {
       s.sweepThrottle.run(at);
       s.sweepTokens.run(at - EXPIRED_TOKEN_RETENTION_MS);
       s.sweepGrants.run(at - EXPIRED_TOKEN_RETENTION_MS);
-    });
-
-    this.#findToken = db.transaction((hash: string): { token: TokenRecord; grant: Grant } | null => {
-      const token = s.getToken.get(hash);
-      const grant = token === undefined ? undefined : s.getGrant.get(token.grantId);
-      return token === undefined || grant === undefined ? null : { token, grant };
     });
   }
 
@@ -253,7 +246,11 @@ export class SqliteStore implements OAuthStore {
   }
 
   async findToken(hash: string): Promise<{ token: TokenRecord; grant: Grant } | null> {
-    return this.#run(() => this.#findToken.deferred(hash));
+    // One statement (a JOIN): the token and its grant from one snapshot, no transaction.
+    return this.#run(() => {
+      const row = this.#s.getTokenWithGrant.get(hash);
+      return row === undefined ? null : splitTokenWithGrant(row);
+    });
   }
 
   async revokeToken(hash: string, at: number): Promise<void> {

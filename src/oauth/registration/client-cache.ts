@@ -9,10 +9,10 @@
  * the same way under the same keys, and the keys only change with the configuration, which
  * builds a new cache.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { verifyClient } from './client-id.js';
-import { clientSecretFor } from './client-secret.js';
+import { clientSecretFor, secretEquals } from './client-secret.js';
 import type { RegistrationKeys } from './keys.js';
 import type { ClientMetadata } from './metadata.js';
 
@@ -26,10 +26,6 @@ export interface VerifiedClient {
   /** When the client_id expires (ms since the epoch), or Infinity. */
   readonly expiresAt: number;
 }
-
-// Compared through an HMAC under a per-process key: equal lengths, nothing learnt from timing.
-const COMPARE_KEY = randomBytes(32);
-const digest = (s: string): Buffer => createHmac('sha256', COMPARE_KEY).update(s, 'utf8').digest();
 
 export class ClientCache {
   readonly #keys: RegistrationKeys;
@@ -64,9 +60,9 @@ export class ClientCache {
     return entry;
   }
 
-  /** Constant-time check of a presented secret. */
+  /** Constant-time check of a presented secret (client-secret.ts secretEquals). */
   static secretMatches(client: VerifiedClient, presented: string | undefined): boolean {
     if (client.secret === null || presented === undefined || presented === '') return false;
-    return timingSafeEqual(digest(presented), digest(client.secret));
+    return secretEquals(client.secret, presented);
   }
 }

@@ -8,7 +8,7 @@
  * The per-host key used is the one the client_id's `kid` names, i.e. the one that signed it,
  * so secrets survive a key rotation exactly as long as their client_id does.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { decodeProtectedHeader } from 'jose';
 import type { HostKey, RegistrationKeys } from './keys.js';
 
@@ -17,11 +17,17 @@ export function clientSecretFor(clientId: string, key: HostKey): string {
   return createHmac('sha256', key.bytes).update(clientId, 'utf8').digest('hex');
 }
 
-// Both sides are hashed under a per-process random key before the comparison, so the
-// compared buffers always have the same length and timing reveals nothing about the
-// expected value, not even how many leading characters of a guess were right.
-const COMPARE_KEY = randomBytes(32);
-const digest = (s: string): Buffer => createHmac('sha256', COMPARE_KEY).update(s, 'utf8').digest();
+/**
+ * Constant-time comparison of a presented secret with the expected one. Every client secret is
+ * 64 lowercase hex characters, so comparing lengths first tells a guesser nothing it did not
+ * know; equal lengths are then compared with timingSafeEqual, which reveals nothing about how
+ * many leading characters of a guess were right.
+ */
+export function secretEquals(expected: string, presented: string): boolean {
+  const e = Buffer.from(expected, 'latin1');
+  const p = Buffer.from(presented, 'utf8');
+  return p.length === e.length && timingSafeEqual(p, e);
+}
 
 /**
  * True when `secret` is the client secret of `clientId` on this host.
@@ -42,5 +48,5 @@ export function verifyClientSecret(clientId: unknown, secret: unknown, keys: Reg
   }
   const key = keys.find(kid);
   if (key === undefined) return false;
-  return timingSafeEqual(digest(clientSecretFor(clientId, key)), digest(secret));
+  return secretEquals(clientSecretFor(clientId, key), secret);
 }
