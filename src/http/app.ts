@@ -27,6 +27,7 @@ import { httpMetrics, methodLabel, UNMATCHED_ROUTE } from '../metrics/http.js';
 import { readinessCheck } from '../metrics/readiness.js';
 import { createRegistry, type Registry } from '../metrics/registry.js';
 import type { OAuthStore } from '../storage/port.js';
+import { crossOriginHeaders } from './cors.js';
 import { securityHeaders } from './headers.js';
 import { RateLimiter } from './ratelimit.js';
 
@@ -66,6 +67,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   securityHeaders(app);
+  crossOriginHeaders(app);
 
   const registry = options.metrics ?? createRegistry();
   instrumentEngines(registry, options.accounts);

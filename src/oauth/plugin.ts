@@ -4,6 +4,7 @@
  * §3.1); a repeated parameter or an unreadable body is an `invalid_request`.
  */
 import type { FastifyInstance } from 'fastify';
+import { allowCrossOrigin } from '../http/cors.js';
 import { formParsers } from '../http/form.js';
 import { accountRoutes } from './account/routes.js';
 import { deviceRoutes } from './device/routes.js';
@@ -45,6 +46,12 @@ export async function oauthRoutes(app: FastifyInstance, ctx: OAuthContext): Prom
   await deviceRoutes(app, ctx);
   await oidcRoutes(app, ctx);
   await accountRoutes(app, ctx);
+  // What a browser application on another origin calls directly (http/cors.ts); never the
+  // cookie-based pages, nor introspection (for resource servers).
+  allowCrossOrigin(app, '/.well-known/oauth-authorization-server', ['GET']);
+  allowCrossOrigin(app, '/oauth2/register', ['POST']);
+  allowCrossOrigin(app, '/oauth2/token', ['POST']);
+  allowCrossOrigin(app, '/oauth2/revoke', ['POST']);
 }
 
 /** RFC 8414 §3.1: for an issuer with a path, metadata also lives at /.well-known/...{path}. */
@@ -52,4 +59,5 @@ export function wellKnownAtRoot(app: FastifyInstance, ctx: OAuthContext): void {
   if (ctx.host.basePath === '') return;
   const metadata = serverMetadata(ctx.host);
   app.get(`/.well-known/oauth-authorization-server${ctx.host.basePath}`, async () => metadata);
+  allowCrossOrigin(app, `/.well-known/oauth-authorization-server${ctx.host.basePath}`, ['GET']);
 }

@@ -7,6 +7,7 @@
  * Polling is a grant type of the token endpoint (grant.ts).
  */
 import type { FastifyInstance } from 'fastify';
+import { allowCrossOrigin } from '../../http/cors.js';
 import type { OAuthContext } from '../context.js';
 import type { OAuthHost } from '../host.js';
 import { deviceAuthorizationEndpoint, DEVICE_AUTHORIZATION_PATH } from './authorization.js';
@@ -17,6 +18,7 @@ import { verifyEndpoint, verifyPageEndpoint } from './verify.js';
 
 export async function deviceRoutes(app: FastifyInstance, ctx: OAuthContext): Promise<void> {
   app.post(DEVICE_AUTHORIZATION_PATH, deviceAuthorizationEndpoint(ctx));
+  allowCrossOrigin(app, DEVICE_AUTHORIZATION_PATH, ['POST']);
   app.get(DEVICE_PATHS.verify, verifyPageEndpoint(ctx));
   app.post(DEVICE_PATHS.verify, verifyEndpoint(ctx));
   app.get(DEVICE_PATHS.consent, consentPageEndpoint(ctx));

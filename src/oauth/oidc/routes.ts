@@ -8,6 +8,7 @@
  *  - GET and POST /oauth2/userinfo (userinfo.ts).
  */
 import type { FastifyInstance } from 'fastify';
+import { allowCrossOrigin } from '../../http/cors.js';
 import type { OAuthContext } from '../context.js';
 import { serverMetadata } from '../endpoints/metadata.js';
 import { oidcKeys } from './keys.js';
@@ -33,4 +34,8 @@ export async function oidcRoutes(app: FastifyInstance, ctx: OAuthContext): Promi
   const userinfo = userinfoEndpoint(ctx);
   app.get('/oauth2/userinfo', userinfo);
   app.post('/oauth2/userinfo', userinfo);
+  // Relying parties in the browser read these directly (http/cors.ts).
+  allowCrossOrigin(app, '/.well-known/openid-configuration', ['GET']);
+  allowCrossOrigin(app, '/oauth2/jwks', ['GET']);
+  allowCrossOrigin(app, '/oauth2/userinfo', ['GET', 'POST']);
 }
