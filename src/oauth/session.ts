@@ -8,6 +8,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
+import type { OAuthStore } from '../storage/port.js';
 import type { OAuthHost } from './host.js';
 import { randomBase64url } from './secrets.js';
 
@@ -50,12 +51,16 @@ export function cookie(host: OAuthHost, name: string, value: string, maxAgeS: nu
   return parts.join('; ');
 }
 
-export async function issueSession(host: OAuthHost, s: Session): Promise<string> {
-  return new SignJWT({ user: s.user, auth_time: s.authTime })
+/**
+ * A signed session for `s`. `at` (ms) is when it was issued: a password change ends every
+ * session issued before it (OAuthStore.endSessions), which a signed cookie alone could not.
+ */
+export async function issueSession(host: OAuthHost, s: Session, at: number = Date.now()): Promise<string> {
+  return new SignJWT({ user: s.user, auth_time: s.authTime, at })
     .setProtectedHeader({ alg: 'HS256', typ: 'gh-session+jwt' })
     .setAudience(host.issuer)
-    .setIssuedAt()
-    .setExpirationTime(`${SESSION_TTL_S}s`)
+    .setIssuedAt(Math.floor(at / 1000))
+    .setExpirationTime(Math.floor(at / 1000) + SESSION_TTL_S)
     .sign(host.sessionKey);
 }
 
@@ -63,13 +68,21 @@ export function sessionCookie(host: OAuthHost, token: string): string {
   return cookie(host, SESSION_COOKIE, token, SESSION_TTL_S, 'Lax');
 }
 
-/** The signed-in session of this browser, or null. */
-export async function readSession(host: OAuthHost, cookies: Record<string, string>): Promise<Session | null> {
+/**
+ * The signed-in session of this browser, or null: none, forged, expired, or issued before the
+ * user's sessions were ended (a password change). When storage cannot say, there is no
+ * session: the user signs in again rather than keep one that may have been ended.
+ */
+export async function readSession(ctx: { readonly host: OAuthHost; readonly store: Pick<OAuthStore, 'sessionsNotBefore'> }, cookies: Record<string, string>): Promise<Session | null> {
+  const { host } = ctx;
   const token = cookies[SESSION_COOKIE];
   if (token === undefined) return null;
   try {
     const { payload } = await jwtVerify(token, host.sessionKey, { algorithms: ['HS256'], typ: 'gh-session+jwt', audience: host.issuer });
     if (typeof payload['user'] !== 'string' || typeof payload['auth_time'] !== 'number') return null;
+    // Sessions from before the `at` claim: their iat, in whole seconds.
+    const at = typeof payload['at'] === 'number' ? payload['at'] : (payload.iat ?? 0) * 1000;
+    if (at < (await ctx.store.sessionsNotBefore(host.host, payload['user']))) return null;
     return { user: payload['user'], authTime: payload['auth_time'] };
   } catch {
     return null;

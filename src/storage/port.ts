@@ -152,6 +152,12 @@ export interface OAuthStore {
   /** approved -> consumed, once; false otherwise (also when the grant was revoked meanwhile). */
   consumeDevice(deviceHash: string): Promise<boolean>;
 
+  // Browser sessions (signed cookies): the cut-off that ends them all for one user
+  /** Sessions of `user` at `host` issued before `at` (ms) are no longer valid; never moves back. */
+  endSessions(host: string, user: string, at: number): Promise<void>;
+  /** The cut-off for `user` at `host` (ms), or 0 when their sessions were never ended. */
+  sessionsNotBefore(host: string, user: string): Promise<number>;
+
   // Throttling shared by instances
   /** Count one failure of `key` in a window of `windowMs`; returns the count in the window. */
   hitFailure(key: string, at: number, windowMs: number): Promise<number>;

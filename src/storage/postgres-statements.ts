@@ -93,6 +93,9 @@ export const SQL = {
       window_start = CASE WHEN t.expires_at <= EXCLUDED.window_start THEN EXCLUDED.window_start ELSE t.window_start END,
       expires_at   = CASE WHEN t.expires_at <= EXCLUDED.window_start THEN EXCLUDED.expires_at ELSE t.expires_at END
     RETURNING failures`,
+  endSessions: `INSERT INTO session_cutoffs (host, username, not_before) VALUES ($1, $2, $3)
+    ON CONFLICT (host, username) DO UPDATE SET not_before = GREATEST(session_cutoffs.not_before, EXCLUDED.not_before)`,
+  sessionsNotBefore: 'SELECT not_before FROM session_cutoffs WHERE host = $1 AND username = $2',
   failuresOf: 'SELECT failures FROM throttle WHERE throttle_key = $1 AND expires_at > $2',
   clearFailures: 'DELETE FROM throttle WHERE throttle_key = $1',
 

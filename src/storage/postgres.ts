@@ -311,6 +311,14 @@ export class PostgresStore implements OAuthStore {
     return (await this.#query<{ failures: number }>(SQL.hitFailure, [key, at, windowMs])).rows[0]!.failures;
   }
 
+  async endSessions(host: string, user: string, at: number): Promise<void> {
+    await this.#query(SQL.endSessions, [host, user, at]);
+  }
+
+  async sessionsNotBefore(host: string, user: string): Promise<number> {
+    return (await this.#query<{ not_before: number }>(SQL.sessionsNotBefore, [host, user])).rows[0]?.not_before ?? 0;
+  }
+
   async failuresOf(key: string, at: number): Promise<number> {
     return (await this.#query<{ failures: number }>(SQL.failuresOf, [key, at])).rows[0]?.failures ?? 0;
   }

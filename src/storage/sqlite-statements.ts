@@ -104,6 +104,9 @@ export function prepareStatements(db: Database) {
         window_start = iif(expires_at <= excluded.window_start, excluded.window_start, window_start),
         expires_at   = iif(expires_at <= excluded.window_start, excluded.expires_at, expires_at)
       RETURNING failures`, true),
+    endSessions: prepare<[string, string, number]>(`INSERT INTO session_cutoffs (host, username, not_before) VALUES (?, ?, ?)
+      ON CONFLICT (host, username) DO UPDATE SET not_before = max(not_before, excluded.not_before)`),
+    sessionsNotBefore: prepare<[string, string], number>('SELECT not_before FROM session_cutoffs WHERE host = ? AND username = ?', true),
     failuresOf: prepare<[string, number], number>('SELECT failures FROM throttle WHERE throttle_key = ? AND expires_at > ?', true),
     clearFailures: prepare<[string]>('DELETE FROM throttle WHERE throttle_key = ?'),
 

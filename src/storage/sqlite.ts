@@ -322,6 +322,14 @@ export class SqliteStore implements OAuthStore {
     return this.#run(() => this.#s.hitFailure.get({ key, at, windowMs })!);
   }
 
+  async endSessions(host: string, user: string, at: number): Promise<void> {
+    this.#run(() => this.#s.endSessions.run(host, user, at));
+  }
+
+  async sessionsNotBefore(host: string, user: string): Promise<number> {
+    return this.#run(() => this.#s.sessionsNotBefore.get(host, user) ?? 0);
+  }
+
   async failuresOf(key: string, at: number): Promise<number> {
     return this.#run(() => this.#s.failuresOf.get(key, at) ?? 0);
   }

@@ -10,6 +10,7 @@ import { devicesContract } from './contract/devices.js';
 import { grantsContract } from './contract/grants.js';
 import { lifecycleContract } from './contract/lifecycle.js';
 import { revocationContract } from './contract/revocation.js';
+import { sessionsContract } from './contract/sessions.js';
 import { sweepContract } from './contract/sweep.js';
 import { throttleContract } from './contract/throttle.js';
 import { tokensContract } from './contract/tokens.js';
@@ -27,5 +28,6 @@ export function storeContract(name: string, open: () => Promise<OAuthStore>, opt
   devicesContract(suite);
   throttleContract(suite);
   sweepContract(suite);
+  sessionsContract(suite);
   lifecycleContract(suite);
 }

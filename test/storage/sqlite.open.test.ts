@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { applySqliteMigrations } from '../../src/storage/migrations/apply-sqlite.js';
 import { SQLITE_MIGRATIONS } from '../../src/storage/migrations/sqlite.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
-import { T0 } from './records.js';
+import { grantRecord, T0, tokenRecord } from './records.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sqlite-open-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,6 +37,30 @@ test('a new database file is in WAL mode and records every migration once', asyn
     const rows = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
     assert.deepEqual(rows, SQLITE_MIGRATIONS.map(({ version, name }) => ({ version, name })));
   });
+});
+
+test('a version 1 database is upgraded in place: its grants and tokens stay, the new table arrives', async () => {
+  const file = join(dir, 'v1.sqlite');
+  const db = new Database(file);
+  applySqliteMigrations(db, SQLITE_MIGRATIONS.slice(0, 1), T0);
+  const grant = grantRecord();
+  const token = tokenRecord(grant.id);
+  db.prepare(`INSERT INTO grants (id, host, username, client_id, client_hash, client_name, client_uri, scope, created_at, last_used_at, auth_time, revoked_at)
+    VALUES (@id, @host, @user, @clientId, @clientHash, @clientName, @clientUri, @scope, @createdAt, @lastUsedAt, @authTime, @revokedAt)`).run(grant);
+  db.prepare(`INSERT INTO tokens (hash, kind, grant_id, scope, created_at, expires_at, revoked_at, used_at)
+    VALUES (@hash, @kind, @grantId, @scope, @createdAt, @expiresAt, @revokedAt, @usedAt)`).run(token);
+  db.close();
+
+  const store = await openSqliteStore(file);
+  try {
+    assert.equal(store.schemaVersion, LATEST);
+    assert.deepEqual(await store.getGrant(grant.id), grant);
+    assert.deepEqual((await store.findToken(token.hash))?.token, token);
+    await store.endSessions(grant.host, grant.user, T0);
+    assert.equal(await store.sessionsNotBefore(grant.host, grant.user), T0);
+  } finally {
+    await store.close();
+  }
 });
 
 test('a database from a newer Gatehouse is refused, naming both versions, and left untouched', async () => {

@@ -31,7 +31,7 @@ export function formExpired(ctx: OAuthContext, reply: FastifyReply): FastifyRepl
 export async function signedInForm(ctx: OAuthContext, req: FastifyRequest, reply: FastifyReply): Promise<Gate> {
   const cookies = parseCookies(req.headers.cookie);
   const form = formOf(req);
-  const session = await readSession(ctx.host, cookies);
+  const session = await readSession(ctx, cookies);
   if (session === null) {
     return { ok: false, reply: accountMessage(ctx, reply, 401, 'Signed out', 'Your sign-in has expired. Sign in again to continue.') };
   }

@@ -93,13 +93,18 @@ export function changePasswordEndpoint(ctx: OAuthContext) {
 
     const set = await setPassword(ctx, user, next, req.ip);
     if (set.result === 'refused' && set.uncertain !== true) return refuse(set.status, set.message, set.field);
-    const revoked = await ctx.store.revokeUserGrants(ctx.host.host, user, Date.now());
+    const at = Date.now();
+    const revoked = await ctx.store.revokeUserGrants(ctx.host.host, user, at);
+    // Every browser signed in as this user is signed out (whoever changed the password may be
+    // evicting someone who knew the old one); this one gets a new session below. When the
+    // script's answer was lost, this browser is signed out too.
+    await ctx.store.endSessions(ctx.host.host, user, at);
     if (set.result === 'refused') {
       ctx.log.warn({ user, revoked }, 'password change unconfirmed: every grant revoked');
       return refuse(set.status, set.message, set.field);
     }
-    ctx.log.info({ user, revoked }, 'user changed password: every grant revoked');
-    const fresh = await issueSession(ctx.host, { user, authTime: Math.floor(Date.now() / 1000) });
+    ctx.log.info({ user, revoked }, 'user changed password: every grant revoked, other sessions ended');
+    const fresh = await issueSession(ctx.host, { user, authTime: Math.floor(at / 1000) }, at);
     return reply.code(303).header('set-cookie', sessionCookie(ctx.host, fresh)).header('location', `${accountPath(ctx)}?done=password`).send();
   };
 }

@@ -24,7 +24,7 @@ export function showAccountEndpoint(ctx: OAuthContext) {
     const query = singleValued(req.query);
     const cookies = parseCookies(req.headers.cookie);
     const browser = browserId(ctx.host, cookies, reply);
-    const session = await readSession(ctx.host, cookies);
+    const session = await readSession(ctx, cookies);
     const done = query['done'] === undefined ? undefined : DONE[query['done']];
     if (session === null) return accountLoginPage(ctx, reply, { csrf: accountCsrf(ctx.host, browser, null), notice: done });
     let notice = done;

@@ -12,7 +12,7 @@ import { accountPath } from './page.js';
 export function signOutEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const cookies = parseCookies(req.headers.cookie);
-    const session = await readSession(ctx.host, cookies);
+    const session = await readSession(ctx, cookies);
     if (session !== null) {
       if (!checkAccountCsrf(ctx.host, cookies, session.user, formOf(req)['csrf'])) return formExpired(ctx, reply);
       ctx.log.info({ user: session.user }, 'user signed out');

@@ -58,7 +58,7 @@ export function consentPageEndpoint(ctx: OAuthContext) {
     const client = await clientOf(ctx, device);
     if (client === null) return unknownClient(ctx, reply);
     const csrf = csrfToken(ctx.host, browserId(ctx, req, reply), request!);
-    const session = await readSession(ctx.host, parseCookies(req.headers.cookie));
+    const session = await readSession(ctx, parseCookies(req.headers.cookie));
     if (session === null) return deviceLoginPage(ctx, reply, { clientName: client.client_name, request: request!, csrf });
     return deviceConsentPage(ctx, reply, {
       clientName: client.client_name,
@@ -84,7 +84,7 @@ export function consentEndpoint(ctx: OAuthContext) {
     if (device === null) return deviceErrorPage(ctx, reply, 400, 'Request expired', EXPIRED);
     const client = await clientOf(ctx, device);
     if (client === null) return unknownClient(ctx, reply);
-    const session = await readSession(ctx.host, cookies);
+    const session = await readSession(ctx, cookies);
     // Signed out meanwhile: back to the consent step, which asks to sign in.
     if (session === null) return reply.code(303).header('location', consentLocation(ctx, request)).send();
     const done = `${ctx.host.basePath}${DEVICE_PATHS.done}?request=${encodeURIComponent(request)}`;

@@ -82,7 +82,7 @@ export async function showNext(
     reply.header('set-cookie', csrfCookie(ctx.host, browser));
   }
   const csrf = csrfToken(ctx.host, browser, requestToken);
-  const session = await readSession(ctx.host, cookies);
+  const session = await readSession(ctx, cookies);
   if (session === null) return loginPage(ctx, reply, { clientName, request: requestToken, csrf });
   return consentPage(ctx, reply, { clientName, clientUri, scope: request.scope, user: session.user, request: requestToken, csrf });
 }

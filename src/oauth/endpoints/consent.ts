@@ -43,7 +43,7 @@ export function consentEndpoint(ctx: OAuthContext) {
     const form = await readFormRequest(ctx, req, reply);
     if (form === null) return reply;
     const { body, request, client } = form;
-    const session = await readSession(ctx.host, form.cookies);
+    const session = await readSession(ctx, form.cookies);
     if (session === null) {
       return errorPage(ctx, reply, 400, 'Signed out', 'Your sign-in has expired. Go back to the application and start again.');
     }

@@ -90,4 +90,18 @@ CREATE TABLE throttle (
 CREATE INDEX throttle_by_expiry ON throttle (expires_at);
 `,
   },
+  {
+    version: 2,
+    name: 'session_cutoffs',
+    sql: `
+-- Browser sessions are signed cookies, stored nowhere; a password change must still end the
+-- other browsers' sessions. A session issued before not_before (ms) is no longer accepted.
+CREATE TABLE session_cutoffs (
+  host       TEXT    NOT NULL,
+  username   TEXT    NOT NULL,
+  not_before BIGINT  NOT NULL,
+  PRIMARY KEY (host, username)
+);
+`,
+  },
 ];

@@ -1,7 +1,7 @@
 /**
  * Password change on the account page over real HTTP: the current password checked with
  * `auth` first, then `setpass`; on success every grant of the user revoked (their tokens stop
- * working) and the session cookie replaced. Refusals: wrong current password, new passwords
+ * working), every other browser's session ended, and this browser's session cookie replaced. Refusals: wrong current password, new passwords
  * empty or different, a line break in the new one (never sent to the script), a script that
  * cannot set passwords, throttling.
  */
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { field, TestBrowser } from '../../helpers/browser.js';
-import { introspect, startOAuth, token } from '../../helpers/oauth.js';
+import { introspect, pkce, REDIRECT, register, startOAuth, token } from '../../helpers/oauth.js';
 import { grantIds, grantTokens, signIn, startWithUsers } from './helpers.js';
 
 const USERS = { localhost: { alice: 'old-pass', bob: 'bobs-pass' } };
@@ -179,4 +179,38 @@ test('the script refusing the new password is a clear refusal; the grants stay',
   assert.deepEqual(s.users(), USERS);
   assert.equal((await introspect(issuer, tokens.access, tokens.auth))['active'], true);
   assert.equal((await change(b, issuer, page, 'old-pass', 'long enough')).status, 303);
+});
+
+test('a password change signs out every other browser of the user, on the account page and in the authorization flow', async (t) => {
+  const s = await startWithUsers(t, USERS);
+  const issuer = s.issuer();
+  const mine = new TestBrowser();
+  const theirs = new TestBrowser(); // someone who knew the old password
+  const bobs = new TestBrowser();
+  await signIn(mine, issuer, 'alice', 'old-pass');
+  await signIn(theirs, issuer, 'alice', 'old-pass');
+  await signIn(bobs, issuer, 'bob', 'bobs-pass');
+  // Before the change the other browser is signed in: the account page lists no sign-in form.
+  assert.doesNotMatch(await (await theirs.get(`${issuer}/account`)).text(), /id="password"/);
+
+  const page = await (await mine.get(`${issuer}/account`)).text();
+  const res = await change(mine, issuer, page, 'old-pass', 'brand-new');
+  assert.equal(res.status, 303, await res.text());
+
+  // The other browser: its cookie no longer opens the account page, nor spares a login in the
+  // authorization flow, and its forms are refused.
+  const theirPage = await (await theirs.get(`${issuer}/account`)).text();
+  assert.match(theirPage, /<label for="password">Password<\/label>/, 'signed out: the sign-in form');
+  // Knowing the new password would not help a form posted with the ended session either.
+  const hijack = await change(theirs, issuer, theirPage, 'brand-new', 'taken-over');
+  assert.notEqual(hijack.status, 303);
+  assert.equal(s.users()['localhost']!['alice'], 'brand-new');
+  const client = await register(issuer);
+  const { challenge } = pkce();
+  const authz = await theirs.get(`${issuer}/oauth2/authorize?${new URLSearchParams({ response_type: 'code', client_id: client.client_id!, redirect_uri: REDIRECT, scope: 'xmpp', code_challenge: challenge, code_challenge_method: 'S256' })}`);
+  assert.match(await authz.text(), /<label for="password">Password<\/label>/, 'the authorization flow asks to sign in again');
+
+  // This browser stays signed in; another user is not affected.
+  assert.doesNotMatch(await (await mine.get(`${issuer}/account`)).text(), /<label for="password">Password<\/label>/);
+  assert.doesNotMatch(await (await bobs.get(`${issuer}/account`)).text(), /<label for="password">Password<\/label>/);
 });
