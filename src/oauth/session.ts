@@ -23,6 +23,11 @@ export interface Session {
   readonly authTime: number;
 }
 
+/** A session as read back: also when it was issued, ms (at sign-in, or a password change). */
+export interface ReadSession extends Session {
+  readonly issuedMs: number;
+}
+
 /** The authorization request as validated by GET /authorize. */
 export interface AuthorizationRequest {
   readonly client_id: string;
@@ -31,6 +36,16 @@ export interface AuthorizationRequest {
   readonly state?: string;
   readonly code_challenge: string;
   readonly nonce?: string;
+  /**
+   * A session counts only if it was issued (its user signed in) at or after this time, ms
+   * (OIDC `prompt=login`, `max_age`); absent: any session counts.
+   */
+  readonly auth_after?: number;
+}
+
+/** True when there is a session, issued at or after `authAfter` (ms) if given. */
+export function sessionFits(session: ReadSession | null, authAfter: number | undefined): session is ReadSession {
+  return session !== null && session.issuedMs >= (authAfter ?? 0);
 }
 
 export function parseCookies(header: string | undefined): Record<string, string> {
@@ -73,7 +88,7 @@ export function sessionCookie(host: OAuthHost, token: string): string {
  * user's sessions were ended (a password change). When storage cannot say, there is no
  * session: the user signs in again rather than keep one that may have been ended.
  */
-export async function readSession(ctx: { readonly host: OAuthHost; readonly store: Pick<OAuthStore, 'sessionsNotBefore'> }, cookies: Record<string, string>): Promise<Session | null> {
+export async function readSession(ctx: { readonly host: OAuthHost; readonly store: Pick<OAuthStore, 'sessionsNotBefore'> }, cookies: Record<string, string>): Promise<ReadSession | null> {
   const { host } = ctx;
   const token = cookies[SESSION_COOKIE];
   if (token === undefined) return null;
@@ -83,7 +98,7 @@ export async function readSession(ctx: { readonly host: OAuthHost; readonly stor
     // Sessions from before the `at` claim: their iat, in whole seconds.
     const at = typeof payload['at'] === 'number' ? payload['at'] : (payload.iat ?? 0) * 1000;
     if (at < (await ctx.store.sessionsNotBefore(host.host, payload['user']))) return null;
-    return { user: payload['user'], authTime: payload['auth_time'] };
+    return { user: payload['user'], authTime: payload['auth_time'], issuedMs: at };
   } catch {
     return null;
   }
@@ -111,6 +126,7 @@ export async function readRequestToken(host: OAuthHost, token: string): Promise<
       code_challenge: str('code_challenge')!,
       ...(str('state') !== undefined ? { state: str('state')! } : {}),
       ...(str('nonce') !== undefined ? { nonce: str('nonce')! } : {}),
+      ...(Number.isSafeInteger(p['auth_after']) ? { auth_after: p['auth_after'] as number } : {}),
     };
   } catch {
     return null;

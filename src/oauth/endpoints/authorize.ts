@@ -8,7 +8,11 @@
  *  4. response_type=code and the client registered the authorization_code grant;
  *  5. PKCE: code_challenge with code_challenge_method=S256 (RFC 7636, RFC 9700 §2.1.1);
  *  6. scope: known scopes, within what the client registered;
- *  then the login page, or the consent page when this browser has a session.
+ *  7. OpenID Connect `prompt` and `max_age` (OIDC Core §3.1.2.1): `login` (or
+ *     `select_account`) and `max_age` ask for a sign-in more recent than the session's;
+ *     `none` asks for no page at all, so it is answered login_required or, since every
+ *     authorization is approved on the consent page, consent_required;
+ *  then the login page, or the consent page when this browser has a recent enough session.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { singleValued } from '../../http/form.js';
@@ -18,7 +22,7 @@ import { isValidChallenge } from '../pkce.js';
 import { matchRedirectUri } from '../redirect.js';
 import { verifyClient } from '../registration/client-id.js';
 import { limitToClient, parseScope } from '../scopes.js';
-import { CSRF_COOKIE, csrfCookie, csrfToken, issueRequestToken, newCsrfCookie, parseCookies, readSession, type AuthorizationRequest } from '../session.js';
+import { CSRF_COOKIE, csrfCookie, csrfToken, issueRequestToken, newCsrfCookie, parseCookies, readSession, sessionFits, type AuthorizationRequest } from '../session.js';
 import { consentPage, errorPage, loginPage, redirectToClient } from './pages.js';
 
 export function authorizeEndpoint(ctx: OAuthContext) {
@@ -53,6 +57,22 @@ export function authorizeEndpoint(ctx: OAuthContext) {
     const scope = limitToClient(requested, client.scope);
     if (scope.length === 0) return back('invalid_scope', 'no scope requested that the client registered');
 
+    const prompt = parsePrompt(params['prompt']);
+    if (prompt === null) return back('invalid_request', 'prompt must be none, or any of login, consent, select_account');
+    const maxAge = params['max_age'];
+    if (maxAge !== undefined && !/^\d{1,10}$/.test(maxAge)) return back('invalid_request', 'max_age must be a number of seconds');
+    // In ms, against the session's issue time: a sign-in in the same second as this request
+    // must not pass for a fresh one.
+    const now = Date.now();
+    let authAfter: number | undefined;
+    if (prompt.has('login') || prompt.has('select_account')) authAfter = now;
+    if (maxAge !== undefined) authAfter = Math.max(authAfter ?? 0, now - Number(maxAge) * 1000);
+    if (prompt.has('none')) {
+      const session = await readSession(ctx, parseCookies(req.headers.cookie));
+      if (!sessionFits(session, authAfter)) return back('login_required', 'the user must sign in');
+      return back('consent_required', 'the user must approve this application');
+    }
+
     const request: AuthorizationRequest = {
       client_id: params['client_id']!,
       redirect_uri: redirectUri,
@@ -60,12 +80,26 @@ export function authorizeEndpoint(ctx: OAuthContext) {
       code_challenge: challenge,
       ...(state !== undefined ? { state } : {}),
       ...(params['nonce'] !== undefined ? { nonce: params['nonce'] } : {}),
+      ...(authAfter !== undefined ? { auth_after: authAfter } : {}),
     };
     return showNext(ctx, req, reply, request, await issueRequestToken(ctx.host, request), client.client_name, client.client_uri);
   };
 }
 
-/** The login page, or the consent page when the browser is signed in. Sets the CSRF cookie. */
+const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
+
+/** OIDC `prompt`: a set of known values, `none` alone; null when malformed. */
+function parsePrompt(value: string | undefined): Set<string> | null {
+  const values = new Set((value ?? '').split(' ').filter((v) => v !== ''));
+  for (const v of values) if (!PROMPTS.has(v)) return null;
+  if (values.has('none') && values.size > 1) return null;
+  return values;
+}
+
+/**
+ * The login page, or the consent page when the browser is signed in recently enough for the
+ * request. Sets the CSRF cookie.
+ */
 export async function showNext(
   ctx: OAuthContext,
   req: FastifyRequest,
@@ -83,7 +117,7 @@ export async function showNext(
   }
   const csrf = csrfToken(ctx.host, browser, requestToken);
   const session = await readSession(ctx, cookies);
-  if (session === null) return loginPage(ctx, reply, { clientName, request: requestToken, csrf });
+  if (!sessionFits(session, request.auth_after)) return loginPage(ctx, reply, { clientName, request: requestToken, csrf });
   return consentPage(ctx, reply, { clientName, clientUri, scope: request.scope, user: session.user, request: requestToken, csrf });
 }
 

@@ -10,9 +10,9 @@ import type { OAuthContext } from '../context.js';
 import { verifyClient } from '../registration/client-id.js';
 import { createGrant } from '../grants.js';
 import { hashSecret, newSecret } from '../secrets.js';
-import { readRequestToken, readSession } from '../session.js';
+import { csrfToken, readRequestToken, readSession, sessionFits } from '../session.js';
 import { readFormRequest } from './form-request.js';
-import { errorPage, redirectToClient } from './pages.js';
+import { errorPage, loginPage, redirectToClient } from './pages.js';
 import { showNext } from './authorize.js';
 
 /** Authorization codes live two minutes (RFC 6749 §4.1.2 recommends at most ten). */
@@ -46,6 +46,10 @@ export function consentEndpoint(ctx: OAuthContext) {
     const session = await readSession(ctx, form.cookies);
     if (session === null) {
       return errorPage(ctx, reply, 400, 'Signed out', 'Your sign-in has expired. Go back to the application and start again.');
+    }
+    if (!sessionFits(session, request.auth_after)) {
+      // The application asked for a recent sign-in (prompt=login, max_age): no consent before it.
+      return loginPage(ctx, reply, { clientName: client.client_name, request: form.requestToken, csrf: csrfToken(ctx.host, form.browser, form.requestToken) });
     }
     if (body['decision'] !== 'allow') {
       ctx.log.info({ user: session.user, client: client.client_name }, 'user denied access');

@@ -1,0 +1,110 @@
+/**
+ * OpenID Connect `prompt` and `max_age` (OIDC Core §3.1.2.1) at the authorization endpoint:
+ * a relying party that asks for a fresh sign-in gets one even when the browser has a
+ * session, and cannot be handed a code on the old session by skipping the login page;
+ * `prompt=none` answers without showing a page.
+ */
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'node:test';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { field, TestBrowser } from '../../helpers/browser.js';
+import { basic, pkce, REDIRECT, register, startOAuth, token } from '../../helpers/oauth.js';
+import { signInAndAllow } from './server.js';
+
+function authorizeUrl(issuer: string, clientId: string, challenge: string, extra: Record<string, string> = {}): string {
+  const q = new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: REDIRECT,
+    scope: 'openid xmpp',
+    state: 's1',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    ...extra,
+  });
+  return `${issuer}/oauth2/authorize?${q}`;
+}
+
+/** A browser signed in as alice through one whole authorization. */
+async function signedInBrowser(issuer: string, clientId: string): Promise<TestBrowser> {
+  const browser = new TestBrowser();
+  const back = await signInAndAllow(authorizeUrl(issuer, clientId, pkce().challenge), issuer, { browser });
+  assert.ok(back.searchParams.get('code'));
+  return browser;
+}
+
+const isLoginPage = (html: string): boolean => html.includes('name="password"');
+
+test('prompt=login and max_age=0 show the login page to a signed-in browser; the id_token carries the new auth_time', async (t) => {
+  const s = await startOAuth(t);
+  const issuer = s.issuer();
+  const client = await register(issuer, { scope: 'openid xmpp' });
+  const browser = await signedInBrowser(issuer, client.client_id!);
+  // Without prompt: the session spares the login.
+  assert.ok(!isLoginPage(await (await browser.get(authorizeUrl(issuer, client.client_id!, pkce().challenge))).text()));
+  assert.ok(!isLoginPage(await (await browser.get(authorizeUrl(issuer, client.client_id!, pkce().challenge, { max_age: '3600' }))).text()));
+  for (const extra of [{ prompt: 'login' }, { max_age: '0' }, { prompt: 'login consent' }, { prompt: 'select_account' }] as Record<string, string>[]) {
+    assert.ok(isLoginPage(await (await browser.get(authorizeUrl(issuer, client.client_id!, pkce().challenge, extra))).text()), JSON.stringify(extra));
+  }
+
+  await sleep(1100); // auth_time is in seconds
+  const before = Math.floor(Date.now() / 1000);
+  const { verifier, challenge } = pkce();
+  const back = await signInAndAllow(authorizeUrl(issuer, client.client_id!, challenge, { prompt: 'login' }), issuer, { browser });
+  const res = await token(issuer, { grant_type: 'authorization_code', code: back.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier }, basic(client.client_id!, client.client_secret!));
+  assert.equal(res.status, 200);
+  const jwks = createLocalJWKSet((await (await fetch(`${issuer}/oauth2/jwks`)).json()) as JSONWebKeySet);
+  const { payload } = await jwtVerify(res.body['id_token'] as string, jwks);
+  assert.ok((payload['auth_time'] as number) >= before, 'auth_time is the new sign-in');
+});
+
+test('attack: with prompt=login, posting the consent form on the old session gives the login page, never a code', async (t) => {
+  const s = await startOAuth(t);
+  const issuer = s.issuer();
+  const client = await register(issuer, { scope: 'openid xmpp' });
+  const browser = await signedInBrowser(issuer, client.client_id!);
+  const login = await (await browser.get(authorizeUrl(issuer, client.client_id!, pkce().challenge, { prompt: 'login' }))).text();
+  assert.ok(isLoginPage(login));
+  // Skip the login form: straight to the consent endpoint with the request token and CSRF token.
+  const consent = await browser.post(`${issuer}/oauth2/authorize/consent`, { request: field(login, 'request'), csrf: field(login, 'csrf'), decision: 'allow' });
+  assert.notEqual(consent.status, 303);
+  assert.equal(consent.headers.get('location'), null);
+  assert.ok(isLoginPage(await consent.text()));
+  // The consent page URL itself shows the login page too.
+  const page = await browser.get(`${issuer}/oauth2/authorize/consent?request=${encodeURIComponent(field(login, 'request'))}`);
+  assert.ok(isLoginPage(await page.text()));
+});
+
+test('prompt=none: login_required without a session, consent_required with one; no page either way', async (t) => {
+  const s = await startOAuth(t);
+  const issuer = s.issuer();
+  const client = await register(issuer, { scope: 'openid xmpp' });
+  const expectError = async (b: TestBrowser, extra: Record<string, string>, error: string): Promise<void> => {
+    const res = await b.get(authorizeUrl(issuer, client.client_id!, pkce().challenge, extra));
+    assert.equal(res.status, 303, JSON.stringify(extra));
+    const back = new URL(res.headers.get('location')!);
+    assert.equal(`${back.origin}${back.pathname}`, REDIRECT);
+    assert.equal(back.searchParams.get('error'), error, JSON.stringify(extra));
+    assert.equal(back.searchParams.get('state'), 's1');
+    assert.equal(back.searchParams.get('iss'), issuer);
+    assert.equal(back.searchParams.get('code'), null);
+  };
+  await expectError(new TestBrowser(), { prompt: 'none' }, 'login_required');
+  const browser = await signedInBrowser(issuer, client.client_id!);
+  await expectError(browser, { prompt: 'none' }, 'consent_required');
+  await expectError(browser, { prompt: 'none', max_age: '0' }, 'login_required');
+});
+
+test('malformed prompt and max_age are invalid_request, redirected with state', async (t) => {
+  const s = await startOAuth(t);
+  const issuer = s.issuer();
+  const client = await register(issuer, { scope: 'openid xmpp' });
+  for (const extra of [{ prompt: 'none login' }, { prompt: 'sometimes' }, { max_age: '-1' }, { max_age: 'soon' }, { max_age: '1e9' }] as Record<string, string>[]) {
+    const res = await fetch(authorizeUrl(issuer, client.client_id!, pkce().challenge, extra), { redirect: 'manual' });
+    assert.equal(res.status, 303, JSON.stringify(extra));
+    const back = new URL(res.headers.get('location')!);
+    assert.equal(back.searchParams.get('error'), 'invalid_request', JSON.stringify(extra));
+    assert.equal(back.searchParams.get('state'), 's1');
+  }
+});
