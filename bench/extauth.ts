@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExtauthEngine } from '../src/extauth/engine.js';
 import { BareDriver } from './lib/bare.js';
-import { closedLoop } from './lib/load.js';
+import { alternating, closedLoop } from './lib/load.js';
 import { fmt, printTable, quantile, sortedCopy } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -59,7 +59,7 @@ async function sequentialLatency(quick: boolean): Promise<void> {
   const rounds: { bare: number[]; engine: number[] } = { bare: [], engine: [] };
   for (let i = 0; i < 300; i++) await bare.query(QUERY_LINE);
   for (let i = 0; i < 300; i++) await e.auth('alice', 'localhost', 'secret');
-  // Many short rounds, alternating which side goes first, so both see the same machine.
+  // Many short rounds, alternating which side goes first (alternating()).
   const count = 20;
   const bareRound = async (): Promise<void> => {
     rounds.bare.push(...(await closedLoop(1, () => bare.query(QUERY_LINE), { maxCount: n / count, maxMs: 10_000, recordLatency: true })).latenciesMs);
@@ -67,15 +67,7 @@ async function sequentialLatency(quick: boolean): Promise<void> {
   const engineRound = async (): Promise<void> => {
     rounds.engine.push(...(await closedLoop(1, () => e.auth('alice', 'localhost', 'secret'), { maxCount: n / count, maxMs: 10_000, recordLatency: true })).latenciesMs);
   };
-  for (let round = 0; round < count; round++) {
-    if (round % 2 === 0) {
-      await bareRound();
-      await engineRound();
-    } else {
-      await engineRound();
-      await bareRound();
-    }
-  }
+  await alternating(count, bareRound, engineRound);
   await Promise.all([bare.close(), e.close()]);
   const b = sortedCopy(rounds.bare);
   const g = sortedCopy(rounds.engine);
@@ -94,10 +86,7 @@ async function throughputAt(size: number, argv: string[], quick: boolean): Promi
   await ready(e, size);
   for (const b of bares) for (let i = 0; i < 200; i++) await b.query(QUERY_LINE);
   for (let i = 0; i < 200 * size; i++) await e.auth('alice', 'localhost', 'secret');
-  // Many short rounds, alternating which side goes first, summed per side. On a shared VM
-  // the speed of the machine itself drifts by tens of percent within seconds (neighbours,
-  // CPU frequency): one long run per side compares two different machines, interleaved
-  // rounds compare both sides on the same one.
+  // Many short rounds, alternating which side goes first (alternating()), summed per side.
   const rounds = quick ? 4 : 20;
   const b = { count: 0, seconds: 0 };
   const g = { count: 0, seconds: 0 };
@@ -110,11 +99,7 @@ async function throughputAt(size: number, argv: string[], quick: boolean): Promi
     total.count += r.count;
     total.seconds += r.seconds;
   };
-  for (let i = 0; i < rounds; i++) {
-    const first = i % 2 === 0 ? 'bare' : 'engine';
-    await round(first);
-    await round(first === 'bare' ? 'engine' : 'bare');
-  }
+  await alternating(rounds, () => round('bare'), () => round('engine'));
   await Promise.all([...bares.map((x) => x.close()), e.close()]);
   return [b.count / b.seconds, g.count / g.seconds];
 }
@@ -139,9 +124,8 @@ async function slowScaling(quick: boolean): Promise<void> {
   const ms = quick ? 1500 : 3000;
   const rows: (string | number)[][] = [];
   for (const size of [1, 4, 8, 16]) {
-    // The bare pipes at the same process count show what this machine allows: sleeping
-    // processes are not always woken on time on a small VM. Both sides run in alternating
-    // rounds (their idle processes only wait on a read), so both see the same machine.
+    // The bare pipes at the same process count show what this machine allows. Both sides run
+    // in alternating rounds (their idle processes only wait on a read).
     const bares = Array.from({ length: size }, () => new BareDriver(SLOW));
     const e = engine(SLOW, size);
     await ready(e, size);
@@ -151,25 +135,17 @@ async function slowScaling(quick: boolean): Promise<void> {
     const rounds = quick ? 2 : 4;
     const b = { count: 0, seconds: 0 };
     const g = { count: 0, seconds: 0 };
-    for (let i = 0; i < rounds; i++) {
-      const bareRound = async (): Promise<void> => {
-        const r = await closedLoop(size, (c) => bares[c]!.query(QUERY_LINE), { maxCount: 1e6, maxMs: ms / rounds });
-        b.count += r.count;
-        b.seconds += r.seconds;
-      };
-      const engineRound = async (): Promise<void> => {
-        const r = await closedLoop(size * 2, () => e.auth('alice', 'localhost', 'secret'), { maxCount: 1e6, maxMs: ms / rounds });
-        g.count += r.count;
-        g.seconds += r.seconds;
-      };
-      if (i % 2 === 0) {
-        await bareRound();
-        await engineRound();
-      } else {
-        await engineRound();
-        await bareRound();
-      }
-    }
+    const bareRound = async (): Promise<void> => {
+      const r = await closedLoop(size, (c) => bares[c]!.query(QUERY_LINE), { maxCount: 1e6, maxMs: ms / rounds });
+      b.count += r.count;
+      b.seconds += r.seconds;
+    };
+    const engineRound = async (): Promise<void> => {
+      const r = await closedLoop(size * 2, () => e.auth('alice', 'localhost', 'secret'), { maxCount: 1e6, maxMs: ms / rounds });
+      g.count += r.count;
+      g.seconds += r.seconds;
+    };
+    await alternating(rounds, bareRound, engineRound);
     await Promise.all([...bares.map((x) => x.close()), e.close()]);
     const ideal = size / 0.05;
     const bareRate = b.count / b.seconds;

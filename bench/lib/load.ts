@@ -30,3 +30,21 @@ export async function closedLoop(
   await Promise.all(Array.from({ length: concurrency }, (_, i) => client(i)));
   return { count: started, seconds: (performance.now() - t0) / 1000, latenciesMs: latencies };
 }
+
+/**
+ * Run `a` and `b` for `rounds` rounds each, alternating which goes first. On a shared VM the
+ * machine's own speed drifts by tens of percent within seconds (neighbours, CPU frequency):
+ * one long run per side compares two different machines, short interleaved rounds compare
+ * both sides on the same one.
+ */
+export async function alternating(rounds: number, a: () => Promise<void>, b: () => Promise<void>): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    if (i % 2 === 0) {
+      await a();
+      await b();
+    } else {
+      await b();
+      await a();
+    }
+  }
+}
