@@ -53,6 +53,9 @@ export const SQL = {
   // Tokens
   insertToken: `INSERT INTO tokens (hash, kind, grant_id, scope, created_at, expires_at, revoked_at, used_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  // Any number of tokens in one statement (one round trip): one array per column.
+  insertTokens: `INSERT INTO tokens (hash, kind, grant_id, scope, created_at, expires_at, revoked_at, used_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])`,
   getToken: `SELECT ${TOKEN} FROM tokens WHERE hash = $1`,
   getTokenWithGrant: `${TOKEN_WITH_GRANT_SELECT}$1`,
   revokeToken: 'UPDATE tokens SET revoked_at = $1 WHERE hash = $2 AND revoked_at IS NULL',

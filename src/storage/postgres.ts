@@ -222,16 +222,15 @@ export class PostgresStore implements OAuthStore {
       const fresh = successor === null ? also : [successor, ...also];
       // Thrown inside the transaction, so the old token is not marked used either.
       if (fresh.some((t) => t.grantId !== won.grantId)) throw new TypeError('the successor of a refresh token must belong to the same grant');
-      for (const t of fresh) await c.query(SQL.insertToken, tokenParams(t));
+      await insertTokens(c, fresh);
       return { status: 'ok', record: won };
     });
   }
 
   async saveTokens(tokens: readonly TokenRecord[]): Promise<void> {
     if (tokens.length === 0) return this.#checkOpen();
-    await this.#transaction(async (c) => {
-      for (const t of tokens) await c.query(SQL.insertToken, tokenParams(t));
-    });
+    // One statement: atomic without a transaction around it.
+    await this.#query(SQL.insertTokens, tokenColumns(tokens));
   }
 
   // Authorization codes
@@ -260,7 +259,7 @@ export class PostgresStore implements OAuthStore {
       const won = (await c.query<CodeRecord>(SQL.consumeCode, [at, hash])).rows[0];
       if (won === undefined) return lostCode((await c.query<CodeRecord>(SQL.getCode, [hash])).rows[0]);
       if (tokens.some((t) => t.grantId !== won.grantId)) throw new TypeError('tokens bought by a code must belong to its grant');
-      for (const t of tokens) await c.query(SQL.insertToken, tokenParams(t));
+      await insertTokens(c, tokens);
       await c.query(SQL.touchGrant, [at, won.grantId]);
       return { status: 'ok', record: won };
     });
@@ -368,6 +367,25 @@ function lostCode(record: CodeRecord | undefined): Consumed<CodeRecord> {
 
 function tokenParams(t: TokenRecord): unknown[] {
   return [t.hash, t.kind, t.grantId, t.scope, t.createdAt, t.expiresAt, t.revokedAt, t.usedAt];
+}
+
+/** The parameters of SQL.insertTokens: one array per column. */
+function tokenColumns(tokens: readonly TokenRecord[]): unknown[][] {
+  return [
+    tokens.map((t) => t.hash),
+    tokens.map((t) => t.kind),
+    tokens.map((t) => t.grantId),
+    tokens.map((t) => t.scope),
+    tokens.map((t) => t.createdAt),
+    tokens.map((t) => t.expiresAt),
+    tokens.map((t) => t.revokedAt),
+    tokens.map((t) => t.usedAt),
+  ];
+}
+
+/** Insert `tokens` (none, one or several) in one round trip. */
+async function insertTokens(c: Queryable, tokens: readonly TokenRecord[]): Promise<void> {
+  if (tokens.length > 0) await c.query(SQL.insertTokens, tokenColumns(tokens));
 }
 
 /** " at host:port/db" for messages, without user or password; empty when the URL does not parse. */
