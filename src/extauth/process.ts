@@ -82,7 +82,8 @@ export class AuthProcess {
   #killTimer: NodeJS.Timeout | undefined;
   #answered = false;
   /** Passwords of the current and previous query, redacted from anything logged. */
-  #secrets: string[] = [];
+  #secret: string | undefined;
+  #previousSecret: string | undefined;
   #exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   #goneSent = false;
   #closed = false;
@@ -95,7 +96,7 @@ export class AuthProcess {
     this.#log = options.logger.child({ proc: this.id });
     this.#reader = options.protocol.createReplyReader(options.maxReplyBytes);
     this.#closedPromise = new Promise((r) => (this.#resolveClosed = r));
-    this.#stderr = new StderrLog({ logger: this.#log, secrets: () => this.#secrets });
+    this.#stderr = new StderrLog({ logger: this.#log, secrets: () => [this.#secret, this.#previousSecret].filter((x): x is string => x !== undefined) });
 
     const [file, ...args] = options.argv as [string, ...string[]];
     // detached: the script leads its own process group, so a kill reaches anything it forked,
@@ -140,8 +141,8 @@ export class AuthProcess {
     this.#state = 'busy';
     this.#job = job;
     if (job.secret !== undefined) {
-      if (this.#secrets.length >= 2) this.#secrets.shift();
-      this.#secrets.push(job.secret);
+      this.#previousSecret = this.#secret;
+      this.#secret = job.secret;
     }
     if (this.#jobTimer === undefined) {
       this.#jobTimer = setTimeout(() => this.#onTimeout(), this.#o.timeoutMs);
@@ -325,7 +326,8 @@ export class AuthProcess {
     clearTimeout(this.#startTimer);
     clearTimeout(this.#killTimer);
     this.#stderr.end();
-    this.#secrets = [];
+    this.#secret = undefined;
+    this.#previousSecret = undefined;
     this.#events.closed(this);
     this.#resolveClosed();
   }

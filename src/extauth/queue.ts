@@ -32,6 +32,7 @@ export class JobQueue {
 
   /** The oldest job still waiting, or undefined. */
   shift(): Job | undefined {
+    if (this.#live === 0 && this.#items.length === 0) return undefined; // the usual case: nothing waits
     while (this.#head < this.#items.length) {
       const job = this.#items[this.#head];
       this.#items[this.#head++] = undefined;
