@@ -65,6 +65,8 @@ export class Accounts {
   readonly #listeners: QueryListener[] = [];
   /** Retired engines still finishing their queries. */
   readonly #retiring = new Set<Promise<void>>();
+  /** Engines of a reload in progress, not yet serving. */
+  #starting: ExtauthEngine[] = [];
   #reloading = false;
   #closed = false;
 
@@ -175,6 +177,7 @@ export class Accounts {
     try {
       const next = this.#build(config, this.#rt.throttles);
       const engines = [...next.engines.values()];
+      this.#starting = engines;
       const ready = await Promise.all(
         engines.map((e) => e.whenReady({ timeoutMs: options.readyTimeoutMs ?? 10_000, settleMs: options.settleMs ?? 1000 })),
       );
@@ -197,13 +200,19 @@ export class Accounts {
         retired: old.engines.size,
       };
     } finally {
+      this.#starting = [];
       this.#reloading = false;
     }
   }
 
   async close(options?: { force?: boolean }): Promise<void> {
     this.#closed = true;
-    await Promise.all([...this.engines().map((e) => e.close(options)), ...this.#retiring]);
+    await Promise.all([
+      ...this.engines().map((e) => e.close(options)),
+      ...this.#retiring,
+      // A reload in progress: its pools never served, nothing to finish.
+      ...this.#starting.map((e) => e.close({ force: true })),
+    ]);
   }
 
   #build(config: GatehouseConfig, previousThrottles: ReadonlyMap<string, FailureThrottle>): Runtime {

@@ -93,7 +93,10 @@ export async function serveCommand(args: string[]): Promise<number> {
 
   // SIGHUP: read the file again and roll the auth script processes (src/cli/reload.ts).
   const reload = reloadHandler({ configFlag: values.config, accounts, logger: log.child({ face: 'reload' }), metrics });
+  let stopping = false;
   const onHangup = (): void => {
+    // Still handled while stopping: SIGHUP's default action would end the process abruptly.
+    if (stopping) return;
     log.info({ signal: 'SIGHUP' }, 'reloading the configuration');
     void reload();
   };
@@ -107,7 +110,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  process.off('SIGHUP', onHangup);
+  stopping = true;
   clearInterval(sweeper);
   await Promise.allSettled([app.close(), dovecot?.close()]);
   await accounts.close();

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { ReloadError } from '../../src/accounts/errors.js';
 import { parseConfigText } from '../../src/config/load.js';
+import { childrenOf } from '../helpers/bridge.js';
 import { fixtureEngine, isGone, outcome, waitFor } from '../helpers/engine.js';
 
 /** A generic-protocol script that says yes to one password, after `delayMs`. */
@@ -139,4 +140,19 @@ test('pool drain: queued queries are still served, new ones are refused, then ev
   assert.deepEqual(await Promise.all(queued), [true, true, true, true, true]);
   await closed;
   for (const pid of pids) assert.ok(isGone(pid), `process ${pid} left behind`);
+});
+
+test('stopping during a reload stops the pools it was starting too: nothing is left behind', async () => {
+  const script = scriptFile(scriptSource('one', 0));
+  const accounts = new Accounts(configFor(script));
+  const before = new Set(childrenOf(process.pid));
+  const reload = outcome(accounts.reload(configFor(script), { settleMs: 5000, readyTimeoutMs: 10_000 }).then(() => true));
+  // The new pool's two processes are up (and settling) when the service is told to stop.
+  assert.ok(await waitFor(() => childrenOf(process.pid).filter((p) => !before.has(p)).length === 2, 5000));
+  const started = childrenOf(process.pid).filter((p) => !before.has(p));
+  await accounts.close();
+  // At once: close() does not wait for the new pool to finish settling (5 s here).
+  for (const pid of started) assert.ok(await waitFor(() => isGone(pid), 1000), `new process ${pid} left behind`);
+  assert.equal(await reload, 'ERR_RELOAD_CLOSED');
+  for (const pid of before) assert.ok(await waitFor(() => isGone(pid), 5000), `process ${pid} left behind`);
 });
