@@ -36,6 +36,8 @@ interface Runtime {
   readonly defaults: HostRuntime;
   /** Throttles by host, kind and limits, so a reload keeps the counts of unchanged ones. */
   readonly throttles: Map<string, FailureThrottle>;
+  /** The smallest engine capacity (queries outstanding without refusal); Infinity without engines. */
+  readonly capacity: number;
 }
 
 export interface ReloadOptions {
@@ -90,6 +92,14 @@ export class Accounts {
   /** The configuration in force (it changes on reload). */
   get config(): GatehouseConfig {
     return this.#rt.config;
+  }
+
+  /**
+   * Queries a caller may have outstanding without any being refused as overloaded, whichever
+   * engine they go to (the smallest capacity; it may change on reload).
+   */
+  get capacity(): number {
+    return this.#rt.capacity;
   }
 
   /** Every engine, once each (hosts may share one). */
@@ -227,7 +237,8 @@ export class Accounts {
     const defaults = runtime(config.defaults);
     const hosts = new Map<string, HostRuntime>();
     for (const [name, host] of config.hosts) hosts.set(name, runtime(host));
-    return { config, engines, hosts, defaults, throttles };
+    const capacity = Math.min(...[...engines.values()].map((e) => e.capacity));
+    return { config, engines, hosts, defaults, throttles, capacity };
   }
 
   #throttle(

@@ -21,8 +21,11 @@ export interface BridgeOptions {
   readonly protocol: ProtocolName;
   readonly accounts: Pick<Accounts, 'query'>;
   readonly limits: QueryLimits;
-  /** Queries in progress before input is paused (memory stays bounded). */
-  readonly maxInFlight?: number;
+  /**
+   * Queries in progress before input is paused (memory stays bounded). A function is asked
+   * each time: a configuration reload may change the pools' capacity.
+   */
+  readonly maxInFlight?: number | (() => number);
   readonly logger?: Logger;
 }
 
@@ -47,12 +50,13 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
   const log = options.logger ?? silentLogger;
   const wire = wireProtocol(options.protocol);
   const reader = wire.createQueryReader(Math.min(limits.maxQueryBytes, wire.maxQueryBytes));
-  const maxInFlight = Math.max(1, options.maxInFlight ?? 10_000);
+  const limit = options.maxInFlight ?? 10_000;
+  const inFlightLimit = typeof limit === 'function' ? (): number => Math.max(1, limit()) : (): number => Math.max(1, limit);
   /** Replies in query order; `head` is the next one to write. */
   const slots: Slot[] = [];
   let head = 0;
   /**
-   * Queries read but not yet submitted, because `maxInFlight` are already with the engine.
+   * Queries read but not yet submitted, because `maxInFlight` are already with the engines.
    * One input chunk can carry thousands of queries; pausing the stream does not stop those,
    * so they wait here (bounded by one chunk) instead of overflowing the pool's queue.
    */
@@ -110,7 +114,7 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
     const settle = (slot: Slot, yes: boolean): void => {
       submitted--;
       answer(slot, yes);
-      while (submitted < maxInFlight && backlog.length > 0) {
+      while (submitted < inFlightLimit() && backlog.length > 0) {
         const next = backlog.shift()!;
         submit(next.slot, next.q);
       }
@@ -135,7 +139,7 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
         answer(slot, false);
         return;
       }
-      if (submitted < maxInFlight) submit(slot, q);
+      if (submitted < inFlightLimit()) submit(slot, q);
       else backlog.push({ slot, q });
     };
 

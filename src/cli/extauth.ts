@@ -83,7 +83,8 @@ export async function extauthCommand(args: string[]): Promise<number> {
       accounts,
       limits: { maxFieldBytes: 1023, maxQueryBytes: Math.max(...accounts.engines().map((e) => e.limits.maxQueryBytes)) },
       // Stop reading rather than overflow a pool's queue: the server waits, nothing is refused.
-      maxInFlight: Math.min(...accounts.engines().map((e) => e.capacity)),
+      // Asked each time: a reload (SIGHUP) may change the pools' capacity.
+      maxInFlight: () => accounts.capacity,
       logger: log,
     });
     log.info({ ...stats }, 'input closed');
