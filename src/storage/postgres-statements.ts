@@ -72,6 +72,23 @@ export const SQL = {
     WHERE hash = $2 AND consumed_at IS NULL AND revoked_at IS NULL AND NOT ${GRANT_REVOKED('codes')}
     RETURNING ${CODE}`,
 
+  // A code's redemption as one statement (one round trip, atomic on its own): consume the
+  // code if it is still usable and belongs to grant $3, then, only if it was, insert the
+  // tokens ($4-$11, as insertTokens) and touch the grant. The grant is locked after the code,
+  // as the revocation cascade takes them (see revokeGrantCodes), so the two never deadlock.
+  redeemCode: `WITH won AS (
+      UPDATE codes SET consumed_at = $1
+      WHERE hash = $2 AND grant_id = $3 AND consumed_at IS NULL AND revoked_at IS NULL AND NOT ${GRANT_REVOKED('codes')}
+      RETURNING ${CODE}
+    ), minted AS (
+      INSERT INTO tokens (hash, kind, grant_id, scope, created_at, expires_at, revoked_at, used_at)
+      SELECT * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])
+      WHERE EXISTS (SELECT 1 FROM won)
+    ), touched AS (
+      UPDATE grants SET last_used_at = GREATEST(last_used_at, $1) WHERE id = $3 AND EXISTS (SELECT 1 FROM won)
+    )
+    SELECT * FROM won`,
+
   // Device codes
   insertDevice: `INSERT INTO devices
     (device_hash, user_code, host, client_hash, client_id, scope, created_at, expires_at, poll_interval, last_poll_at, status, grant_id)

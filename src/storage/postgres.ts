@@ -255,14 +255,24 @@ export class PostgresStore implements OAuthStore {
   }
 
   async redeemCode(hash: string, at: number, tokens: readonly TokenRecord[]): Promise<Consumed<CodeRecord>> {
-    return this.#transaction(async (c) => {
-      const won = (await c.query<CodeRecord>(SQL.consumeCode, [at, hash])).rows[0];
-      if (won === undefined) return lostCode((await c.query<CodeRecord>(SQL.getCode, [hash])).rows[0]);
-      if (tokens.some((t) => t.grantId !== won.grantId)) throw new TypeError('tokens bought by a code must belong to its grant');
-      await insertTokens(c, tokens);
-      await c.query(SQL.touchGrant, [at, won.grantId]);
-      return { status: 'ok', record: won };
-    });
+    const grantId = tokens[0]?.grantId;
+    if (grantId === undefined) {
+      // No token to buy (not a path of the token endpoint): consume and touch, in a transaction.
+      return this.#transaction(async (c) => {
+        const won = (await c.query<CodeRecord>(SQL.consumeCode, [at, hash])).rows[0];
+        if (won === undefined) return lostCode((await c.query<CodeRecord>(SQL.getCode, [hash])).rows[0]);
+        await c.query(SQL.touchGrant, [at, won.grantId]);
+        return { status: 'ok', record: won };
+      });
+    }
+    if (tokens.some((t) => t.grantId !== grantId)) throw new TypeError('tokens bought by a code must belong to its grant');
+    // One statement (SQL.redeemCode): a single round trip instead of a transaction of five.
+    const won = (await this.#query<CodeRecord>(SQL.redeemCode, [at, hash, grantId, ...tokenColumns(tokens)])).rows[0];
+    if (won !== undefined) return { status: 'ok', record: won };
+    // Lost, or not redeemable: a statement of its own sees what the winner (if any) committed.
+    const record = (await this.#query<CodeRecord>(SQL.getCode, [hash])).rows[0];
+    if (record !== undefined && record.grantId !== grantId) throw new TypeError('tokens bought by a code must belong to its grant');
+    return lostCode(record);
   }
 
   // Device codes

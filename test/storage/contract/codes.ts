@@ -52,6 +52,25 @@ export function codesContract(suite: Suite): void {
     assert.equal(await store.findToken(access.hash), null);
   });
 
+  test(`${name}: redeemCode refuses tokens of another grant: nothing consumed, nothing stored`, async (t) => {
+    const store = await storeFor(t, suite);
+    const grant = grantRecord();
+    const other = grantRecord();
+    await store.createGrant(grant);
+    await store.createGrant(other);
+    const code = codeRecord(grant);
+    await store.saveCode(code);
+    const stray = tokenRecord(other.id, { kind: 'access' });
+    await assert.rejects(store.redeemCode(code.hash, T0 + 1, [stray]), { name: 'TypeError', message: 'tokens bought by a code must belong to its grant' });
+    assert.equal(await store.findToken(stray.hash), null);
+    assert.equal((await store.findCode(code.hash))?.consumedAt, null);
+    // The code is still good for its own grant.
+    const access = tokenRecord(grant.id, { kind: 'access' });
+    assert.equal((await store.redeemCode(code.hash, T0 + 2, [access])).status, 'ok');
+    assert.equal((await store.findToken(access.hash))?.token.hash, access.hash);
+    assert.equal((await store.getGrant(grant.id))?.lastUsedAt, T0 + 2);
+  });
+
   test(`${name}: 20 concurrent redeemCode calls: one ok, and only its tokens are stored`, async (t) => {
     const store = await storeFor(t, suite);
     const grant = grantRecord();
