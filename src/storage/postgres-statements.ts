@@ -63,6 +63,20 @@ export const SQL = {
     WHERE hash = $2 AND kind = 'refresh' AND used_at IS NULL AND revoked_at IS NULL AND NOT ${GRANT_REVOKED('tokens')}
     RETURNING ${TOKEN}`,
 
+  // A refresh token's rotation as one statement: mark it used if it is still usable and
+  // belongs to grant $3, then, only if it was, insert its successor and the access token
+  // ($4-$11, as insertTokens).
+  rotateRefreshToken: `WITH won AS (
+      UPDATE tokens SET used_at = $1
+      WHERE hash = $2 AND grant_id = $3 AND kind = 'refresh' AND used_at IS NULL AND revoked_at IS NULL AND NOT ${GRANT_REVOKED('tokens')}
+      RETURNING ${TOKEN}
+    ), minted AS (
+      INSERT INTO tokens (hash, kind, grant_id, scope, created_at, expires_at, revoked_at, used_at)
+      SELECT * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])
+      WHERE EXISTS (SELECT 1 FROM won)
+    )
+    SELECT * FROM won`,
+
   // Authorization codes
   insertCode: `INSERT INTO codes
     (hash, grant_id, client_hash, redirect_uri, code_challenge, scope, nonce, created_at, expires_at, consumed_at)

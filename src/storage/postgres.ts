@@ -211,20 +211,21 @@ export class PostgresStore implements OAuthStore {
 
   async rotateRefreshToken(oldHash: string, successor: TokenRecord | null, at: number, also: readonly TokenRecord[] = []): Promise<Consumed<TokenRecord>> {
     if (successor !== null && successor.kind !== 'refresh') throw new TypeError('the successor of a refresh token must be a refresh token');
-    return this.#transaction(async (c) => {
-      const won = (await c.query<TokenRecord>(SQL.useRefreshToken, [at, oldHash])).rows[0];
-      if (won === undefined) {
-        // Lost: a statement of its own sees what the winner (if any) committed.
-        const record = (await c.query<TokenRecord>(SQL.getToken, [oldHash])).rows[0];
-        if (record === undefined || record.kind !== 'refresh') return { status: 'missing' };
-        return { status: record.usedAt !== null ? 'reused' : 'revoked', record };
-      }
-      const fresh = successor === null ? also : [successor, ...also];
-      // Thrown inside the transaction, so the old token is not marked used either.
-      if (fresh.some((t) => t.grantId !== won.grantId)) throw new TypeError('the successor of a refresh token must belong to the same grant');
-      await insertTokens(c, fresh);
-      return { status: 'ok', record: won };
-    });
+    const fresh = successor === null ? also : [successor, ...also];
+    const grantId = fresh[0]?.grantId;
+    if (grantId !== undefined && fresh.some((t) => t.grantId !== grantId)) throw new TypeError('the successor of a refresh token must belong to the same grant');
+    // With tokens to insert, one statement (SQL.rotateRefreshToken): their grant is known, and
+    // the old token is used only if it belongs to it.
+    const won =
+      grantId === undefined
+        ? (await this.#query<TokenRecord>(SQL.useRefreshToken, [at, oldHash])).rows[0]
+        : (await this.#query<TokenRecord>(SQL.rotateRefreshToken, [at, oldHash, grantId, ...tokenColumns(fresh)])).rows[0];
+    if (won !== undefined) return { status: 'ok', record: won };
+    // Lost, or not usable: a statement of its own sees what the winner (if any) committed.
+    const record = (await this.#query<TokenRecord>(SQL.getToken, [oldHash])).rows[0];
+    if (record === undefined || record.kind !== 'refresh') return { status: 'missing' };
+    if (grantId !== undefined && record.grantId !== grantId) throw new TypeError('the successor of a refresh token must belong to the same grant');
+    return { status: record.usedAt !== null ? 'reused' : 'revoked', record };
   }
 
   async saveTokens(tokens: readonly TokenRecord[]): Promise<void> {
@@ -393,10 +394,6 @@ function tokenColumns(tokens: readonly TokenRecord[]): unknown[][] {
   ];
 }
 
-/** Insert `tokens` (none, one or several) in one round trip. */
-async function insertTokens(c: Queryable, tokens: readonly TokenRecord[]): Promise<void> {
-  if (tokens.length > 0) await c.query(SQL.insertTokens, tokenColumns(tokens));
-}
 
 /** " at host:port/db" for messages, without user or password; empty when the URL does not parse. */
 function serverOf(url: string): string {
