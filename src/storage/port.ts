@@ -134,6 +134,8 @@ export interface OAuthStore {
   consumeCode(hash: string, at: number): Promise<Consumed<CodeRecord>>;
   /** Read a code without consuming it, to check its bindings before redeeming it. */
   findCode(hash: string): Promise<CodeRecord | null>;
+  /** The code and its grant, read together (one statement, one snapshot); null when unknown. */
+  findCodeWithGrant(hash: string): Promise<{ code: CodeRecord; grant: Grant } | null>;
   /**
    * Consume a code and, only if this call consumed it, save the tokens it buys and mark its
    * grant used: one transaction, one commit (the token endpoint's hot path). Statuses as

@@ -7,7 +7,7 @@
  * of racing callers only one sees rowCount 1, whichever process or connection they use.
  */
 
-import { TOKEN_WITH_GRANT_SELECT } from './token-with-grant.js';
+import { CODE_WITH_GRANT_SELECT, TOKEN_WITH_GRANT_SELECT } from './with-grant.js';
 
 const GRANT = `id, host, username AS "user", client_id AS "clientId", client_hash AS "clientHash",
   client_name AS "clientName", client_uri AS "clientUri", scope, created_at AS "createdAt",
@@ -82,6 +82,7 @@ export const SQL = {
     (hash, grant_id, client_hash, redirect_uri, code_challenge, scope, nonce, created_at, expires_at, consumed_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
   getCode: `SELECT ${CODE} FROM codes WHERE hash = $1`,
+  getCodeWithGrant: `${CODE_WITH_GRANT_SELECT}$1`,
   consumeCode: `UPDATE codes SET consumed_at = $1
     WHERE hash = $2 AND consumed_at IS NULL AND revoked_at IS NULL AND NOT ${GRANT_REVOKED('codes')}
     RETURNING ${CODE}`,

@@ -21,7 +21,7 @@ import { POSTGRES_MIGRATIONS } from './migrations/postgres.js';
 import type { CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenRecord } from './port.js';
 import { fromPgError, isConnectionError, isRetryable } from './postgres-errors.js';
 import { SQL } from './postgres-statements.js';
-import { splitTokenWithGrant } from './token-with-grant.js';
+import { splitCodeWithGrant, splitTokenWithGrant } from './with-grant.js';
 import { EXPIRED_TOKEN_RETENTION_MS } from './sqlite.js';
 
 export interface PostgresStoreOptions {
@@ -253,6 +253,11 @@ export class PostgresStore implements OAuthStore {
 
   async findCode(hash: string): Promise<CodeRecord | null> {
     return (await this.#query<CodeRecord>(SQL.getCode, [hash])).rows[0] ?? null;
+  }
+
+  async findCodeWithGrant(hash: string): Promise<{ code: CodeRecord; grant: Grant } | null> {
+    const r = (await this.#query<Record<string, unknown>>(SQL.getCodeWithGrant, [hash])).rows[0];
+    return r === undefined ? null : splitCodeWithGrant(r);
   }
 
   async redeemCode(hash: string, at: number, tokens: readonly TokenRecord[]): Promise<Consumed<CodeRecord>> {

@@ -7,7 +7,7 @@
  */
 import type { Database } from 'better-sqlite3';
 import type { CodeRecord, DeviceRecord, Grant, TokenRecord } from './port.js';
-import { TOKEN_WITH_GRANT_SELECT } from './token-with-grant.js';
+import { CODE_WITH_GRANT_SELECT, TOKEN_WITH_GRANT_SELECT } from './with-grant.js';
 
 const GRANT = `id, host, username AS user, client_id AS clientId, client_hash AS clientHash,
   client_name AS clientName, client_uri AS clientUri, scope, created_at AS createdAt,
@@ -78,6 +78,7 @@ export function prepareStatements(db: Database) {
       (hash, grant_id, client_hash, redirect_uri, code_challenge, scope, nonce, created_at, expires_at, consumed_at)
       VALUES (@hash, @grantId, @clientHash, @redirectUri, @codeChallenge, @scope, @nonce, @createdAt, @expiresAt, @consumedAt)`),
     getCode: prepare<[string], CodeRecord>(`SELECT ${CODE} FROM codes WHERE hash = ?`),
+    getCodeWithGrant: prepare<[string], Record<string, unknown>>(`${CODE_WITH_GRANT_SELECT}?`),
     consumeCode: prepare<[number, string]>(`UPDATE codes SET consumed_at = ?
       WHERE hash = ? AND consumed_at IS NULL AND revoked_at IS NULL AND NOT ${GRANT_REVOKED('codes')}`),
 

@@ -15,7 +15,7 @@ import { SQLITE_MIGRATIONS } from './migrations/sqlite.js';
 import type { CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenRecord } from './port.js';
 import { fromSqliteError } from './sqlite-errors.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
-import { splitTokenWithGrant } from './token-with-grant.js';
+import { splitCodeWithGrant, splitTokenWithGrant } from './with-grant.js';
 
 /**
  * How long an expired token is kept before sweep deletes it: long enough that a refresh token
@@ -278,6 +278,13 @@ export class SqliteStore implements OAuthStore {
 
   async findCode(hash: string): Promise<CodeRecord | null> {
     return this.#run(() => this.#s.getCode.get(hash) ?? null);
+  }
+
+  async findCodeWithGrant(hash: string): Promise<{ code: CodeRecord; grant: Grant } | null> {
+    return this.#run(() => {
+      const row = this.#s.getCodeWithGrant.get(hash);
+      return row === undefined ? null : splitCodeWithGrant(row);
+    });
   }
 
   async redeemCode(hash: string, at: number, tokens: readonly TokenRecord[]): Promise<Consumed<CodeRecord>> {

@@ -74,8 +74,10 @@ async function exchangeCode(ctx: OAuthContext, client: AuthenticatedClient, body
   const hash = hashSecret(code);
   // Read first, redeem last: the bindings are checked before anything is written, and the
   // redemption (consume, save tokens, touch the grant) is one commit.
-  const c = await ctx.store.findCode(hash);
-  if (c === null) throw grant('unknown code');
+  // The code and its grant in one read.
+  const found = await ctx.store.findCodeWithGrant(hash);
+  if (found === null) throw grant('unknown code');
+  const { code: c, grant: g } = found;
   if (c.clientHash !== client.clientHash) throw grant('code of another client');
   if (c.consumedAt !== null) return replayed(ctx, c.grantId, now);
   const bad =
@@ -88,8 +90,7 @@ async function exchangeCode(ctx: OAuthContext, client: AuthenticatedClient, body
     await ctx.store.consumeCode(hash, now);
     throw grant(bad);
   }
-  const g = await ctx.store.getGrant(c.grantId);
-  if (g === null || g.revokedAt !== null) throw grant('grant revoked');
+  if (g.revokedAt !== null) throw grant('grant revoked');
   const minted = mintTokens(ctx, client, g.id, c.scope, now);
   const redeemed = await ctx.store.redeemCode(hash, now, minted.records);
   if (redeemed.status === 'revoked' || redeemed.status === 'missing') throw grant('grant revoked');

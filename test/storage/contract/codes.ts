@@ -52,6 +52,20 @@ export function codesContract(suite: Suite): void {
     assert.equal(await store.findToken(access.hash), null);
   });
 
+  test(`${name}: findCodeWithGrant reads a code and its grant together, as stored`, async (t) => {
+    const store = await storeFor(t, suite);
+    const grant = grantRecord();
+    await store.createGrant(grant);
+    const code = codeRecord(grant, { nonce: 'n-1' });
+    await store.saveCode(code);
+    assert.deepEqual(await store.findCodeWithGrant(code.hash), { code, grant });
+    assert.equal(await store.findCodeWithGrant(newHash()), null);
+    await store.revokeGrant(grant.id, T0 + 1);
+    const after = await store.findCodeWithGrant(code.hash);
+    assert.equal(after?.grant.revokedAt, T0 + 1);
+    assert.equal(after?.code.hash, code.hash);
+  });
+
   test(`${name}: redeemCode refuses tokens of another grant: nothing consumed, nothing stored`, async (t) => {
     const store = await storeFor(t, suite);
     const grant = grantRecord();
