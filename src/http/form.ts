@@ -36,6 +36,13 @@ export function formParsers(app: FastifyInstance, keepJson = false): void {
   }
 }
 
+/** A string field of a parsed form body ('' when absent, not a string, or no form at all). */
+export function formField(body: unknown, name: string): string {
+  if (body === null || typeof body !== 'object') return '';
+  const v = (body as Record<string, unknown>)[name];
+  return typeof v === 'string' ? v : '';
+}
+
 /** A query string parsed by fastify: refuse parameters given more than once. */
 export function singleValued(query: unknown): Record<string, string> {
   const out: Record<string, string> = Object.create(null);

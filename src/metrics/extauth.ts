@@ -66,16 +66,19 @@ export function instrumentEngines(registry: Registry, accounts: Accounts): void 
   };
   accounts.onQuery(listener);
 
-  // Read at scrape time: reset, then one sample per engine from its current stats().
+  // Read at scrape time: reset, then one sample per engine (of the pools serving now) from its
+  // current stats(). Gauges are set to the value, counters brought to it from zero.
+  const samples = (read: (s: EngineStats) => number): [{ engine: string }, number][] =>
+    namedEngines(accounts).map(({ name, engine }) => [{ engine: name }, read(engine.stats())]);
+  const common = { labelNames: ['engine'] as const, registers: [registry] };
   const gauge = (name: string, help: string, read: (s: EngineStats) => number): void => {
     new Gauge({
       name,
       help,
-      labelNames: ['engine'] as const,
-      registers: [registry],
+      ...common,
       collect() {
         this.reset();
-        for (const { name: engine, engine: e } of namedEngines(accounts)) this.set({ engine }, read(e.stats()));
+        for (const [labels, value] of samples(read)) this.set(labels, value);
       },
     });
   };
@@ -83,11 +86,10 @@ export function instrumentEngines(registry: Registry, accounts: Accounts): void 
     new Counter({
       name,
       help,
-      labelNames: ['engine'] as const,
-      registers: [registry],
+      ...common,
       collect() {
         this.reset();
-        for (const { name: engine, engine: e } of namedEngines(accounts)) this.inc({ engine }, read(e.stats()));
+        for (const [labels, value] of samples(read)) this.inc(labels, value);
       },
     });
   };

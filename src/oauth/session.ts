@@ -138,6 +138,26 @@ export function newCsrfCookie(): string {
   return randomBase64url(18);
 }
 
+/** The shape newCsrfCookie() draws: 18 random bytes in base64url. */
+const BROWSER_ID = /^[A-Za-z0-9_-]{24}$/;
+
+/** True when `value` is a CSRF cookie value as newCsrfCookie() draws them. */
+export function isBrowserId(value: string | undefined): value is string {
+  return value !== undefined && BROWSER_ID.test(value);
+}
+
+/**
+ * This browser's CSRF cookie value for a page about to be shown: the one it has, or a new one
+ * set on `reply`. With `refresh`, the cookie is set again either way, so its lifetime restarts
+ * with the page (the account page, whose forms stay open long).
+ */
+export function browserCookie(host: OAuthHost, cookies: Record<string, string>, reply: { header(name: string, value: string): unknown }, refresh = false): string {
+  const current = cookies[CSRF_COOKIE];
+  const browser = isBrowserId(current) ? current : newCsrfCookie();
+  if (refresh || browser !== current) reply.header('set-cookie', csrfCookie(host, browser));
+  return browser;
+}
+
 export function csrfCookie(host: OAuthHost, value: string): string {
   return cookie(host, CSRF_COOKIE, value, REQUEST_TTL_S * 6, 'Strict');
 }

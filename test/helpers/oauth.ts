@@ -1,6 +1,5 @@
 /** Start Gatehouse with OAuth hosts on a real 127.0.0.1 port, with a fixture auth script. */
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { TestContext } from 'node:test';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { parseConfigText } from '../../src/config/load.js';
@@ -13,17 +12,9 @@ import { join } from 'node:path';
 import { TestBrowser, field } from './browser.js';
 import { MemoryLogger } from './log.js';
 import { fixture } from './paths.js';
+import { freePort } from './net.js';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface OAuthServer {
   origin: string;
@@ -33,11 +24,14 @@ export interface OAuthServer {
 
 export const REGISTRATION_KEY = 'test-registration-key-0123456789';
 
-/** Hosts `localhost` (issuer {origin}/localhost) and `other.example` ({origin}/other). */
-export async function startOAuth(t: TestContext, extra = '', options: { dataDir?: string } = {}): Promise<OAuthServer> {
+/**
+ * Hosts `localhost` (issuer {origin}/localhost) and `other.example` ({origin}/other), answered
+ * by the `script` fixture (default fast.mjs).
+ */
+export async function startOAuth(t: TestContext, extra = '', options: { dataDir?: string; script?: string } = {}): Promise<OAuthServer> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]
+  const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(options.script ?? fixture('fast.mjs'))}]
 oauth2_registration_key = "${REGISTRATION_KEY}"
 auth_failure_limit_address = 0
 ${extra}

@@ -11,9 +11,11 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
-import { constants, tmpdir } from 'node:os';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../helpers/net.js';
+import { killOnTestExit, killQuiet, rmQuiet, sleep } from './cleanup.js';
 import { randomBytes } from 'node:crypto';
 
 export interface EjabberdOptions {
@@ -126,16 +128,6 @@ function alive(p: ProcId): boolean {
   return st !== null && st.start === p.start;
 }
 
-function killQuiet(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    /* gone */
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 // Instances still running: killed synchronously if the test process exits without stop().
 interface LiveInstance {
   group: number;
@@ -144,7 +136,6 @@ interface LiveInstance {
   keep: () => boolean;
 }
 const live = new Set<LiveInstance>();
-let exitHookInstalled = false;
 function killAllLive(): void {
   for (const inst of live) {
     // Leaves first (extauth programs), while erl_child_setup is still alive to reap them.
@@ -152,46 +143,11 @@ function killAllLive(): void {
     for (const p of procs) if (alive(p) && !readCommIs(p.pid, 'beam')) killQuiet(p.pid, 'SIGKILL');
     killQuiet(-inst.group, 'SIGKILL');
     for (const p of procs) if (alive(p)) killQuiet(p.pid, 'SIGKILL');
-    if (!inst.keep()) {
-      try {
-        rmSync(inst.dir, { recursive: true, force: true });
-      } catch {
-        /* ignore */
-      }
-    }
+    if (!inst.keep()) rmQuiet(inst.dir);
   }
   live.clear();
 }
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // ejabberd runs in its own process group, so a Ctrl-C or a runner's SIGTERM would not reach it.
-  process.on('exit', killAllLive);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const handler = () => {
-      killAllLive();
-      // Nobody else handles this signal: keep its default meaning (terminate).
-      if (process.listenerCount(sig) === 1) process.exit(128 + (constants.signals[sig] ?? 1));
-    };
-    process.on(sig, handler);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
-
-/** A free TCP port on 127.0.0.1 (bound then released; small race, startEjabberd retries). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 // A TCP connect alone is not enough: the listener socket is bound (and the kernel completes
 // handshakes into the backlog) a few hundred ms before ejabberd has finished starting and
@@ -364,7 +320,7 @@ async function startOnce(opts: EjabberdOptions): Promise<Ejabberd> {
     return tracked;
   };
   const inst: LiveInstance = { group, tracked: track, dir, keep: () => keep };
-  installExitHook();
+  killOnTestExit(killAllLive);
   live.add(inst);
 
   const logTail = (lines = 40): string => {

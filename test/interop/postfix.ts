@@ -14,11 +14,13 @@
 // answers 454. smtpd_sasl_path accepts "inet:127.0.0.1:PORT" for a TCP server.
 // See test/interop/PROSODY_POSTFIX_NOTES.md for the lines smtpd sends and the reply codes.
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../helpers/net.js';
+import { killOnTestExit, killQuiet, rmQuiet, sleep } from './cleanup.js';
 
 export interface PostfixOptions {
   /** smtpd_sasl_path: an absolute Unix socket path, "unix:/path" or "inet:127.0.0.1:PORT". */
@@ -96,31 +98,12 @@ function groupMembers(pgrp: number): number[] {
   return out;
 }
 
-function killQuiet(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    /* gone */
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function rmQuiet(dir: string): void {
-  try {
-    rmSync(dir, { recursive: true, force: true });
-  } catch {
-    /* ignore */
-  }
-}
-
 interface LiveInstance {
   masterPid: number;
   dir: string;
   keep: boolean;
 }
 const live = new Set<LiveInstance>();
-let exitHookInstalled = false;
 function killAllLive(): void {
   for (const inst of live) {
     if (inst.masterPid > 0) {
@@ -131,33 +114,7 @@ function killAllLive(): void {
   }
   live.clear();
 }
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // master daemonizes: nothing we start is our child, so kill it ourselves if the test dies.
-  process.on('exit', killAllLive);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(sig, () => {
-      killAllLive();
-      if (process.listenerCount(sig) === 1) process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const)[sig]);
-    });
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 interface RunResult {
   code: number | null;
@@ -356,7 +313,7 @@ async function startOnce(
 
   const inst: LiveInstance = { masterPid: -1, dir, keep };
   live.add(inst);
-  installExitHook();
+  killOnTestExit(killAllLive);
   const logTail = (lines = 40) => tailOf(maillog, lines);
 
   let stopped = false;

@@ -13,10 +13,12 @@
 // See test/interop/PROSODY_POSTFIX_NOTES.md for the protocol lines Prosody sends and its quirks.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
-import { constants, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../helpers/net.js';
+import { killOnTestExit, killQuiet, rmQuiet, sleep } from './cleanup.js';
 
 export interface ProsodyOptions {
   /** Unix socket of the Dovecot auth server (dovecot_auth_socket). */
@@ -98,23 +100,12 @@ export function authDovecotModuleDir(): string {
 // ---------------------------------------------------------------------------------------------
 // process bookkeeping
 
-function killQuiet(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    /* gone */
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 interface LiveInstance {
   pid: number;
   dir: string;
   keep: boolean;
 }
 const live = new Set<LiveInstance>();
-let exitHookInstalled = false;
 function killAllLive(): void {
   for (const inst of live) {
     killQuiet(-inst.pid, 'SIGKILL');
@@ -123,43 +114,8 @@ function killAllLive(): void {
   }
   live.clear();
 }
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // Prosody runs in its own process group: a Ctrl-C or a runner's SIGTERM would not reach it.
-  process.on('exit', killAllLive);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const handler = () => {
-      killAllLive();
-      if (process.listenerCount(sig) === 1) process.exit(128 + (constants.signals[sig] ?? 1));
-    };
-    process.on(sig, handler);
-  }
-}
-
-function rmQuiet(dir: string): void {
-  try {
-    rmSync(dir, { recursive: true, force: true });
-  } catch {
-    /* ignore */
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
-
-/** A free TCP port on 127.0.0.1 (bound then released; small race, startProsody retries). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /**
  * Opens a c2s stream and returns the SASL mechanisms in the stream features ([] when features
@@ -347,7 +303,7 @@ async function startOnce(opts: ProsodyOptions, r: Resolved): Promise<Prosody> {
   const inst: LiveInstance = { pid, dir, keep: r.keep };
   if (pid > 0) {
     live.add(inst);
-    installExitHook();
+    killOnTestExit(killAllLive);
   }
 
   let stopped = false;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import pg from 'pg';
 import { openStore } from '../../src/storage/index.js';
 import { applyPostgresMigrations } from '../../src/storage/migrations/apply-postgres.js';
@@ -17,7 +17,8 @@ import { storageCodeOfSqlState } from '../../src/storage/postgres-errors.js';
 import { openPostgresStore, PostgresStore } from '../../src/storage/postgres.js';
 import { storeContract } from './contract.js';
 import { createTestSchema, urlWithSchema } from './postgres-schema.js';
-import { codeRecord, grantRecord, T0 } from './records.js';
+import { codeRecord, grantRecord, T0, tokenRecord } from './records.js';
+import type { CodeRecord, OAuthStore, TokenRecord } from '../../src/storage/port.js';
 
 const db = await createTestSchema();
 after(() => db.drop());
@@ -93,40 +94,40 @@ test('postgres: an unreachable server is ERR_STORAGE_UNAVAILABLE, and the passwo
   });
 });
 
-test('postgres: a statement held past the statement timeout fails as unavailable, and the store goes on', async (t) => {
-  const store = await openPostgresStore(db.url, { statementTimeoutMs: 200 });
-  t.after(() => store.close());
+/**
+ * A stored code whose row lock another session holds, as a stuck instance would, and an
+ * access token for its grant (the redemption the token endpoint makes).
+ */
+async function lockedCode(t: TestContext, store: OAuthStore): Promise<{ code: CodeRecord; token: () => TokenRecord; locker: pg.Client }> {
   const grant = grantRecord();
   await store.createGrant(grant);
   const code = codeRecord(grant);
   await store.saveCode(code);
-  // Another session holds the code's row lock, as a stuck instance would.
   const locker = new pg.Client({ connectionString: db.url });
   await locker.connect();
   t.after(() => locker.end());
   await locker.query('BEGIN');
   await locker.query('SELECT 1 FROM codes WHERE hash = $1 FOR UPDATE', [code.hash]);
-  await assert.rejects(store.redeemCode(code.hash, T0 + 1, []), { name: 'StorageError', code: 'ERR_STORAGE_UNAVAILABLE' });
+  return { code, token: () => tokenRecord(grant.id, { kind: 'access' }), locker };
+}
+
+test('postgres: a statement held past the statement timeout fails as unavailable, and the store goes on', async (t) => {
+  const store = await openPostgresStore(db.url, { statementTimeoutMs: 200 });
+  t.after(() => store.close());
+  const { code, token, locker } = await lockedCode(t, store);
+  await assert.rejects(store.redeemCode(code.hash, T0 + 1, [token()]), { name: 'StorageError', code: 'ERR_STORAGE_UNAVAILABLE' });
   await locker.query('ROLLBACK');
-  assert.equal((await store.redeemCode(code.hash, T0 + 2, [])).status, 'ok');
+  assert.equal((await store.redeemCode(code.hash, T0 + 2, [token()])).status, 'ok');
 });
 
 test('postgres: a connection killed mid-transaction fails the call as unavailable; the next call gets a new connection', async (t) => {
   const store = await openPostgresStore(db.url, { maxConnections: 1 });
   t.after(() => store.close());
-  const grant = grantRecord();
-  await store.createGrant(grant);
-  const code = codeRecord(grant);
-  await store.saveCode(code);
-  const locker = new pg.Client({ connectionString: db.url });
-  await locker.connect();
-  t.after(() => locker.end());
-  await locker.query('BEGIN');
-  await locker.query('SELECT 1 FROM codes WHERE hash = $1 FOR UPDATE', [code.hash]);
+  const { code, token, locker } = await lockedCode(t, store);
   const lockerPid = (await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
 
   // Settled into a value at once, so the rejection is never unhandled while the loop waits.
-  const redeem = store.redeemCode(code.hash, T0 + 1, []).then(
+  const redeem = store.redeemCode(code.hash, T0 + 1, [token()]).then(
     (r) => ({ ok: true as const, r }),
     (err: unknown) => ({ ok: false as const, err }),
   );
@@ -144,8 +145,8 @@ test('postgres: a connection killed mid-transaction fails the call as unavailabl
   assert.equal(err.code, 'ERR_STORAGE_UNAVAILABLE');
   assert.equal(err.temporary, true);
   await locker.query('ROLLBACK');
-  // Nothing was consumed by the killed transaction, and the pool replaced its connection.
-  assert.equal((await store.redeemCode(code.hash, T0 + 2, [])).status, 'ok');
+  // Nothing was consumed by the killed statement, and the pool replaced its connection.
+  assert.equal((await store.redeemCode(code.hash, T0 + 2, [token()])).status, 'ok');
 });
 
 test('postgres: times are BIGINT milliseconds read back as numbers', async (t) => {

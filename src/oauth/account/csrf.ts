@@ -13,10 +13,7 @@
  */
 import type { FastifyReply } from 'fastify';
 import type { OAuthHost } from '../host.js';
-import { checkCsrf, CSRF_COOKIE, csrfCookie, csrfToken, newCsrfCookie } from '../session.js';
-
-/** The shape newCsrfCookie() draws: 18 random bytes in base64url. */
-const BROWSER_ID = /^[A-Za-z0-9_-]{24}$/;
+import { browserCookie, checkCsrf, CSRF_COOKIE, csrfToken, isBrowserId } from '../session.js';
 
 /** The purpose label of a form: the sign-in form (no user yet) or a signed-in user's forms. */
 export function accountPurpose(user: string | null): string {
@@ -30,18 +27,11 @@ export function accountCsrf(host: OAuthHost, browser: string, user: string | nul
 /** Constant-time check of a posted token (false when the cookie or the token is missing). */
 export function checkAccountCsrf(host: OAuthHost, cookies: Record<string, string>, user: string | null, given: unknown): boolean {
   const browser = cookies[CSRF_COOKIE];
-  if (browser === undefined || !BROWSER_ID.test(browser) || typeof given !== 'string') return false;
+  if (!isBrowserId(browser) || typeof given !== 'string') return false;
   return checkCsrf(host, browser, accountPurpose(user), given);
 }
 
-/**
- * This browser's CSRF cookie value for a page about to be shown: the one it has, or a new one.
- * The cookie is (re)set either way, so its lifetime restarts with each page view and a form
- * stays usable as long as the cookie's Max-Age after the page was shown.
- */
+/** This browser's CSRF cookie value, its lifetime restarted with each page view. */
 export function browserId(host: OAuthHost, cookies: Record<string, string>, reply: FastifyReply): string {
-  let browser = cookies[CSRF_COOKIE];
-  if (browser === undefined || !BROWSER_ID.test(browser)) browser = newCsrfCookie();
-  reply.header('set-cookie', csrfCookie(host, browser));
-  return browser;
+  return browserCookie(host, cookies, reply, true);
 }

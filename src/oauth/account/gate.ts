@@ -18,12 +18,6 @@ export function formOf(req: FastifyRequest): Record<string, string> {
   return body !== null && typeof body === 'object' ? (body as Record<string, string>) : Object.create(null);
 }
 
-/** A value of a posted field: only a string counts. */
-export function fieldOf(form: Record<string, string>, name: string): string {
-  const v: unknown = form[name];
-  return typeof v === 'string' ? v : '';
-}
-
 export function formExpired(ctx: OAuthContext, reply: FastifyReply): FastifyReply {
   return accountMessage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Go back to your account page and try again.');
 }

@@ -6,12 +6,13 @@
  * again with the reason announced.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { CSRF_COOKIE, issueSession, parseCookies, sessionCookie } from '../session.js';
 import { prepareUsername, stripOwnHost } from '../username.js';
 import { checkPassword, retryAfter } from '../password-check.js';
 import { accountCsrf, checkAccountCsrf } from './csrf.js';
-import { fieldOf, formExpired, formOf } from './gate.js';
+import { formExpired, formOf } from './gate.js';
 import { accountLoginPage, accountPath } from './page.js';
 
 export function accountLoginEndpoint(ctx: OAuthContext) {
@@ -19,13 +20,13 @@ export function accountLoginEndpoint(ctx: OAuthContext) {
     const cookies = parseCookies(req.headers.cookie);
     const form = formOf(req);
     if (!checkAccountCsrf(ctx.host, cookies, null, form['csrf'])) return formExpired(ctx, reply);
-    const typed = fieldOf(form, 'username');
+    const typed = formField(form, 'username');
     const csrf = accountCsrf(ctx.host, cookies[CSRF_COOKIE]!, null);
     const again = (status: number, error: string) => accountLoginPage(ctx, reply, { status, csrf, username: typed, error });
 
     const prepared = prepareUsername(stripOwnHost(typed, ctx.host.host));
     if (!prepared.ok) return again(400, prepared.message);
-    const check = await checkPassword(ctx, prepared.user, fieldOf(form, 'password'), req.ip);
+    const check = await checkPassword(ctx, prepared.user, formField(form, 'password'), req.ip);
     switch (check.result) {
       case 'ok':
         break;

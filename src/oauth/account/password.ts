@@ -16,11 +16,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AccountsError } from '../../accounts/errors.js';
 import { ExtauthError } from '../../extauth/errors.js';
+import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { issueSession, sessionCookie } from '../session.js';
 import { checkPassword, retryAfter } from '../password-check.js';
 import { accountCsrf } from './csrf.js';
-import { fieldOf, signedInForm } from './gate.js';
+import { signedInForm } from './gate.js';
 import { accountPage, accountPath, type PasswordField } from './page.js';
 
 const UNAVAILABLE = 'Password changes are temporarily unavailable. Try again in a moment.';
@@ -72,11 +73,11 @@ export function changePasswordEndpoint(ctx: OAuthContext) {
       return accountPage(ctx, reply, { status, user, grants, csrf: accountCsrf(ctx.host, browser, user), passwordError: { message, field } });
     };
 
-    const current = fieldOf(form, 'current_password');
-    const next = fieldOf(form, 'new_password');
+    const current = formField(form, 'current_password');
+    const next = formField(form, 'new_password');
     if (current === '') return refuse(400, 'Enter your current password.', 'current');
     if (next === '') return refuse(400, 'Enter a new password.', 'new');
-    if (next !== fieldOf(form, 'confirm_password')) return refuse(400, 'The two new passwords do not match.', 'confirm');
+    if (next !== formField(form, 'confirm_password')) return refuse(400, 'The two new passwords do not match.', 'confirm');
 
     const check = await checkPassword(ctx, user, current, req.ip);
     switch (check.result) {

@@ -6,8 +6,9 @@
  * already revoked grant is a success (a double submit). 303 back with a confirmation.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
-import { fieldOf, signedInForm } from './gate.js';
+import { signedInForm } from './gate.js';
 import { accountMessage, accountPath } from './page.js';
 
 export function revokeGrantEndpoint(ctx: OAuthContext) {
@@ -15,7 +16,7 @@ export function revokeGrantEndpoint(ctx: OAuthContext) {
     const gate = await signedInForm(ctx, req, reply);
     if (!gate.ok) return gate.reply;
     const { session, form } = gate;
-    const id = fieldOf(form, 'grant');
+    const id = formField(form, 'grant');
     const grant = id === '' || id.length > 64 ? null : await ctx.store.getGrant(id);
     if (grant === null || grant.host !== ctx.host.host || grant.user !== session.user) {
       if (grant !== null) ctx.log.warn({ user: session.user }, "refused to revoke another user's grant");

@@ -13,12 +13,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { singleValued } from '../../http/form.js';
 import type { DeviceRecord } from '../../storage/port.js';
+import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { verifyClient } from '../registration/client-id.js';
 import type { ClientMetadata } from '../registration/metadata.js';
 import { hashSecret, newId } from '../secrets.js';
 import { checkCsrf, CSRF_COOKIE, csrfToken, parseCookies, readSession } from '../session.js';
-import { browserId, DEVICE_PATHS, deviceConsentPage, deviceDonePage, deviceErrorPage, deviceLoginPage, formField } from './pages.js';
+import { browserId, DEVICE_PATHS, deviceConsentPage, deviceDonePage, deviceErrorPage, deviceLoginPage } from './pages.js';
 import { pendingDevice, readDeviceRequest } from './request.js';
 
 const EXPIRED = 'This request has expired or was already answered. Enter the code from your device again.';

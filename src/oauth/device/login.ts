@@ -7,13 +7,14 @@
  * consent step (POST-redirect-GET).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { checkPassword, signInRefusal } from '../password-check.js';
 import { verifyClient } from '../registration/client-id.js';
 import { checkCsrf, CSRF_COOKIE, csrfToken, issueSession, parseCookies, sessionCookie } from '../session.js';
 import { prepareUsername, stripOwnHost } from '../username.js';
 import { consentLocation } from './consent.js';
-import { deviceErrorPage, deviceLoginPage, formField } from './pages.js';
+import { deviceErrorPage, deviceLoginPage } from './pages.js';
 import { pendingDevice } from './request.js';
 
 export function loginEndpoint(ctx: OAuthContext) {

@@ -8,7 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthContext } from '../context.js';
 import { cssHref } from '../endpoints/pages.js';
 import { SCOPE_DESCRIPTIONS } from '../scopes.js';
-import { CSRF_COOKIE, csrfCookie, newCsrfCookie, parseCookies } from '../session.js';
+import { browserCookie, parseCookies } from '../session.js';
 import { html, SafeHtml } from '../views/render.js';
 import { formatUserCode } from './user-code.js';
 
@@ -27,18 +27,7 @@ const HTML = 'text/html; charset=utf-8';
 
 /** This browser's CSRF cookie value, set afresh when missing or malformed. */
 export function browserId(ctx: OAuthContext, req: FastifyRequest, reply: FastifyReply): string {
-  const current = parseCookies(req.headers.cookie)[CSRF_COOKIE];
-  if (current !== undefined && /^[A-Za-z0-9_-]{24}$/.test(current)) return current;
-  const fresh = newCsrfCookie();
-  reply.header('set-cookie', csrfCookie(ctx.host, fresh));
-  return fresh;
-}
-
-/** A string field of a posted form ('' when absent or not a string). */
-export function formField(body: unknown, name: string): string {
-  if (body === null || typeof body !== 'object') return '';
-  const v = (body as Record<string, unknown>)[name];
-  return typeof v === 'string' ? v : '';
+  return browserCookie(ctx.host, parseCookies(req.headers.cookie), reply);
 }
 
 function base(ctx: OAuthContext, title: string) {

@@ -19,10 +19,11 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { singleValued } from '../../http/form.js';
+import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { errorPage } from '../endpoints/pages.js';
 import { checkCsrf, CSRF_COOKIE, csrfToken, parseCookies } from '../session.js';
-import { browserId, CODE_ENTRY_FORM, codeEntryPage, DEVICE_PATHS, formField } from './pages.js';
+import { browserId, CODE_ENTRY_FORM, codeEntryPage, DEVICE_PATHS } from './pages.js';
 import { USER_CODE_FAILURE_LIMIT, USER_CODE_FAILURE_WINDOW_MS } from './policy.js';
 import { deviceProblem, issueDeviceRequest, type DeviceProblem } from './request.js';
 import { formatUserCode, normalizeUserCode } from './user-code.js';

@@ -22,7 +22,7 @@ import { isValidChallenge } from '../pkce.js';
 import { matchRedirectUri } from '../redirect.js';
 import { verifyClient } from '../registration/client-id.js';
 import { limitToClient, parseScope } from '../scopes.js';
-import { CSRF_COOKIE, csrfCookie, csrfToken, issueRequestToken, newCsrfCookie, parseCookies, readSession, sessionFits, type AuthorizationRequest } from '../session.js';
+import { browserCookie, csrfToken, issueRequestToken, parseCookies, readSession, sessionFits, type AuthorizationRequest } from '../session.js';
 import { consentPage, errorPage, loginPage, redirectToClient } from './pages.js';
 
 export function authorizeEndpoint(ctx: OAuthContext) {
@@ -110,11 +110,7 @@ export async function showNext(
   clientUri: string,
 ): Promise<FastifyReply> {
   const cookies = parseCookies(req.headers.cookie);
-  let browser = cookies[CSRF_COOKIE];
-  if (browser === undefined || !/^[A-Za-z0-9_-]{24}$/.test(browser)) {
-    browser = newCsrfCookie();
-    reply.header('set-cookie', csrfCookie(ctx.host, browser));
-  }
+  const browser = browserCookie(ctx.host, cookies, reply);
   const csrf = csrfToken(ctx.host, browser, requestToken);
   const session = await readSession(ctx, cookies);
   if (!sessionFits(session, request.auth_after)) return loginPage(ctx, reply, { clientName, request: requestToken, csrf });

@@ -8,9 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { parseConfigText } from '../../../src/config/load.js';
 import { field, TestBrowser } from '../../helpers/browser.js';
-import { authorize, basic, freePort, pkce, REDIRECT, REGISTRATION_KEY, register, serveConfig, token, type OAuthServer } from '../../helpers/oauth.js';
+import { authorize, basic, pkce, REDIRECT, register, startOAuth, token, type OAuthServer } from '../../helpers/oauth.js';
 import { fixture } from '../../helpers/paths.js';
 
 export type Users = Record<string, Record<string, string>>;
@@ -30,26 +29,9 @@ export async function startWithUsers(t: TestContext, users: Users, extra = ''): 
   const file = join(dir, 'users.json');
   writeFileSync(file, JSON.stringify(users));
   process.env['USERS_FILE'] = file;
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('users-file.mjs'))}]
-external_auth_processes = 1
-oauth2_registration_key = "${REGISTRATION_KEY}"
-auth_failure_limit_address = 0
-${extra}
-[hosts."localhost"]
-oauth2_issuer = "${origin}/localhost"
-[hosts."other.example"]
-oauth2_issuer = "${origin}/other"
-`);
-  const { log } = await serveConfig(t, config, port);
+  const server = await startOAuth(t, `external_auth_processes = 1\n${extra}`, { script: fixture('users-file.mjs') });
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return {
-    origin,
-    issuer: (h = 'localhost') => `${origin}/${h === 'localhost' ? 'localhost' : 'other'}`,
-    log,
-    users: () => JSON.parse(readFileSync(file, 'utf8')) as Users,
-  };
+  return { ...server, users: () => JSON.parse(readFileSync(file, 'utf8')) as Users };
 }
 
 /** Sign in through the account page's form; returns the account page shown after the 303. */
