@@ -11,4 +11,6 @@ app.post('/register', async (req, reply) => {
 });
 const address = await app.listen({ host: '127.0.0.1', port: 0 });
 process.send({ type: 'ready', issuer: address, endpoints: { register: `${address}/register`, token: `${address}/token`, introspect: `${address}/introspect` } });
-process.on('disconnect', () => void app.close().then(() => process.exit(0)));
+const stop = () => void app.close().then(() => process.exit(0));
+process.on('disconnect', stop);
+process.on('SIGTERM', stop);

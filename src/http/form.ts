@@ -22,18 +22,26 @@ export function parseForm(text: string): Record<string, string> {
   return out;
 }
 
+const FORM = 'application/x-www-form-urlencoded';
+/** mod_auth_http's spelling: not a valid media type (two slashes), so no parser can name it. */
+const MISSPELLED_FORM = /^application\/x\/www-form-urlencoded(?=\s*(;|$))/i;
+
 /** In this plugin's context, form bodies only (JSON and text get 415), unless `keepJson`. */
 export function formParsers(app: FastifyInstance, keepJson = false): void {
   if (!keepJson) app.removeAllContentTypeParsers();
-  for (const type of ['application/x-www-form-urlencoded', 'application/x/www-form-urlencoded']) {
-    app.addContentTypeParser(type, { parseAs: 'string' }, (_req, body, done) => {
-      try {
-        done(null, parseForm(body as string));
-      } catch (err) {
-        done(err as Error, undefined);
-      }
-    });
-  }
+  // Before the body is read, the misspelled type becomes the right one (parameters kept).
+  app.addHook('onRequest', (req, _reply, done) => {
+    const type = req.headers['content-type'];
+    if (type !== undefined && MISSPELLED_FORM.test(type)) req.raw.headers['content-type'] = type.replace(MISSPELLED_FORM, FORM);
+    done();
+  });
+  app.addContentTypeParser(FORM, { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseForm(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
 }
 
 /** A string field of a parsed form body ('' when absent, not a string, or no form at all). */
