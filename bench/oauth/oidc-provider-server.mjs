@@ -2,7 +2,8 @@
  * The reference server of the OAuth benchmark: oidc-provider@8 in its own process, configured
  * like Gatehouse: open dynamic registration, introspection, PKCE S256 required, opaque access
  * tokens, client_secret_basic (the registered default), no id_token (the benchmark's scope
- * has no `openid`), its default in-memory adapter.
+ * has no `openid`). Its store: its bundled in-memory adapter, or, with GH_BENCH_OIDC_STORE=sqlite,
+ * a durable SQLite adapter (oidc-provider-sqlite-adapter.mjs) with Gatehouse's settings.
  *
  * Started by bench/oauth.ts with an IPC channel. Messages:
  *  -> parent  { type: 'ready', issuer, endpoints: { register, token, introspect } }
@@ -20,14 +21,21 @@
  * the adapter's own setStorage(); the adapter's code is unchanged.
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Provider from 'oidc-provider';
 import { setStorage } from 'oidc-provider/lib/adapters/memory_adapter.js';
+import SqliteAdapter from './oidc-provider-sqlite-adapter.mjs';
 
 const RESOURCE = 'urn:gatehouse:bench:xmpp';
 const ACCOUNT = 'alice';
 
-setStorage(new Map());
+const durable = process.env.GH_BENCH_OIDC_STORE === 'sqlite';
+const dir = durable ? mkdtempSync(join(tmpdir(), 'gh-bench-oidc-')) : null;
+if (durable) SqliteAdapter.open(join(dir, 'oidc.sqlite'));
+else setStorage(new Map());
 
 const server = createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -37,6 +45,7 @@ const signing = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.ex
 const routes = { registration: '/reg', token: '/token', introspection: '/token/introspection' };
 
 const provider = new Provider(issuer, {
+  ...(durable ? { adapter: SqliteAdapter } : {}),
   routes,
   jwks: { keys: [{ ...signing, alg: 'ES256', use: 'sig', kid: 'bench' }] },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
@@ -103,13 +112,25 @@ async function mint(clientId, count, redirectUri) {
 
 process.on('message', (msg) => {
   if (msg?.type !== 'mint') return;
-  mint(msg.clientId, msg.count, msg.redirectUri).then(
+  const minting = () => mint(msg.clientId, msg.count, msg.redirectUri);
+  // Setup, not measured: the durable store commits without waiting for the disk meanwhile.
+  (durable ? SqliteAdapter.bulk(minting) : minting()).then(
     (codes) => process.send({ type: 'minted', id: msg.id, codes }),
     (err) => process.send({ type: 'minted', id: msg.id, error: String(err?.message ?? err) }),
   );
 });
-process.on('disconnect', () => process.exit(0));
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+function exit() {
+  if (durable) {
+    SqliteAdapter.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
+process.on('disconnect', exit);
+process.on('SIGTERM', () => {
+  server.closeAllConnections();
+  server.close(exit);
+});
 
 process.send({
   type: 'ready',
