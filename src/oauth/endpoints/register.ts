@@ -5,7 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthContext } from '../context.js';
-import { issueClient } from '../registration/client-id.js';
+import { clientInformationJson, issueClient } from '../registration/client-id.js';
 import { validateClientMetadata } from '../registration/metadata.js';
 import { enforceRate, sendOAuthError } from './respond.js';
 
@@ -16,7 +16,7 @@ export function registerEndpoint(ctx: OAuthContext) {
       const metadata = validateClientMetadata(req.body);
       const info = await issueClient(metadata, ctx.host.keys, { ttlS: ctx.host.registrationTtlS });
       ctx.log.info({ client: metadata.client_name, uri: metadata.client_uri }, 'client registered');
-      return reply.code(201).send(info);
+      return reply.code(201).type('application/json; charset=utf-8').send(clientInformationJson(info));
     } catch (err) {
       return sendOAuthError(ctx, reply, err);
     }

@@ -19,8 +19,8 @@ import { randomBase64url } from '../secrets.js';
 import { jwtVerify } from 'jose';
 import { invalidClient } from '../errors.js';
 import { clientSecretFor } from './client-secret.js';
-import type { RegistrationKeys } from './keys.js';
-import { validateClientMetadata, type ClientMetadata } from './metadata.js';
+import type { HostKey, RegistrationKeys } from './keys.js';
+import { metadataJson, validateClientMetadata, type ClientMetadata } from './metadata.js';
 
 export { verifyClientSecret } from './client-secret.js';
 
@@ -75,15 +75,33 @@ export async function issueClient(
   const key = keys.signing;
   // 128 random bits: two identical registrations never share an id or a secret.
   const nonce = randomBase64url(16);
-  const header = { alg: 'HS256', kid: key.kid, typ: CLIENT_ID_TYP };
-  const payload = exp === null ? { ...metadata, nonce, iat } : { ...metadata, nonce, iat, exp };
-  const client_id = signHs256(header, payload, key.bytes);
+  // The payload is the metadata's JSON with nonce, iat (and exp) appended: the metadata is a
+  // non-empty object, its JSON made once by validation; nonce is base64url, iat and exp are
+  // integers, so nothing appended needs escaping.
+  const metadataText = metadataJson(metadata);
+  const claims = `"nonce":"${nonce}","iat":${iat}${exp === null ? '' : `,"exp":${exp}`}}`;
+  const client_id = signHs256(key, `${metadataText.slice(0, -1)},${claims}`);
 
   const secret =
     metadata.token_endpoint_auth_method === 'none'
       ? {}
       : { client_secret: clientSecretFor(client_id, key), client_secret_expires_at: exp ?? 0 };
-  return Object.freeze({ client_id, ...secret, client_id_issued_at: iat, ...metadata });
+  const info: ClientInformation = Object.freeze({ client_id, ...secret, client_id_issued_at: iat, ...metadata });
+  // The response body, in the order of `info`: client_id is base64url and the secret hex.
+  const head =
+    'client_secret' in secret
+      ? `{"client_id":"${client_id}","client_secret":"${secret.client_secret}","client_secret_expires_at":${secret.client_secret_expires_at},`
+      : `{"client_id":"${client_id}",`;
+  RESPONSE_JSON.set(info, `${head}"client_id_issued_at":${iat},${metadataText.slice(1)}`);
+  return info;
+}
+
+/** Registration responses, made with the client_id (issueClient). */
+const RESPONSE_JSON = new WeakMap<ClientInformation, string>();
+
+/** `info` as the JSON of the RFC 7591 §3.2.1 response. */
+export function clientInformationJson(info: ClientInformation): string {
+  return RESPONSE_JSON.get(info) ?? JSON.stringify(info);
 }
 
 /**
@@ -135,13 +153,21 @@ function epochSeconds(now: number | undefined): number {
   return now;
 }
 
+/** The encoded JWS header of each signing key (it never changes). */
+const ENCODED_HEADERS = new WeakMap<HostKey, string>();
+
 /**
  * A compact HS256 JWS (RFC 7515 §7.1, RFC 7518 §3.2) of our own client_ids, signed with
  * node:crypto's HMAC: jose (WebCrypto only) costs about 60 µs more per registration, and this
  * is registration's hot path. Only signing is done here, of content we built; every client_id
  * a client presents is verified by jose (verifyClient).
  */
-function signHs256(header: Record<string, string>, payload: Record<string, unknown>, key: Uint8Array): string {
-  const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-  return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
+function signHs256(key: HostKey, payloadJson: string): string {
+  let header = ENCODED_HEADERS.get(key);
+  if (header === undefined) {
+    header = Buffer.from(JSON.stringify({ alg: 'HS256', kid: key.kid, typ: CLIENT_ID_TYP })).toString('base64url');
+    ENCODED_HEADERS.set(key, header);
+  }
+  const input = `${header}.${Buffer.from(payloadJson, 'utf8').toString('base64url')}`;
+  return `${input}.${createHmac('sha256', key.bytes).update(input).digest('base64url')}`;
 }

@@ -143,10 +143,25 @@ export function validateClientMetadata(input: unknown): ClientMetadata {
     ...(software_version === undefined ? {} : { software_version }),
     ...(contacts === undefined ? {} : { contacts: Object.freeze([...contacts]) }),
   };
-  if (Buffer.byteLength(JSON.stringify(out), 'utf8') > L.totalBytes) {
+  const json = JSON.stringify(out);
+  if (Buffer.byteLength(json, 'utf8') > L.totalBytes) {
     throw invalidClientMetadata(`client metadata must not be larger than ${L.totalBytes} bytes once normalized`);
   }
-  return Object.freeze(out);
+  const frozen = Object.freeze(out);
+  NORMALIZED_JSON.set(frozen, json);
+  return frozen;
+}
+
+/** The JSON of validated metadata, made once by validateClientMetadata for the size check. */
+const NORMALIZED_JSON = new WeakMap<ClientMetadata, string>();
+
+/**
+ * `metadata` as JSON: the string the size check measured, reused for the client_id payload
+ * and the registration response (registration's hot path), or made now for metadata that did
+ * not come from validateClientMetadata.
+ */
+export function metadataJson(metadata: ClientMetadata): string {
+  return NORMALIZED_JSON.get(metadata) ?? JSON.stringify(metadata);
 }
 
 function required(m: Input, field: string): unknown {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
-import { CLIENT_ID_TYP, issueClient, verifyClient } from '../../../src/oauth/registration/client-id.js';
+import { CLIENT_ID_TYP, clientInformationJson, issueClient, verifyClient } from '../../../src/oauth/registration/client-id.js';
 import { RegistrationKeys, keyId } from '../../../src/oauth/registration/keys.js';
 import { validateClientMetadata } from '../../../src/oauth/registration/metadata.js';
 import {
@@ -43,6 +43,39 @@ test('an independent implementation holding the same key agrees on the key, the 
   assert.equal('exp' in payload, false);
   assert.match(String(nonce), /^[A-Za-z0-9_-]{22}$/, '128 random bits, base64url');
   assert.deepEqual(claims, metadata);
+});
+
+test('the payload and the response body are exactly the JSON of the claims and of the response object', async () => {
+  const variants = [
+    WEB_INPUT,
+    // Public native client, non-ASCII and JSON-escaped characters in its name, every optional member.
+    {
+      client_name: 'Chat «Zoë» "quoted" \\ back',
+      client_uri: 'https://app.example.net/',
+      redirect_uris: ['http://127.0.0.1/cb', 'net.example.app:/cb'],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      scope: 'xmpp offline_access',
+      logo_uri: 'https://app.example.net/logo.png',
+      software_id: 'id', software_version: '1.0',
+      contacts: ['ops@example.net'],
+    },
+  ];
+  for (const input of variants) {
+    const md = validateClientMetadata(input);
+    for (const ttlS of [null, 3600]) {
+      const info = await issueClient(md, keys, { ttlS, now: NOW });
+      assert.equal(clientInformationJson(info), JSON.stringify(info));
+      const { payload } = parts(info.client_id);
+      const expected = ttlS === null ? { ...md, nonce: payload['nonce'], iat: NOW } : { ...md, nonce: payload['nonce'], iat: NOW, exp: NOW + ttlS };
+      assert.equal(Buffer.from(info.client_id.split('.')[1]!, 'base64url').toString('utf8'), JSON.stringify(expected));
+      assert.deepEqual(await verifyClient(info.client_id, keys, { now: NOW }), md);
+    }
+    // Metadata that did not come from validation (a copy) gives the same client.
+    const info = await issueClient({ ...md }, keys, { ttlS: null, now: NOW });
+    assert.equal(clientInformationJson(info), JSON.stringify(info));
+    assert.deepEqual(await verifyClient(info.client_id, keys, { now: NOW }), md);
+  }
 });
 
 test('verifyClient returns the frozen metadata', async () => {
