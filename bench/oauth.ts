@@ -157,7 +157,7 @@ async function inRounds(sides: readonly Side[], rounds: number, measure: Measure
 export async function runOAuthBench(quick: boolean): Promise<void> {
   const s: Settings = quick
     ? { rounds: 1, warmupS: 1, measureS: 2, codes: 600, warmupCodes: 150 }
-    : { rounds: 3, warmupS: 1, measureS: 3, codes: 2000, warmupCodes: 400 };
+    : { rounds: 3, warmupS: 2, measureS: 3, codes: 2000, warmupCodes: 400 };
   const refVersion = pkgVersion('oidc-provider');
   const title = `OAuth endpoints, wrk ${WRK_THREADS} threads / ${WRK_CONNECTIONS} connections, oidc-provider@${refVersion} measured in the same run (targets: registration >= 5x, the others >= 1.5x); median of ${s.rounds} round${s.rounds === 1 ? '' : 's'}`;
   const wrk = wrkVersion();
