@@ -81,6 +81,10 @@ export function prepareStatements(db: Database) {
     getCodeWithGrant: prepare<[string], Record<string, unknown>>(`${CODE_WITH_GRANT_SELECT}?`),
     consumeCode: prepare<[number, string]>(`UPDATE codes SET consumed_at = ?
       WHERE hash = ? AND consumed_at IS NULL AND revoked_at IS NULL AND NOT ${GRANT_REVOKED('codes')}`),
+    // The same guarded UPDATE, answering with the code it consumed: no second read on success.
+    consumeCodeReturning: prepare<[number, string], CodeRecord>(`UPDATE codes SET consumed_at = ?
+      WHERE hash = ? AND consumed_at IS NULL AND revoked_at IS NULL AND NOT ${GRANT_REVOKED('codes')}
+      RETURNING ${CODE}`),
 
     // Device codes
     insertDevice: prepare<[DeviceRecord]>(`INSERT INTO devices

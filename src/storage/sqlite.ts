@@ -76,10 +76,13 @@ export class SqliteStore implements OAuthStore {
     );
 
     this.#redeemCode = db.transaction((hash: string, at: number, tokens: readonly TokenRecord[]): Consumed<CodeRecord> => {
-      const won = s.consumeCode.run(at, hash).changes === 1;
-      const record = s.getCode.get(hash);
-      if (record === undefined) return { status: 'missing' };
-      if (!won) return { status: record.consumedAt !== null ? 'reused' : 'revoked', record };
+      const record = s.consumeCodeReturning.get(at, hash);
+      if (record === undefined) {
+        // Lost: say why from the code as it is.
+        const current = s.getCode.get(hash);
+        if (current === undefined) return { status: 'missing' };
+        return { status: current.consumedAt !== null ? 'reused' : 'revoked', record: current };
+      }
       if (tokens.some((t) => t.grantId !== record.grantId)) throw new TypeError('tokens bought by a code must belong to its grant');
       for (const t of tokens) s.insertToken.run(t);
       s.touchGrant.run(at, record.grantId);
