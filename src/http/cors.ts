@@ -10,7 +10,7 @@
  * The cookie-based pages (authorize, login, consent, account) get no CORS headers at all, and
  * introspection neither: it is for resource servers, not browsers.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Request headers a cross-origin caller may send (preflight). */
 const ALLOW_HEADERS = 'authorization, content-type';
@@ -52,17 +52,16 @@ function crossOriginRoutes(app: FastifyInstance): Set<string> {
 }
 
 /**
- * Root-level hook: responses of cross-origin routes carry the CORS headers (errors included,
- * so a browser application can read why a token request failed).
+ * For the root app's request hook (app.ts): responses of cross-origin routes carry the CORS
+ * headers (errors included, so a browser application can read why a token request failed).
  */
-export function crossOriginHeaders(app: FastifyInstance): void {
+export function crossOriginMarker(app: FastifyInstance): (req: FastifyRequest, reply: FastifyReply) => void {
   const routes = crossOriginRoutes(app);
-  app.addHook('onRequest', (req, reply, done) => {
+  return (req, reply) => {
     const route = req.routeOptions.url;
     if (route !== undefined && req.method !== 'OPTIONS' && routes.has(route)) {
       reply.header('access-control-allow-origin', '*');
       reply.header('access-control-expose-headers', EXPOSE_HEADERS);
     }
-    done();
-  });
+  };
 }

@@ -5,6 +5,7 @@
  * §3.1: "Request and response parameters MUST NOT be included more than once"): which copy
  * a script or a check would see is not ours to guess.
  */
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 
 export class DuplicateParameterError extends Error {
@@ -26,15 +27,18 @@ const FORM = 'application/x-www-form-urlencoded';
 /** mod_auth_http's spelling: not a valid media type (two slashes), so no parser can name it. */
 const MISSPELLED_FORM = /^application\/x\/www-form-urlencoded(?=\s*(;|$))/i;
 
+/**
+ * For the root app's request hook (app.ts), before any body is read: the misspelled form type
+ * becomes the right one, parameters kept. Other types are left alone.
+ */
+export function correctFormType(req: IncomingMessage): void {
+  const type = req.headers['content-type'];
+  if (type !== undefined && MISSPELLED_FORM.test(type)) req.headers['content-type'] = type.replace(MISSPELLED_FORM, FORM);
+}
+
 /** In this plugin's context, form bodies only (JSON and text get 415), unless `keepJson`. */
 export function formParsers(app: FastifyInstance, keepJson = false): void {
   if (!keepJson) app.removeAllContentTypeParsers();
-  // Before the body is read, the misspelled type becomes the right one (parameters kept).
-  app.addHook('onRequest', (req, _reply, done) => {
-    const type = req.headers['content-type'];
-    if (type !== undefined && MISSPELLED_FORM.test(type)) req.raw.headers['content-type'] = type.replace(MISSPELLED_FORM, FORM);
-    done();
-  });
   app.addContentTypeParser(FORM, { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, parseForm(body as string));

@@ -5,7 +5,7 @@
  * that needs another value (a cacheable stylesheet) simply sets its own; and in a
  * synchronous hook, with the request id, because this runs on every request.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 const HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'cache-control': 'no-store',
@@ -16,11 +16,8 @@ const HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'x-content-type-options': 'nosniff',
 });
 
-/** Security headers, and `x-request-id` echoing the request's id. */
-export function securityHeaders(app: FastifyInstance): void {
-  app.addHook('onRequest', (req, reply, done) => {
-    reply.headers(HEADERS);
-    reply.header('x-request-id', req.id);
-    done();
-  });
+/** Security headers, and `x-request-id` echoing the request's id (app.ts calls it on every request). */
+export function setSecurityHeaders(req: FastifyRequest, reply: FastifyReply): void {
+  reply.headers(HEADERS);
+  reply.header('x-request-id', req.id);
 }
