@@ -11,7 +11,8 @@ import { openSqliteStore } from './sqlite.js';
 
 export type { CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenKind, TokenRecord } from './port.js';
 export { StorageError, StorageErrorCodes, isStorageError, type StorageErrorCode } from './errors.js';
-export { EXPIRED_TOKEN_RETENTION_MS, SqliteStore, openSqliteStore } from './sqlite.js';
+export { EXPIRED_TOKEN_RETENTION_MS, SqliteStore, openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
+export { ThreadedSqliteStore } from './sqlite-threaded.js';
 export { PostgresStore, openPostgresStore, type PostgresStoreOptions } from './postgres.js';
 
 /** The SQLite file's name inside the data directory. */

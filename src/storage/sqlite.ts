@@ -367,6 +367,16 @@ export class SqliteStore implements OAuthStore {
   }
 }
 
+export interface SqliteStoreOptions {
+  /**
+   * Where writes run: `thread` (the default for a file) on a writer thread of their own, so
+   * that waiting for the disk never blocks the event loop (sqlite-threaded.ts); `inline` on
+   * the calling thread. A private ':memory:' database is always inline: a second connection
+   * could not see it.
+   */
+  readonly writer?: 'thread' | 'inline';
+}
+
 /**
  * Opens the SQLite store in `file` (':memory:' for a private in-memory database), creating it
  * and applying pending migrations.
@@ -376,6 +386,9 @@ export class SqliteStore implements OAuthStore {
  * const r = await store.consumeCode(hash, Date.now());
  * if (r.status !== 'ok') throw new OAuthError('invalid_grant');
  */
-export async function openSqliteStore(file: string): Promise<SqliteStore> {
-  return SqliteStore.open(file);
+export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<OAuthStore & { readonly schemaVersion: number }> {
+  if (file === ':memory:' || options.writer === 'inline') return SqliteStore.open(file);
+  // Imported here: sqlite-threaded.ts imports this module.
+  const { ThreadedSqliteStore } = await import('./sqlite-threaded.js');
+  return ThreadedSqliteStore.open(file);
 }

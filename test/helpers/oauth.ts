@@ -5,7 +5,8 @@ import { Accounts } from '../../src/accounts/accounts.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { buildApp } from '../../src/http/app.js';
 import { tokenVerifier } from '../../src/oauth/token-password.js';
-import { openSqliteStore, type SqliteStore } from '../../src/storage/sqlite.js';
+import type { OAuthStore } from '../../src/storage/port.js';
+import { openSqliteStore } from '../../src/storage/sqlite.js';
 import type { GatehouseConfig } from '../../src/config/types.js';
 import { oauthHosts } from '../../src/oauth/host.js';
 import { join } from 'node:path';
@@ -54,7 +55,7 @@ export async function serveConfig(
   config: GatehouseConfig,
   port: number,
   storeFile = ':memory:',
-): Promise<{ store: SqliteStore; log: MemoryLogger; accounts: Accounts }> {
+): Promise<{ store: OAuthStore; log: MemoryLogger; accounts: Accounts }> {
   const log = new MemoryLogger();
   const store = await openSqliteStore(storeFile);
   const accounts = new Accounts(config, log, tokenVerifier(store, new Set(oauthHosts(config).map((h) => h.host))));

@@ -1,4 +1,7 @@
-/** The storage contract against SQLite: a private in-memory database, and a file reopened between tests. */
+/**
+ * The storage contract against SQLite: a private in-memory database, and a file reopened
+ * between tests, with its writes on a writer thread (the default) and on the calling thread.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,3 +17,4 @@ storeContract('sqlite :memory:', () => openSqliteStore(':memory:'));
 // Every open() reaches the same file, like instances restarting on one data directory.
 const file = join(dir, 'contract.sqlite');
 storeContract('sqlite file', () => openSqliteStore(file), { persistent: true });
+storeContract('sqlite file, inline writes', () => openSqliteStore(file, { writer: 'inline' }), { persistent: true });
