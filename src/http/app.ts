@@ -67,8 +67,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.config.http.trustedProxies.length > 0 ? { trustProxy: [...options.config.http.trustedProxies] } : {}),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
-  // One synchronous root hook for what every request needs before its route runs: each hook
-  // costs fastify about as much as the little work in these, on every request.
+  // One synchronous root hook, no promise, for what every request needs before its route runs
+  // (the body is read after it, so the form type is corrected in time).
   const markCrossOrigin = crossOriginMarker(app);
   app.addHook('onRequest', (req, reply, done) => {
     setSecurityHeaders(req, reply);
