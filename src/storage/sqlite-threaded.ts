@@ -66,6 +66,11 @@ export class ThreadedSqliteStore implements OAuthStore {
     return store;
   }
 
+  /** The running writer thread of `store`, or null: for diagnostics and tests. */
+  static writerThread(store: ThreadedSqliteStore): Worker | null {
+    return store.#running;
+  }
+
   /** The schema version of the database (migrations.ts). */
   get schemaVersion(): number {
     return this.#reader.schemaVersion;

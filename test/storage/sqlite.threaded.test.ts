@@ -76,6 +76,31 @@ test('errors cross the thread with their type and code', async (t) => {
   await assert.rejects(store.hitFailure('k', T0, 0), TypeError);
 });
 
+test('when the writer thread dies, waiting writes fail as unavailable, never hang, and the next write starts a new thread', async (t) => {
+  const store = await openSqliteStore(join(dir, 'crash.sqlite'));
+  t.after(() => store.close());
+  assert.ok(store instanceof ThreadedSqliteStore);
+  const first = ThreadedSqliteStore.writerThread(store);
+  assert.ok(first !== null);
+  const grants = Array.from({ length: 20 }, () => grantRecord());
+  const writes = grants.map((g) => store.createGrant(g));
+  await first.terminate();
+  const outcomes = await Promise.allSettled(writes);
+  for (const o of outcomes) {
+    if (o.status === 'rejected') assert.ok(o.reason instanceof StorageError && o.reason.code === 'ERR_STORAGE_UNAVAILABLE', String(o.reason));
+  }
+  // What was answered as written is there. A failed write's outcome is unknown, as when a
+  // database connection drops after a commit: it may have been committed before the answer.
+  for (const [i, o] of outcomes.entries()) {
+    if (o.status === 'fulfilled') assert.deepEqual(await store.getGrant(grants[i]!.id), grants[i]);
+  }
+  const after = grantRecord();
+  await store.createGrant(after);
+  assert.deepEqual(await store.getGrant(after.id), after);
+  const second = ThreadedSqliteStore.writerThread(store);
+  assert.ok(second !== null && second !== first);
+});
+
 test('a program waiting for a write is not ended by the idle thread, and one that is done exits without closing the store', () => {
   const file = join(dir, 'unclosed.sqlite');
   const program = fileURLToPath(new URL('./fixtures/unclosed-store.js', import.meta.url));
