@@ -138,10 +138,16 @@ export class ThreadedSqliteStore implements OAuthStore {
   #post<T>(worker: Worker, method: WriteMethod, args: unknown[]): Promise<T> {
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
+      try {
+        // Records are plain data; anything else cannot cross to the thread.
+        worker.postMessage({ type: 'call', id, method, args });
+      } catch (err) {
+        reject(new TypeError(`${method}: the arguments are not plain records`, { cause: err }));
+        return;
+      }
       // Alive while an answer is awaited, so a one-shot command cannot exit before it.
       if (this.#waiting.size === 0) worker.ref();
       this.#waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      worker.postMessage({ type: 'call', id, method, args });
     });
   }
 

@@ -74,6 +74,11 @@ test('errors cross the thread with their type and code', async (t) => {
   await assert.rejects(store.createGrant(grant), (err: unknown) => err instanceof StorageError && err.code === 'ERR_STORAGE_CONFLICT');
   await assert.rejects(store.saveToken(tokenRecord('no-such-grant')), (err: unknown) => err instanceof StorageError && err.code === 'ERR_STORAGE_UNKNOWN_GRANT');
   await assert.rejects(store.hitFailure('k', T0, 0), TypeError);
+  // What cannot cross to the thread is refused, and the store goes on.
+  await assert.rejects(store.createGrant({ ...grantRecord(), scope: (() => 'x') as unknown as string }), TypeError);
+  const next = grantRecord();
+  await store.createGrant(next);
+  assert.deepEqual(await store.getGrant(next.id), next);
 });
 
 test('when the writer thread dies, waiting writes fail as unavailable, never hang, and the next write starts a new thread', async (t) => {
