@@ -7,6 +7,8 @@
  *   explain a loss ('reused', 'revoked', 'missing');
  * - revoking a grant revokes what it issued, in the same transaction;
  * - every driver failure surfaces as a StorageError with the driver error as `cause`.
+ * This class runs every statement on the calling thread; `gatehouse serve` wraps it in
+ * ThreadedSqliteStore (sqlite-threaded.ts), whose writer thread holds a SqliteStore of its own.
  */
 import Database from 'better-sqlite3';
 import { StorageError } from './errors.js';
