@@ -1,10 +1,12 @@
 /**
  * The OAuth benchmark: Gatehouse against oidc-provider@8 (the reference Node server, a dev
  * dependency), measured side by side in one run, same machine, same load tool (wrk, 2 threads,
- * 32 connections), each server in its own process on 127.0.0.1. The reference runs twice:
- * with its bundled in-memory adapter (development only: a restart loses every client, code
- * and token) and with a durable SQLite adapter with Gatehouse's settings (WAL, fsync on every
- * commit), which is how it would be deployed; each ratio is given against both.
+ * 32 connections), each server in its own process on 127.0.0.1. The reference runs on three
+ * stores: its bundled in-memory adapter (development only: a restart loses every client, code
+ * and token), a durable SQLite adapter with Gatehouse's settings (WAL, fsync on every commit),
+ * and a PostgreSQL adapter with a connection pool; Gatehouse runs on SQLite and on PostgreSQL,
+ * and each reference is compared with Gatehouse on the same kind of store (Gatehouse on SQLite
+ * against the in-memory one). Without a reachable PostgreSQL its rows are skipped.
  *  1. registration (RFC 7591): the same metadata POSTed again and again, each answer a new
  *     client (target: 5x the reference: Gatehouse writes nothing);
  *  2. authorization-code exchange: codes minted before the run, one per request, each used
@@ -22,13 +24,19 @@ import { fileURLToPath } from 'node:url';
 import { CLIENT_METADATA, exchange, exchangeBody, gatehouseCodes, REDIRECT_URI, registerClient, type Client } from './oauth/flow.js';
 import { startServer, type ServerProcess } from './oauth/servers.js';
 import { runWrk, WRK_CONNECTIONS, WRK_THREADS, wrkVersion, type WrkResult } from './oauth/wrk.js';
+import { createSchema, PG_URL, type BenchSchema } from './lib/pg-schema.js';
 import { fmt, printTable } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const REF_MEMORY = 'oidc-provider, in memory';
-const REF_SQLITE = 'oidc-provider, SQLite';
-const GATEHOUSE = 'Gatehouse, SQLite';
-const HEADER = ['endpoint', REF_MEMORY, REF_SQLITE, GATEHOUSE, 'vs in memory', 'vs SQLite', 'target'];
+const HEADER = ['endpoint', 'store', 'oidc-provider@8', 'Gatehouse', 'ratio', 'target'];
+
+/** One comparison row: the reference on a store against Gatehouse on the matching store. */
+interface Pairing {
+  /** The stores, as the table names them. */
+  store: string;
+  ref: string;
+  gatehouse: string;
+}
 
 interface Side {
   server: ServerProcess;
@@ -150,9 +158,9 @@ async function inRounds(sides: readonly Side[], rounds: number, measure: Measure
 
 /**
  * Print the OAuth table: registrations, authorization-code exchanges and introspections per
- * second, oidc-provider@8 in memory and on SQLite (measured in the same run) against
- * Gatehouse. `quick` shortens every run (a smoke check, not numbers). About 2.5 minutes in
- * full, 40 s quick.
+ * second, oidc-provider@8 in memory, on SQLite and on PostgreSQL (measured in the same run)
+ * against Gatehouse on the matching store. `quick` shortens every run (a smoke check, not
+ * numbers). About 5 minutes in full, 1 minute quick.
  */
 export async function runOAuthBench(quick: boolean): Promise<void> {
   const s: Settings = quick
@@ -162,38 +170,63 @@ export async function runOAuthBench(quick: boolean): Promise<void> {
   const title = `OAuth endpoints, wrk ${WRK_THREADS} threads / ${WRK_CONNECTIONS} connections, oidc-provider@${refVersion} measured in the same run (targets: registration >= 5x, the others >= 1.5x); median of ${s.rounds} round${s.rounds === 1 ? '' : 's'}`;
   const wrk = wrkVersion();
   if (wrk === null) {
-    printTable(title, HEADER, [['(skipped: wrk is not installed)', '', '', '', '', '', '']]);
+    printTable(title, HEADER, [['(skipped: wrk is not installed)', '', '', '', '', '']]);
     return;
   }
   const load0 = loadavg()[0]!;
   const dir = mkdtempSync(join(tmpdir(), 'gh-bench-oauth-codes-'));
   const servers: ServerProcess[] = [];
+  const schemas: BenchSchema[] = [];
   const rows: (string | number)[][] = [];
   const notes: string[] = [];
   try {
-    servers.push(await startServer(ROOT, REF_MEMORY, 'oidc-provider-server.mjs'));
-    servers.push(await startServer(ROOT, REF_SQLITE, 'oidc-provider-server.mjs', { GH_BENCH_OIDC_STORE: 'sqlite' }));
-    servers.push(await startServer(ROOT, GATEHOUSE, 'gatehouse-server.mjs'));
+    const start = async (name: string, entry: string, env: Record<string, string> = {}): Promise<void> => {
+      servers.push(await startServer(ROOT, name, entry, env));
+    };
+    await start('oidc-provider, in memory', 'oidc-provider-server.mjs');
+    await start('oidc-provider, SQLite', 'oidc-provider-server.mjs', { GH_BENCH_OIDC_STORE: 'sqlite' });
+    await start('Gatehouse, SQLite', 'gatehouse-server.mjs');
+    const pairings: Pairing[] = [
+      { store: 'reference in memory, Gatehouse on SQLite', ref: 'oidc-provider, in memory', gatehouse: 'Gatehouse, SQLite' },
+      { store: 'SQLite (fsync per commit)', ref: 'oidc-provider, SQLite', gatehouse: 'Gatehouse, SQLite' },
+    ];
+    try {
+      const forRef = await createSchema();
+      schemas.push(forRef);
+      const forGatehouse = await createSchema();
+      schemas.push(forGatehouse);
+      await start('oidc-provider, PostgreSQL', 'oidc-provider-server.mjs', { GH_BENCH_OIDC_STORE: 'postgres', GH_BENCH_OIDC_DATABASE_URL: forRef.url });
+      await start('Gatehouse, PostgreSQL', 'gatehouse-server.mjs', { GH_BENCH_DATABASE_URL: forGatehouse.url });
+      pairings.push({ store: 'PostgreSQL', ref: 'oidc-provider, PostgreSQL', gatehouse: 'Gatehouse, PostgreSQL' });
+      notes.push(`PostgreSQL: ${forRef.settings}, a schema of its own for each server, on the same 2 cores.`);
+    } catch (err) {
+      notes.push(`PostgreSQL rows skipped: no PostgreSQL at ${new URL(PG_URL).host} (set GATEHOUSE_BENCH_PG_URL): ${String(err).slice(0, 200)}`);
+    }
     const sides: Side[] = [];
     for (const server of servers) sides.push({ server, client: await registerClient(server.endpoints.register) });
+    const byName = (name: string): number => servers.findIndex((x) => x.name === name);
 
     const cases: [string, number, Measure][] = [
-      ['registration (POST /register, a new client each)', 5, registration(s)],
-      [`authorization-code exchange (${s.codes.toLocaleString('en-US')} codes, each used once)`, 1.5, codeExchange(s, dir)],
+      ['registration (a new client each)', 5, registration(s)],
+      [`authorization-code exchange (${s.codes.toLocaleString('en-US')} codes, each once)`, 1.5, codeExchange(s, dir)],
       ['introspection (one active access token)', 1.5, introspection(s)],
     ];
     for (const [label, target, measure] of cases) {
-      const [mem, sql, gh] = (await inRounds(sides, s.rounds, measure)) as [Rounds, Rounds, Rounds];
-      rows.push([label, cell(mem), cell(sql), cell(gh), ratioCell(gh, mem, target), ratioCell(gh, sql, target), `>= ${target}x`]);
-      for (const [name, x] of [[REF_MEMORY, mem], [REF_SQLITE, sql], [GATEHOUSE, gh]] as const) {
-        const bad = x.all.filter((r) => errorsOf(r) > 0);
+      const results = await inRounds(sides, s.rounds, measure);
+      for (const p of pairings) {
+        const ref = results[byName(p.ref)]!;
+        const gh = results[byName(p.gatehouse)]!;
+        rows.push([label, p.store, cell(ref), cell(gh), ratioCell(gh, ref, target), `>= ${target}x`]);
+      }
+      servers.forEach((server, i) => {
+        const bad = results[i]!.all.filter((r) => errorsOf(r) > 0);
         if (bad.length > 0) {
           const sample = bad.find((r) => r.sample !== null)?.sample ?? null;
-          notes.push(`${label}, ${name}: ${bad.reduce((n, r) => n + r.bad, 0)} unexpected responses, ${bad.reduce((n, r) => n + r.socketErrors, 0)} socket errors${sample !== null ? `; first: ${sample.replace(/\s+/g, ' ').slice(0, 160)}` : ''}`);
+          notes.push(`${label}, ${server.name}: ${bad.reduce((n, r) => n + r.bad, 0)} unexpected responses, ${bad.reduce((n, r) => n + r.socketErrors, 0)} socket errors${sample !== null ? `; first: ${sample.replace(/\s+/g, ' ').slice(0, 160)}` : ''}`);
         }
-      }
-      const rates = (x: Rounds) => x.all.map((r) => fmt.rate(r.rate)).join(', ');
-      notes.push(`${label}, every round: ${REF_MEMORY} ${rates(mem)}; ${REF_SQLITE} ${rates(sql)}; ${GATEHOUSE} ${rates(gh)}`);
+      });
+      const rates = servers.map((server, i) => `${server.name} ${results[i]!.all.map((r) => fmt.rate(r.rate)).join(', ')}`).join('; ');
+      notes.push(`${label}, every round: ${rates}`);
     }
     // The ceiling for registration on this machine: the framework alone, same load.
     const bare = await startServer(ROOT, 'bare fastify', 'bare-fastify-server.mjs');
@@ -203,14 +236,15 @@ export async function runOAuthBench(quick: boolean): Promise<void> {
     notes.push(`registration ceiling: fastify alone, one route parsing the JSON and answering a fixed 201, ${cell(b)} under the same load`);
   } finally {
     await Promise.all(servers.map((x) => x.stop()));
+    for (const schema of schemas) await schema.drop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
   printTable(title, HEADER, rows);
   console.log('');
   const lines = [
     `wrk ${wrk}; each round ${s.measureS} s after a ${s.warmupS} s warm-up; the code exchange spends ${s.warmupCodes.toLocaleString('en-US')} warm-up codes, then ${s.codes.toLocaleString('en-US')} codes (at most ${s.measureS} s), timed from the first request to the last answer. Every response is checked: status and body (201 with a client_secret, 200 with an access_token, 200 with "active":true).`,
-    `oidc-provider: open registration, client_secret_basic, PKCE S256 required, opaque access tokens for one resource (scope xmpp), no id_token; its codes minted through its Grant and AuthorizationCode models. In memory: its bundled adapter (development only), its store a Map instead of a 1,000-entry LRU so minted codes are not evicted. SQLite: bench/oauth/oidc-provider-sqlite-adapter.mjs, one statement per adapter call, a file in WAL mode with synchronous = FULL, like Gatehouse.`,
-    `Gatehouse: SQLite in a file (WAL, synchronous = FULL); registration and token rate limits off (oauth2_registration_rate_limit = 0, oauth2_token_rate_limit = 0); its codes from the authorize, login and consent pages. Scope "xmpp offline_access" on every server (no openid, so no signed id_token); each answers a code exchange with an access and a refresh token.`,
+    `oidc-provider: open registration, client_secret_basic, PKCE S256 required, opaque access tokens for one resource (scope xmpp), no id_token; its codes minted through its Grant and AuthorizationCode models. In memory: its bundled adapter (development only: nothing survives a restart), its store a Map instead of a 1,000-entry LRU so minted codes are not evicted. SQLite: bench/oauth/oidc-provider-sqlite-adapter.mjs, one statement per adapter call, a file in WAL mode with synchronous = FULL, like Gatehouse. PostgreSQL: bench/oauth/oidc-provider-postgres-adapter.mjs, a pool of 10 connections, one statement per adapter call (PostgreSQL commits concurrent transactions together).`,
+    `Gatehouse: SQLite in a file (WAL, synchronous = FULL, writes on its writer thread), or PostgreSQL; registration and token rate limits off (oauth2_registration_rate_limit = 0, oauth2_token_rate_limit = 0); its codes from the authorize, login and consent pages. Scope "xmpp offline_access" on every server (no openid, so no signed id_token); each answers a code exchange with an access and a refresh token.`,
     ...notes,
     `Load average (1 min): ${load0.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after, ${cpus().length} cores.`,
   ];

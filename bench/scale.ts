@@ -16,19 +16,17 @@
  * when it is unreachable the PostgreSQL rows say so and the SQLite row is still measured. A run
  * killed midway leaves its schema behind (`DROP SCHEMA gh_bench_... CASCADE`).
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { exchange, exchangeBody, exchangeTokens, gatehouseCodes, refreshBody, registerClient, type Client } from './oauth/flow.js';
 import { startServer, type ServerProcess } from './oauth/servers.js';
 import { runWrk, WRK_CONNECTIONS, WRK_THREADS, wrkVersion, type WrkResult, type WrkRun } from './oauth/wrk.js';
+import { createSchema, PG_URL } from './lib/pg-schema.js';
 import { fmt, printTable } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const PG_URL = process.env['GATEHOUSE_BENCH_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const HEADER = ['endpoint', 'setup', 'requests/s', 'p50', 'p99', 'errors', 'vs SQLite, 1 instance'];
 
 interface Settings {
@@ -168,35 +166,6 @@ async function introspection(r: Running, s: Settings): Promise<Combined> {
   return load(r.servers, url, { script: 'post.lua', seconds: s.measureS, env });
 }
 
-/** A private schema on the PostgreSQL server, and the URL that selects it. */
-async function createSchema(): Promise<{ name: string; url: string; drop(): Promise<void>; settings: string }> {
-  const name = `gh_bench_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 5000 });
-  admin.on('error', () => {});
-  try {
-    await admin.connect();
-    await admin.query(`CREATE SCHEMA ${name}`);
-  } catch (err) {
-    await admin.end().catch(() => {});
-    throw err;
-  }
-  const show = async (k: string): Promise<string> => String((await admin.query(`SHOW ${k}`)).rows[0]?.[k] ?? '?');
-  const settings = `PostgreSQL ${await show('server_version')} (fsync ${await show('fsync')}, synchronous_commit ${await show('synchronous_commit')}, shared_buffers ${await show('shared_buffers')})`;
-  const u = new URL(PG_URL);
-  u.searchParams.set('options', `-c search_path=${name}`);
-  return {
-    name,
-    url: u.toString(),
-    settings,
-    async drop() {
-      try {
-        await admin.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
-      } finally {
-        await admin.end();
-      }
-    },
-  };
-}
 
 function latencyCell(c: Combined, which: 'p50Ms' | 'p99Ms'): string {
   const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(x < 10 ? 2 : 1)} ms` : 'n/a');

@@ -2,8 +2,10 @@
  * The reference server of the OAuth benchmark: oidc-provider@8 in its own process, configured
  * like Gatehouse: open dynamic registration, introspection, PKCE S256 required, opaque access
  * tokens, client_secret_basic (the registered default), no id_token (the benchmark's scope
- * has no `openid`). Its store: its bundled in-memory adapter, or, with GH_BENCH_OIDC_STORE=sqlite,
- * a durable SQLite adapter (oidc-provider-sqlite-adapter.mjs) with Gatehouse's settings.
+ * has no `openid`). Its store: its bundled in-memory adapter; with GH_BENCH_OIDC_STORE=sqlite,
+ * a durable SQLite adapter (oidc-provider-sqlite-adapter.mjs) with Gatehouse's settings; with
+ * GH_BENCH_OIDC_STORE=postgres, a PostgreSQL adapter (oidc-provider-postgres-adapter.mjs) on
+ * GH_BENCH_OIDC_DATABASE_URL.
  *
  * Started by bench/oauth.ts with an IPC channel. Messages:
  *  -> parent  { type: 'ready', issuer, endpoints: { register, token, introspect } }
@@ -27,14 +29,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Provider from 'oidc-provider';
 import { setStorage } from 'oidc-provider/lib/adapters/memory_adapter.js';
+import PostgresAdapter from './oidc-provider-postgres-adapter.mjs';
 import SqliteAdapter from './oidc-provider-sqlite-adapter.mjs';
 
 const RESOURCE = 'urn:gatehouse:bench:xmpp';
 const ACCOUNT = 'alice';
 
-const durable = process.env.GH_BENCH_OIDC_STORE === 'sqlite';
-const dir = durable ? mkdtempSync(join(tmpdir(), 'gh-bench-oidc-')) : null;
-if (durable) SqliteAdapter.open(join(dir, 'oidc.sqlite'));
+const store = process.env.GH_BENCH_OIDC_STORE ?? 'memory';
+const Adapter = { sqlite: SqliteAdapter, postgres: PostgresAdapter }[store];
+const dir = store === 'sqlite' ? mkdtempSync(join(tmpdir(), 'gh-bench-oidc-')) : null;
+if (store === 'sqlite') SqliteAdapter.open(join(dir, 'oidc.sqlite'));
+else if (store === 'postgres') await PostgresAdapter.open(process.env.GH_BENCH_OIDC_DATABASE_URL);
 else setStorage(new Map());
 
 const server = createServer();
@@ -45,7 +50,7 @@ const signing = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.ex
 const routes = { registration: '/reg', token: '/token', introspection: '/token/introspection' };
 
 const provider = new Provider(issuer, {
-  ...(durable ? { adapter: SqliteAdapter } : {}),
+  ...(Adapter !== undefined ? { adapter: Adapter } : {}),
   routes,
   jwks: { keys: [{ ...signing, alg: 'ES256', use: 'sig', kid: 'bench' }] },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
@@ -113,23 +118,21 @@ async function mint(clientId, count, redirectUri) {
 process.on('message', (msg) => {
   if (msg?.type !== 'mint') return;
   const minting = () => mint(msg.clientId, msg.count, msg.redirectUri);
-  // Setup, not measured: the durable store commits without waiting for the disk meanwhile.
-  (durable ? SqliteAdapter.bulk(minting) : minting()).then(
+  // Setup, not measured: a durable store commits without waiting for the disk meanwhile.
+  (Adapter !== undefined ? Adapter.bulk(minting) : minting()).then(
     (codes) => process.send({ type: 'minted', id: msg.id, codes }),
     (err) => process.send({ type: 'minted', id: msg.id, error: String(err?.message ?? err) }),
   );
 });
-function exit() {
-  if (durable) {
-    SqliteAdapter.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+async function exit() {
+  await Adapter?.close();
+  if (dir !== null) rmSync(dir, { recursive: true, force: true });
   process.exit(0);
 }
-process.on('disconnect', exit);
+process.on('disconnect', () => void exit());
 process.on('SIGTERM', () => {
   server.closeAllConnections();
-  server.close(exit);
+  server.close(() => void exit());
 });
 
 process.send({
