@@ -7,7 +7,7 @@
  *  4. the bridge end to end (`gatehouse extauth` on pipes) vs the script alone.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,31 +192,35 @@ async function bridge(quick: boolean): Promise<void> {
   const n = quick ? 2000 : 10_000;
   const dir = mkdtempSync(join(tmpdir(), 'gh-bench-'));
   const rows: (string | number)[][] = [];
-  const bin = [process.execPath, join(ROOT, 'bin/gatehouse.js'), 'extauth', '--config'];
-  // Sequential round trips through the bridge vs the script alone.
-  const cfg = (size: number): string => {
-    const file = join(dir, `pool${size}.toml`);
-    writeFileSync(file, `external_auth_command = ${JSON.stringify(FAST)}\nexternal_auth_processes = ${size}\nlog_level = "silent"\n`);
-    return file;
-  };
-  for (const [label, argv] of [
-    ['script alone (baseline)', FAST],
-    ['gatehouse extauth -> script, pool 1', [...bin, cfg(1)]],
-  ] as [string, string[]][]) {
-    const d = new BareDriver(argv);
-    await new Promise((r) => setTimeout(r, 400)); // start-up, and the bridge's quiet period
-    for (let i = 0; i < 300; i++) await d.query(QUERY_LINE);
-    const r = await closedLoop(1, () => d.query(QUERY_LINE), { maxCount: n, maxMs: 10_000, recordLatency: true });
-    await d.close();
-    const lat = sortedCopy(r.latenciesMs);
-    rows.push([label, 'one at a time', fmt.rate(r.count / r.seconds), fmt.us(quantile(lat, 0.5))]);
-  }
-  // Pipelined: every query written at once, as a busy server does.
-  const lines = quick ? 5000 : 20_000;
-  rows.push(['script alone (baseline)', `${lines} pipelined`, fmt.rate(await pipelined(FAST, lines)), '']);
-  for (const size of [1, 2, 4]) {
-    const argv = [...bin, cfg(size)];
-    rows.push([`gatehouse extauth -> script, pool ${size}`, `${lines} pipelined`, fmt.rate(await pipelined(argv, lines)), '']);
+  try {
+    const bin = [process.execPath, join(ROOT, 'bin/gatehouse.js'), 'extauth', '--config'];
+    // Sequential round trips through the bridge vs the script alone.
+    const cfg = (size: number): string => {
+      const file = join(dir, `pool${size}.toml`);
+      writeFileSync(file, `external_auth_command = ${JSON.stringify(FAST)}\nexternal_auth_processes = ${size}\nlog_level = "silent"\n`);
+      return file;
+    };
+    for (const [label, argv] of [
+      ['script alone (baseline)', FAST],
+      ['gatehouse extauth -> script, pool 1', [...bin, cfg(1)]],
+    ] as [string, string[]][]) {
+      const d = new BareDriver(argv);
+      await new Promise((r) => setTimeout(r, 400)); // start-up, and the bridge's quiet period
+      for (let i = 0; i < 300; i++) await d.query(QUERY_LINE);
+      const r = await closedLoop(1, () => d.query(QUERY_LINE), { maxCount: n, maxMs: 10_000, recordLatency: true });
+      await d.close();
+      const lat = sortedCopy(r.latenciesMs);
+      rows.push([label, 'one at a time', fmt.rate(r.count / r.seconds), fmt.us(quantile(lat, 0.5))]);
+    }
+    // Pipelined: every query written at once, as a busy server does.
+    const lines = quick ? 5000 : 20_000;
+    rows.push(['script alone (baseline)', `${lines} pipelined`, fmt.rate(await pipelined(FAST, lines)), '']);
+    for (const size of [1, 2, 4]) {
+      const argv = [...bin, cfg(size)];
+      rows.push([`gatehouse extauth -> script, pool ${size}`, `${lines} pipelined`, fmt.rate(await pipelined(argv, lines)), '']);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
   printTable('Bridge end to end: queries piped through `gatehouse extauth` vs the script alone', ['path', 'load', 'rate', 'p50'], rows);
 }
