@@ -12,8 +12,9 @@
  *
  * The writer thread is kept alive only while a write waits for its answer, so an idle store
  * never holds a process open. Should the thread stop unexpectedly, the writes waiting for it
- * fail with ERR_STORAGE_UNAVAILABLE (never a silent success) and the next write starts a new
- * thread.
+ * fail with ERR_STORAGE_UNAVAILABLE and the next write starts a new thread. As when a database
+ * connection drops, such a write may have been committed just before: its outcome is unknown,
+ * but a write is never reported done unless it was.
  */
 import { Worker } from 'node:worker_threads';
 import { StorageError } from './errors.js';
