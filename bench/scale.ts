@@ -10,11 +10,9 @@
  * refresh token used once: it rotates), introspection (RFC 7662) of one active access token.
  * Every response is checked (status and body) by bench/wrk/*.lua; errors show in the table.
  *
- * Each PostgreSQL setup gets a private schema (`gh_bench_<random>`, carried by the URL's
- * `options=-c search_path=...`), created for it and dropped after it. The server is
- * GATEHOUSE_BENCH_PG_URL, else postgres://postgres@127.0.0.1:5432/test (trust authentication);
- * when it is unreachable the PostgreSQL rows say so and the SQLite row is still measured. A run
- * killed midway leaves its schema behind (`DROP SCHEMA gh_bench_... CASCADE`).
+ * Each PostgreSQL setup gets a private schema (lib/pg-schema.ts: the server, and how to find a
+ * schema a killed run left behind); when the server is unreachable the PostgreSQL rows say so
+ * and the SQLite row is still measured.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';

@@ -11,6 +11,7 @@
  * benchmark's setup minting codes), so setup does not wait for the disk.
  */
 import pg from 'pg';
+import { nowS, payloadOf } from './oidc-provider-adapter-rows.mjs';
 
 let durable = null;
 let fast = null;
@@ -32,16 +33,6 @@ CREATE INDEX IF NOT EXISTS oidc_by_grant ON oidc (grant_id) WHERE grant_id IS NO
 CREATE INDEX IF NOT EXISTS oidc_by_user_code ON oidc (user_code) WHERE user_code IS NOT NULL;
 CREATE INDEX IF NOT EXISTS oidc_by_uid ON oidc (uid) WHERE uid IS NOT NULL;
 `;
-
-const nowS = () => Math.floor(Date.now() / 1000);
-
-function row(r) {
-  if (r === undefined) return undefined;
-  if (r.expires_at !== null && Number(r.expires_at) <= nowS()) return undefined;
-  const payload = JSON.parse(r.payload);
-  if (r.consumed_at !== null) payload.consumed = Number(r.consumed_at);
-  return payload;
-}
 
 export default class PostgresAdapter {
   static async open(url) {
@@ -83,17 +74,17 @@ export default class PostgresAdapter {
 
   async find(id) {
     const { rows } = await active.query('SELECT payload, expires_at, consumed_at FROM oidc WHERE model = $1 AND id = $2', [this.model, id]);
-    return row(rows[0]);
+    return payloadOf(rows[0]);
   }
 
   async findByUid(uid) {
     const { rows } = await active.query('SELECT payload, expires_at, consumed_at FROM oidc WHERE model = $1 AND uid = $2', [this.model, uid]);
-    return row(rows[0]);
+    return payloadOf(rows[0]);
   }
 
   async findByUserCode(userCode) {
     const { rows } = await active.query('SELECT payload, expires_at, consumed_at FROM oidc WHERE model = $1 AND user_code = $2', [this.model, userCode]);
-    return row(rows[0]);
+    return payloadOf(rows[0]);
   }
 
   async consume(id) {

@@ -15,6 +15,7 @@
  * setup minting codes), then restores `synchronous = FULL` before anything is measured.
  */
 import Database from 'better-sqlite3';
+import { nowS, payloadOf } from './oidc-provider-adapter-rows.mjs';
 
 let db = null;
 let s = null;
@@ -35,16 +36,6 @@ CREATE INDEX IF NOT EXISTS oidc_by_grant ON oidc (grant_id) WHERE grant_id IS NO
 CREATE INDEX IF NOT EXISTS oidc_by_user_code ON oidc (user_code) WHERE user_code IS NOT NULL;
 CREATE INDEX IF NOT EXISTS oidc_by_uid ON oidc (uid) WHERE uid IS NOT NULL;
 `;
-
-const nowS = () => Math.floor(Date.now() / 1000);
-
-function row(r) {
-  if (r === undefined) return undefined;
-  if (r.expires_at !== null && r.expires_at <= nowS()) return undefined;
-  const payload = JSON.parse(r.payload);
-  if (r.consumed_at !== null) payload.consumed = r.consumed_at;
-  return payload;
-}
 
 export default class SqliteAdapter {
   static open(file) {
@@ -97,15 +88,15 @@ export default class SqliteAdapter {
   }
 
   async find(id) {
-    return row(s.find.get(this.model, id));
+    return payloadOf(s.find.get(this.model, id));
   }
 
   async findByUid(uid) {
-    return row(s.findByUid.get(this.model, uid));
+    return payloadOf(s.findByUid.get(this.model, uid));
   }
 
   async findByUserCode(userCode) {
-    return row(s.findByUserCode.get(this.model, userCode));
+    return payloadOf(s.findByUserCode.get(this.model, userCode));
   }
 
   async consume(id) {
