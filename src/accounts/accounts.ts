@@ -18,6 +18,8 @@ export interface QueryContext {
   /** Client address, when the face knows it (HTTP, Dovecot protocol). */
   readonly address?: string | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** When the caller stops waiting (performance.now() ms); see RunOptions.deadline. */
+  readonly deadline?: number | undefined;
 }
 
 interface HostRuntime {
@@ -149,7 +151,7 @@ export class Accounts {
     if (engine === null) throw new AccountsError('ERR_AUTH_NOT_CONFIGURED');
     let yes: boolean;
     try {
-      yes = await engine.query(q, { signal: ctx.signal });
+      yes = await engine.query(q, { signal: ctx.signal, deadline: ctx.deadline });
     } catch (err) {
       // Input that cannot be sent safely (a newline in a password) is an attack, not a slip:
       // it counts as a failure like a wrong password.

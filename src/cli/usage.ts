@@ -18,6 +18,7 @@ Options:
 `;
 
 export const EXTAUTH_USAGE = `Usage: gatehouse extauth [--config FILE] [--serve-protocol generic|ejabberd]
+                         [--lockstep] [--caller-timeout SECONDS]
 
 Reads queries (auth, isuser, setpass, tryregister, removeuser, removeuser3) on stdin in the
 serve protocol and answers each on stdout, asking the auth script configured by
@@ -26,9 +27,17 @@ external_auth_command through a pool with timeouts, restarts and input validatio
   --serve-protocol P  Protocol spoken on stdin/stdout: "generic" (Prosody, default) or
                       "ejabberd" (2-byte length frames, for extauth_program)
   --config FILE       Configuration file (default: $GATEHOUSE_CONFIG or ./gatehouse.toml)
+  --lockstep          Answer in lockstep, for a caller that waits for each answer and reads
+                      whatever comes next as the answer: one answer per write, none after
+                      the caller's deadline, several queries in one write refused. On by
+                      itself when stdin is a terminal (Prosody's pty module).
+  --caller-timeout S  How long that caller waits for an answer (extauth_caller_timeout,
+                      default 5: Prosody's external_auth_timeout)
 
 ejabberd:  extauth_program: "/path/to/gatehouse extauth --serve-protocol ejabberd --config /etc/gatehouse.toml"
-Prosody:   external_auth_command = "/path/to/gatehouse extauth --config /etc/gatehouse.toml"
+Prosody:   external_auth_command = "/usr/local/bin/gatehouse-extauth"
+           (gatehouse-extauth takes no arguments: its configuration is $GATEHOUSE_CONFIG or
+           /etc/gatehouse/gatehouse.toml)
 
 SIGHUP renews the script processes with the file's auth script settings, without failing a
 query (on a terminal, SIGHUP is a hang-up and stops the bridge). SIGTERM stops it.

@@ -391,6 +391,20 @@ export const KEYS: readonly KeyDef[] = [
     doc: 'One of trace, debug, info, warn, error, fatal, silent. Logs are JSON on stderr.',
   },
   {
+    name: 'log_file',
+    scope: 'global',
+    default: null,
+    check: string,
+    doc: 'Append the JSON logs to this file (relative to the config file) instead of stderr. Without it, a bridge whose stderr is a terminal (Prosody\'s pty) logs nothing: its terminal carries answers only.',
+  },
+  {
+    name: 'extauth_caller_timeout',
+    scope: 'global',
+    default: 5,
+    check: number({ min: 0.1, max: 3600, unit: 'seconds' }),
+    doc: "How long the caller of a lockstep bridge waits for one answer: Prosody's `external_auth_timeout` (default 5). The bridge never answers later than this less a margin (a quarter of it, at most 1 s).",
+  },
+  {
     name: 'data_dir',
     scope: 'global',
     default: 'data',

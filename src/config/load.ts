@@ -101,6 +101,8 @@ export function buildConfig(
     source,
     dir,
     logLevel: get<LogLevel>('log_level'),
+    logFile: get<string | null>('log_file') === null ? null : resolve(dir, get<string>('log_file')),
+    extauthCallerTimeoutMs: Math.round(get<number>('extauth_caller_timeout') * 1000),
     dataDir: resolve(dir, get<string>('data_dir')),
     databaseUrl: get<string | null>('database_url'),
     http: {

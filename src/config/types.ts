@@ -57,6 +57,10 @@ export interface GatehouseConfig {
   /** Directory relative paths are resolved against. */
   readonly dir: string;
   readonly logLevel: LogLevel;
+  /** Where logs go instead of stderr (absolute), or null. */
+  readonly logFile: string | null;
+  /** The lockstep bridge's caller's timeout (extauth_caller_timeout), ms. */
+  readonly extauthCallerTimeoutMs: number;
   readonly dataDir: string;
   readonly databaseUrl: string | null;
   readonly http: { readonly ports: readonly number[]; readonly interfaces: readonly string[]; readonly trustedProxies: readonly string[] };

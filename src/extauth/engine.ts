@@ -23,7 +23,9 @@ export interface EngineOptions extends PoolOptions {
 }
 
 export interface QueryOptions {
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
+  /** See RunOptions.deadline (pool.ts). */
+  readonly deadline?: number | undefined;
 }
 
 export interface EngineStats extends PoolStats {
@@ -77,7 +79,7 @@ export class ExtauthEngine {
     if (q.password === '') return Promise.resolve(false); // rule 2: an empty password is "no", unasked
     if (this.#cache === null && this.#listeners.length === 0) {
       // The hot path: straight to the pool, no extra promise.
-      return this.#pool.run(text, { secret: q.password, signal: options.signal });
+      return this.#pool.run(text, { secret: q.password, signal: options.signal, deadline: options.deadline });
     }
     return this.#observedQuery(q, text, options);
   }
@@ -91,7 +93,7 @@ export class ExtauthEngine {
     if (mutates) cache?.invalidate(q.user, q.host);
     const started = this.#listeners.length > 0 ? performance.now() : 0;
     try {
-      const yes = await this.#pool.run(text, { secret: q.password, signal: options.signal });
+      const yes = await this.#pool.run(text, { secret: q.password, signal: options.signal, deadline: options.deadline });
       if (yes && cacheable) cache.add(q);
       if (mutates) cache?.invalidate(q.user, q.host);
       if (started !== 0) this.#emit(q.command, yes ? 'yes' : 'no', started);

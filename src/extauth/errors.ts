@@ -23,6 +23,11 @@ export const ExtauthErrorCodes = {
   ERR_EXTAUTH_CLOSED: 'the auth engine is closed',
   /** The caller's AbortSignal fired before a reply. */
   ERR_EXTAUTH_ABORTED: 'the query was aborted',
+  /**
+   * The caller's own deadline passed before a reply (a caller that stops waiting and would
+   * misread a late answer); a process still busy with the query was killed and replaced.
+   */
+  ERR_EXTAUTH_DEADLINE: "no answer before the caller's deadline",
   /** The command is not supported by this engine or script. */
   ERR_EXTAUTH_UNSUPPORTED: 'the command is not supported',
 } as const;

@@ -21,6 +21,9 @@ export class Job {
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
   #holder: Holder | null = null;
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  /** Ends the process running the job, should the job's deadline pass while it runs. */
+  #abandon: (() => void) | null = null;
 
   constructor(
     frame: Buffer,
@@ -50,6 +53,28 @@ export class Job {
     this.#queueTimer = setTimeout(() => this.fail(err()), ms);
   }
 
+  /**
+   * Fail with ERR_EXTAUTH_DEADLINE at `deadline` (performance.now() ms), whether the job is
+   * still queued or already running. A caller that stops waiting at a fixed time and would
+   * take a late answer for the next one (Prosody's pty module) needs this: a process that
+   * is still working on the query is then ended (`startedOn`), so nothing late is left.
+   */
+  expireAt(deadline: number): void {
+    this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(0, deadline - performance.now()));
+  }
+
+  /** A process took the job; `abandon` ends that process if the deadline passes first. */
+  startedOn(abandon: () => void): void {
+    this.#abandon = abandon;
+  }
+
+  #expire(): void {
+    if (this.#settled) return;
+    const abandon = this.#abandon;
+    this.fail(new ExtauthError('ERR_EXTAUTH_DEADLINE'));
+    abandon?.();
+  }
+
   /** The job waits in `holder` until dequeued. */
   queuedIn(holder: Holder): void {
     this.#holder = holder;
@@ -76,6 +101,8 @@ export class Job {
 
   #cleanup(): void {
     this.#settled = true;
+    this.#abandon = null;
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
     const holder = this.#holder;
     this.dequeued();
     holder?.left();

@@ -43,6 +43,12 @@ export interface RunOptions {
   /** Redact this from anything the script echoes (the query's password). */
   readonly secret?: string | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * When the caller stops waiting (performance.now() ms): the query fails with
+   * ERR_EXTAUTH_DEADLINE then, queued or in flight, and a process still busy with it is
+   * killed and replaced, so no answer can arrive after it.
+   */
+  readonly deadline?: number | undefined;
 }
 
 export interface PoolStats {
@@ -149,14 +155,19 @@ export class ExtauthPool {
         reject(new ExtauthError('ERR_EXTAUTH_CLOSED'));
         return;
       }
-      const { signal } = options;
+      const { signal, deadline } = options;
       if (signal?.aborted) {
         reject(new ExtauthError('ERR_EXTAUTH_ABORTED', undefined, { cause: signal.reason }));
+        return;
+      }
+      if (deadline !== undefined && deadline <= performance.now()) {
+        reject(new ExtauthError('ERR_EXTAUTH_DEADLINE'));
         return;
       }
       const frame = typeof query === 'string' ? this.#protocol.frameText(query) : this.#protocol.encodeQuery(query);
       const job = new Job(frame, options.secret, resolve, reject);
       if (signal !== undefined) job.watch(signal);
+      if (deadline !== undefined) job.expireAt(deadline);
       const proc = this.#idle.pop();
       if (proc !== undefined) {
         proc.execute(job);
@@ -295,7 +306,7 @@ export class ExtauthPool {
     // While draining, a process that leaves is replaced as long as queued queries need one.
     if (this.#closed && (!this.#draining || this.#queue.size === 0)) return;
 
-    if (end.code === 'ERR_EXTAUTH_TIMEOUT') this.#timeouts++;
+    if (end.code === 'ERR_EXTAUTH_TIMEOUT' || end.code === 'ERR_EXTAUTH_DEADLINE') this.#timeouts++;
     else if (end.code === 'ERR_EXTAUTH_BAD_REPLY') this.#badReplies++;
     else this.#exits++;
 

@@ -23,6 +23,11 @@ export class LineDecoder {
     return this.#rest === null ? 0 : this.#rest.length;
   }
 
+  /** No partial line is held or being discarded: the next byte starts a line. */
+  get atBoundary(): boolean {
+    return this.#rest === null && !this.#discarding;
+  }
+
   /**
    * Feed bytes; calls `onLine` for every complete line (without its ending).
    *

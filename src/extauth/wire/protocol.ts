@@ -38,6 +38,8 @@ export interface QueryReader {
    */
   push(chunk: Buffer, onQuery: (query: Buffer | null) => void): void;
   readonly pending: number;
+  /** Nothing of an unfinished query is held (nor being skipped): the next byte starts one. */
+  readonly atBoundary: boolean;
 }
 
 export interface WireProtocol {
@@ -114,6 +116,9 @@ export const generic: WireProtocol = {
       get pending() {
         return lines.pending;
       },
+      get atBoundary() {
+        return lines.atBoundary;
+      },
       push(chunk, onQuery) {
         lines.push(chunk, onQuery, () => onQuery(null));
       },
@@ -168,6 +173,9 @@ export const ejabberd: WireProtocol = {
     return {
       get pending() {
         return frames.pending;
+      },
+      get atBoundary() {
+        return frames.pending === 0;
       },
       push(chunk, onQuery) {
         frames.push(chunk, (p) => onQuery(p.length === 0 || p.length > maxQueryBytes ? null : p));

@@ -1,0 +1,206 @@
+/**
+ * Prosody's mod_auth_external_insecure in front of `gatehouse-extauth`, attacked the way the
+ * module lets a client attack it. The figure that matters is a wrong "yes": none, in every case.
+ * The caller is the module's I/O reproduced on a real pty (test/helpers/prosody-pty.ts).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fixtureCommand } from '../helpers/bridge.js';
+import { fixture } from '../helpers/paths.js';
+import { bridgeEnv, ProsodyPty } from '../helpers/prosody-pty.js';
+
+const USERS = { alice: 'wonderland', bob: 'builder', eve: 'evepw', carol: 'carolpw' };
+const script = fixtureCommand(fixture('users-file.mjs'));
+
+/** Queries the script received, as text. */
+function received(env: NodeJS.ProcessEnv): string[] {
+  const file = env['RECORD_FILE']!;
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((h) => Buffer.from(h, 'hex').toString());
+}
+
+test('a newline in a legacy-auth password cannot change another account nor answer a later login', async (t) => {
+  const { env } = bridgeEnv(`${script}\nexternal_auth_processes = 1`, { ...USERS });
+  // A slow script: the injected second query would otherwise be answered while the first waits.
+  const caller = ProsodyPty.start(t, { env: { ...env, USERS_DELAY_MS: '300' } });
+  await caller.waitInStep('bob', 'builder', 'eve');
+
+  // XEP-0078 hands the password to the module as is: `auth:mallory:HOST:x\nsetpass:alice:HOST:pwned\n`.
+  const setpass = await caller.auth('mallory', 'x\nsetpass:alice:localhost:pwned');
+  assert.equal(setpass.result, 'no');
+  assert.equal(setpass.raw?.toString(), '0\n', 'exactly one answer');
+  // A password that smuggles a login the attacker knows, to be read as the answer to the next one.
+  const smuggled = await caller.auth('eve', 'x\nauth:carol:localhost:carolpw');
+  assert.equal(smuggled.result, 'no');
+  assert.equal((await caller.auth('eve', 'wrong')).result, 'no', 'no stale yes for the next login');
+  assert.equal((await caller.auth('alice', 'pwned')).result, 'no', "alice's password was not changed");
+  assert.equal((await caller.auth('alice', 'wonderland')).result, 'yes', 'and the answers are in step');
+  assert.equal((await caller.auth('carol', 'x')).result, 'no');
+
+  const seen = received(env);
+  assert.ok(seen.includes('auth:alice:localhost:wonderland'), 'the record works (positive control)');
+  assert.ok(!seen.some((q) => q.startsWith('setpass')), `no setpass reached the script: ${seen.join(' | ')}`);
+  assert.ok(!seen.some((q) => q.startsWith('auth:mallory') || q === 'auth:carol:localhost:carolpw'), `no part of an injected write reached it: ${seen.join(' | ')}`);
+});
+
+test('an in-band password change with a newline changes nothing and leaves no extra answer', async (t) => {
+  const { env } = bridgeEnv(`${script}\nexternal_auth_processes = 1`, { ...USERS });
+  const caller = ProsodyPty.start(t, { env });
+  await caller.waitInStep('bob', 'builder', 'eve');
+  const change = await caller.query('setpass', 'bob', 'newpw\nisuser:bob:localhost');
+  assert.equal(change.result, 'no');
+  assert.equal((await caller.auth('eve', 'wrong')).result, 'no');
+  assert.equal((await caller.auth('bob', 'newpw')).result, 'no');
+  assert.equal((await caller.auth('bob', 'builder')).result, 'yes');
+  assert.ok(!received(env).some((q) => q.startsWith('setpass') || q.startsWith('isuser')), 'nothing of it reached the script');
+});
+
+for (const [name, extra, slowMs] of [
+  ["the defaults (Gatehouse's 5 s script timeout)", '', 6000],
+  ['a script timeout longer than the caller waits', 'external_auth_timeout = 10', 5500],
+] as const) {
+  test(`late answers never answer the next login: ${name}`, async (t) => {
+    const { env } = bridgeEnv(`${script}\nexternal_auth_processes = 1\n${extra}`, { ...USERS, slowpoke: 'slowpw' });
+    // Prosody's default 5 s; the script answers slowpoke after it.
+    const caller = ProsodyPty.start(t, { env: { ...env, USERS_SLOW_USER: 'slowpoke', USERS_SLOW_MS: String(slowMs) } });
+    await caller.waitInStep('bob', 'builder', 'eve');
+    const slow = await caller.auth('slowpoke', 'slowpw');
+    assert.equal(slow.result, 'nil', 'the caller gave up on it');
+    // Each login right after: a stale answer would be read by one of these.
+    const after = [
+      ['alice', 'wonderland', 'yes'],
+      ['eve', 'wrong', 'no'],
+      ['carol', 'wrong', 'no'],
+      ['alice', 'wonderland', 'yes'],
+      ['eve', 'wrong', 'no'],
+    ] as const;
+    for (const [user, password, want] of after) {
+      const got = await caller.auth(user, password);
+      if (want === 'no') assert.notEqual(got.result, 'yes', `wrong yes for ${user}`);
+      else assert.equal(got.result, want, `${user} in step`);
+    }
+    assert.equal((await caller.drain(1)).length, 0, 'nothing late on the terminal');
+  });
+}
+
+test('a script that cannot be restarted: queries are answered in time or not at all, and never out of step', async (t) => {
+  const { env, dir } = bridgeEnv(`${script}\nexternal_auth_processes = 1`, { ...USERS });
+  const broken = join(dir, 'broken');
+  const caller = ProsodyPty.start(t, { env: { ...env, USERS_BROKEN_FILE: broken } });
+  await caller.waitInStep('bob', 'builder', 'eve');
+  writeFileSync(broken, '');
+  // The script exits mid-query, and every restart dies at start.
+  assert.notEqual((await caller.auth('crash', 'x')).result, 'yes');
+  const outcomes: string[] = [];
+  for (const [user, password] of [['eve', 'wrong'], ['alice', 'wonderland'], ['carol', 'wrong'], ['bob', 'builder'], ['eve', 'wrong']] as const) {
+    const got = await caller.auth(user, password);
+    outcomes.push(`${user}:${got.result}`);
+    assert.notEqual(got.result, 'yes', `no answer while the script is down, got yes for ${user}`);
+  }
+  t.diagnostic(`while down: ${outcomes.join(' ')}`);
+  // Repaired: back in step, with no stale answer in between.
+  const { rmSync } = await import('node:fs');
+  rmSync(broken);
+  await caller.waitInStep('alice', 'wonderland', 'carol', 80);
+  assert.equal((await caller.auth('eve', 'wrong')).result, 'no');
+  assert.equal((await caller.auth('bob', 'builder')).result, 'yes');
+});
+
+test('the start-up echo race, over 50 fresh starts: no wrong yes', async (t) => {
+  // Every start is a new pty, as Prosody creates when the module loads. The first query is
+  // written at once after fork, racing the child's echo switch-off; it is never answered
+  // (it may have been echoed and line-edited), so it gets the echo or the timeout: a "no".
+  const starts = 50;
+  const parallel = 4;
+  let echoed = 0;
+  let wrongYes = 0;
+  let next = 0;
+  const one = async (): Promise<void> => {
+    const { env } = bridgeEnv(`${script}\nexternal_auth_processes = 1\nextauth_caller_timeout = 1`, { ...USERS });
+    const caller = ProsodyPty.start(t, { env, timeoutSeconds: 1 });
+    const first = await caller.auth('alice', 'wonderland');
+    if (first.result === 'error' && first.raw?.includes('auth:alice')) echoed++;
+    assert.notEqual(first.result, 'yes', 'the query that starts the bridge is not answered');
+    // Then other users' wrong passwords and alice's right one, until the bridge is in step.
+    for (let i = 0; i < 40; i++) {
+      if ((await caller.auth('eve', 'wrong')).result === 'yes') wrongYes++;
+      if ((await caller.auth('alice', 'wonderland')).result === 'yes') break;
+    }
+    for (const [user, password, want] of [['carol', 'wrong', 'no'], ['alice', 'wonderland', 'yes'], ['bob', 'wrong', 'no'], ['bob', 'builder', 'yes']] as const) {
+      const got = await caller.auth(user, password);
+      if (got.result === 'yes' && want === 'no') wrongYes++;
+      assert.equal(got.result, want, `${user} in step after the start`);
+    }
+    await caller.close();
+  };
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < starts) {
+        next++;
+        await one();
+      }
+    }),
+  );
+  t.diagnostic(`${starts} starts: the first query was echoed back in ${echoed}`);
+  assert.equal(wrongYes, 0);
+});
+
+test('nothing but answers reaches the terminal, at the default log level and at debug', async (t) => {
+  for (const level of ['', 'log_level = "debug"']) {
+    const { env } = bridgeEnv(`${script}\nexternal_auth_processes = 1\n${level}`, { ...USERS });
+    const caller = ProsodyPty.start(t, { env });
+    await caller.waitInStep('bob', 'builder', 'eve');
+    // Each of these logs something: a refusal, a malformed query, an injection, a crash.
+    const reads = [
+      await caller.auth('eve', 'wrong'),
+      await caller.send('bogus:query\n'),
+      await caller.send('auth:eve:localhost:x\nauth:bob:localhost:builder\n'),
+      await caller.auth('crash', 'x'),
+      await caller.auth('alice', 'wonderland'),
+    ];
+    for (const r of reads) assert.ok(r.raw === null || r.raw.equals(Buffer.from('0\n')) || r.raw.equals(Buffer.from('1\n')), `a read was not an answer: ${JSON.stringify(r.raw?.toString())}`);
+    assert.equal(reads.at(-1)!.result, 'yes');
+    assert.equal((await caller.drain(1)).length, 0, 'nothing else on the terminal');
+    await caller.close();
+  }
+});
+
+test('with log_file, the bridge on a terminal logs there, without passwords', async (t) => {
+  const { env, dir } = bridgeEnv(`${script}\nexternal_auth_processes = 1\nlog_file = "bridge.log"`, { ...USERS });
+  const caller = ProsodyPty.start(t, { env });
+  await caller.waitInStep('bob', 'builder', 'eve');
+  assert.equal((await caller.auth('mallory', 'hunter2\nsetpass:alice:localhost:pwned')).result, 'no');
+  assert.equal((await caller.drain(0.5)).length, 0);
+  await caller.close();
+  const log = readFileSync(join(dir, 'bridge.log'), 'utf8');
+  assert.match(log, /extauth bridge ready/);
+  assert.match(log, /several queries in one write/);
+  assert.match(log, /input that arrived before the terminal was raw is not answered/);
+  assert.doesNotMatch(log, /hunter2|pwned|wonderland|builder/);
+});
+
+test('a configuration that cannot be loaded: one "error:" line the module logs, and no answer', async (t) => {
+  const { env } = bridgeEnv('external_auth_timeout = "soon"');
+  const caller = ProsodyPty.start(t, { env });
+  const first = await caller.auth('alice', 'wonderland');
+  // The read may hold the echo of the query (terminal.ts) before the line.
+  const text = `${first.raw?.toString() ?? ''}${(await caller.drain(2)).toString()}`;
+  assert.match(text, /(^|\n)error: gatehouse extauth: .*external_auth_timeout: expected a number/);
+  assert.notEqual(first.result, 'yes');
+  // The module does not restart a program that exited with an error status: every login is "no".
+  assert.equal((await caller.auth('alice', 'wonderland')).result, 'nil');
+});
+
+test('bytes a cooked terminal would act on pass through unchanged once the bridge runs', async (t) => {
+  const { env } = bridgeEnv(`${script}\nexternal_auth_processes = 1`, { ...USERS, dave: 'a\x03\x13\x15\x7fb\x1b' });
+  const caller = ProsodyPty.start(t, { env });
+  await caller.waitInStep('bob', 'builder', 'eve');
+  // ^C, ^S (XOFF), ^U (kill line), DEL and ESC inside a password: signals, flow control and
+  // line editing on a cooked terminal; here they reach the script as they were sent.
+  const r = await caller.auth('dave', 'a\x03\x13\x15\x7fb\x1b');
+  assert.equal(r.result, 'yes');
+  assert.equal(r.raw?.toString(), '1\n', 'LF only: no CR added on output');
+  assert.equal((await caller.auth('dave', 'ab')).result, 'no');
+});
