@@ -4,15 +4,19 @@
  * The caller is the module's I/O reproduced on a real pty (test/helpers/prosody-pty.ts).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fixtureCommand } from '../helpers/bridge.js';
+import { encodeFrame16 } from '../../src/extauth/wire/frame16.js';
+import { childrenOf, fixtureCommand, startBridge, writeConfig } from '../helpers/bridge.js';
+import { isGone, waitFor } from '../helpers/engine.js';
 import { fixture } from '../helpers/paths.js';
 import { bridgeEnv, ProsodyPty } from '../helpers/prosody-pty.js';
 
 const USERS = { alice: 'wonderland', bob: 'builder', eve: 'evepw', carol: 'carolpw' };
 const script = fixtureCommand(fixture('users-file.mjs'));
+/** Where the timeout itself is not under test, the module waits 2 s (and the bridge knows it). */
+const QUICK = { seconds: 2, toml: 'extauth_caller_timeout = 2' };
 
 /** Queries the script received, as text. */
 function received(env: NodeJS.ProcessEnv): string[] {
@@ -22,9 +26,9 @@ function received(env: NodeJS.ProcessEnv): string[] {
 }
 
 test('a newline in a legacy-auth password cannot change another account nor answer a later login', async (t) => {
-  const { env } = bridgeEnv(`${script}\nexternal_auth_processes = 1`, { ...USERS });
+  const { env } = bridgeEnv(`${script}\nexternal_auth_processes = 1\n${QUICK.toml}`, { ...USERS });
   // A slow script: the injected second query would otherwise be answered while the first waits.
-  const caller = ProsodyPty.start(t, { env: { ...env, USERS_DELAY_MS: '300' } });
+  const caller = ProsodyPty.start(t, { env: { ...env, USERS_DELAY_MS: '300' }, timeoutSeconds: QUICK.seconds });
   await caller.waitInStep('bob', 'builder', 'eve');
 
   // XEP-0078 hands the password to the module as is: `auth:mallory:HOST:x\nsetpass:alice:HOST:pwned\n`.
@@ -46,8 +50,8 @@ test('a newline in a legacy-auth password cannot change another account nor answ
 });
 
 test('an in-band password change with a newline changes nothing and leaves no extra answer', async (t) => {
-  const { env } = bridgeEnv(`${script}\nexternal_auth_processes = 1`, { ...USERS });
-  const caller = ProsodyPty.start(t, { env });
+  const { env } = bridgeEnv(`${script}\nexternal_auth_processes = 1\n${QUICK.toml}`, { ...USERS });
+  const caller = ProsodyPty.start(t, { env, timeoutSeconds: QUICK.seconds });
   await caller.waitInStep('bob', 'builder', 'eve');
   const change = await caller.query('setpass', 'bob', 'newpw\nisuser:bob:localhost');
   assert.equal(change.result, 'no');
@@ -86,9 +90,9 @@ for (const [name, extra, slowMs] of [
 }
 
 test('a script that cannot be restarted: queries are answered in time or not at all, and never out of step', async (t) => {
-  const { env, dir } = bridgeEnv(`${script}\nexternal_auth_processes = 1`, { ...USERS });
+  const { env, dir } = bridgeEnv(`${script}\nexternal_auth_processes = 1\n${QUICK.toml}`, { ...USERS });
   const broken = join(dir, 'broken');
-  const caller = ProsodyPty.start(t, { env: { ...env, USERS_BROKEN_FILE: broken } });
+  const caller = ProsodyPty.start(t, { env: { ...env, USERS_BROKEN_FILE: broken }, timeoutSeconds: QUICK.seconds });
   await caller.waitInStep('bob', 'builder', 'eve');
   writeFileSync(broken, '');
   // The script exits mid-query, and every restart dies at start.
@@ -101,7 +105,6 @@ test('a script that cannot be restarted: queries are answered in time or not at 
   }
   t.diagnostic(`while down: ${outcomes.join(' ')}`);
   // Repaired: back in step, with no stale answer in between.
-  const { rmSync } = await import('node:fs');
   rmSync(broken);
   await caller.waitInStep('alice', 'wonderland', 'carol', 80);
   assert.equal((await caller.auth('eve', 'wrong')).result, 'no');
@@ -149,8 +152,8 @@ test('the start-up echo race, over 50 fresh starts: no wrong yes', async (t) => 
 
 test('nothing but answers reaches the terminal, at the default log level and at debug', async (t) => {
   for (const level of ['', 'log_level = "debug"']) {
-    const { env } = bridgeEnv(`${script}\nexternal_auth_processes = 1\n${level}`, { ...USERS });
-    const caller = ProsodyPty.start(t, { env });
+    const { env } = bridgeEnv(`${script}\nexternal_auth_processes = 1\n${QUICK.toml}\n${level}`, { ...USERS });
+    const caller = ProsodyPty.start(t, { env, timeoutSeconds: QUICK.seconds });
     await caller.waitInStep('bob', 'builder', 'eve');
     // Each of these logs something: a refusal, a malformed query, an injection, a crash.
     const reads = [
@@ -168,8 +171,8 @@ test('nothing but answers reaches the terminal, at the default log level and at 
 });
 
 test('with log_file, the bridge on a terminal logs there, without passwords', async (t) => {
-  const { env, dir } = bridgeEnv(`${script}\nexternal_auth_processes = 1\nlog_file = "bridge.log"`, { ...USERS });
-  const caller = ProsodyPty.start(t, { env });
+  const { env, dir } = bridgeEnv(`${script}\nexternal_auth_processes = 1\n${QUICK.toml}\nlog_file = "bridge.log"`, { ...USERS });
+  const caller = ProsodyPty.start(t, { env, timeoutSeconds: QUICK.seconds });
   await caller.waitInStep('bob', 'builder', 'eve');
   assert.equal((await caller.auth('mallory', 'hunter2\nsetpass:alice:localhost:pwned')).result, 'no');
   assert.equal((await caller.drain(0.5)).length, 0);
@@ -194,8 +197,8 @@ test('a configuration that cannot be loaded: one "error:" line the module logs, 
 });
 
 test('bytes a cooked terminal would act on pass through unchanged once the bridge runs', async (t) => {
-  const { env } = bridgeEnv(`${script}\nexternal_auth_processes = 1`, { ...USERS, dave: 'a\x03\x13\x15\x7fb\x1b' });
-  const caller = ProsodyPty.start(t, { env });
+  const { env } = bridgeEnv(`${script}\nexternal_auth_processes = 1\n${QUICK.toml}`, { ...USERS, dave: 'a\x03\x13\x15\x7fb\x1b' });
+  const caller = ProsodyPty.start(t, { env, timeoutSeconds: QUICK.seconds });
   await caller.waitInStep('bob', 'builder', 'eve');
   // ^C, ^S (XOFF), ^U (kill line), DEL and ESC inside a password: signals, flow control and
   // line editing on a cooked terminal; here they reach the script as they were sent.
@@ -203,4 +206,61 @@ test('bytes a cooked terminal would act on pass through unchanged once the bridg
   assert.equal(r.result, 'yes');
   assert.equal(r.raw?.toString(), '1\n', 'LF only: no CR added on output');
   assert.equal((await caller.auth('dave', 'ab')).result, 'no');
+});
+
+// --lockstep on pipes: the same rules, for any caller that waits for each answer.
+
+test('--lockstep on pipes: several queries in one write get one "no" and never reach the script', async (t) => {
+  const { env } = bridgeEnv('');
+  const b = startBridge(writeConfig(`${fixtureCommand(fixture('fast.mjs'))}\nlog_level = "silent"`), 'generic', { RECORD_FILE: env['RECORD_FILE'] }, ['--lockstep']);
+  t.after(() => b.child.kill('SIGKILL'));
+  b.child.stdin!.write('auth:a:localhost:x\nsetpass:alice:localhost:pwned\n');
+  assert.equal((await b.waitForBytes(2)).toString(), '0\n');
+  b.child.stdin!.write('auth:alice:localhost:secret\n');
+  assert.equal((await b.waitForBytes(4)).toString(), '0\n1\n');
+  assert.deepEqual(received(env), ['auth:alice:localhost:secret'], 'only the single query reached the script');
+  b.child.stdin!.end();
+  assert.equal((await b.exited).code, 0);
+});
+
+test('--lockstep on pipes, ejabberd framing: two frames in one write get one "no"', async (t) => {
+  const b = startBridge(writeConfig(`${fixtureCommand(fixture('fast.mjs'))}\nlog_level = "silent"`), 'ejabberd', {}, ['--lockstep']);
+  t.after(() => b.child.kill('SIGKILL'));
+  b.child.stdin!.write(Buffer.concat([encodeFrame16(Buffer.from('auth:a:localhost:x')), encodeFrame16(Buffer.from('isuser:a:localhost'))]));
+  assert.deepEqual(await b.waitForBytes(4), Buffer.from([0, 2, 0, 0]));
+  b.child.stdin!.write(encodeFrame16(Buffer.from('isuser:a:localhost')));
+  assert.deepEqual(await b.waitForBytes(8), Buffer.from([0, 2, 0, 0, 0, 2, 0, 1]));
+});
+
+test('--lockstep on pipes: a query sent before the answer to the previous one abandons it, and its late answer is never written', async (t) => {
+  const b = startBridge(writeConfig(`${fixtureCommand(fixture('slow.mjs'))}\nexternal_auth_processes = 1\nlog_level = "silent"`), 'generic', { FIXTURE_DELAY_MS: '0' }, ['--lockstep']);
+  t.after(() => b.child.kill('SIGKILL'));
+  // The first would be answered yes after 1.5 s; the second arrives before that (in the same
+  // read or the next one: either way one "no").
+  b.child.stdin!.write('auth:a:localhost:delay-1500\n');
+  b.child.stdin!.write('auth:b:localhost:secret\n');
+  assert.equal((await b.waitForBytes(2)).toString(), '0\n');
+  // The script finishes the first before it takes this one: a stale "1" would come first.
+  b.child.stdin!.write('auth:c:localhost:wrong\n');
+  assert.equal((await b.waitForBytes(4)).toString(), '0\n0\n');
+});
+
+test("--lockstep on pipes: a query not answered before the caller's deadline gets nothing, and the script is replaced", async (t) => {
+  const b = startBridge(
+    writeConfig(`${fixtureCommand(fixture('slow.mjs'))}\nexternal_auth_processes = 1\nexternal_auth_timeout = 30\nlog_level = "warn"`),
+    'generic',
+    { FIXTURE_DELAY_MS: '0' },
+    ['--lockstep', '--caller-timeout', '1'],
+  );
+  t.after(() => b.child.kill('SIGKILL'));
+  b.child.stdin!.write('auth:a:localhost:secret\n');
+  assert.equal((await b.waitForBytes(2)).toString(), '1\n');
+  const [before] = childrenOf(b.child.pid!);
+  assert.ok(before !== undefined);
+  // Answered yes after 20 s by the script, far past the caller's 1 s.
+  b.child.stdin!.write('auth:a:localhost:delay-20000\n');
+  assert.ok(await waitFor(() => b.stderr().includes('query abandoned'), 10_000), b.stderr());
+  assert.ok(await waitFor(() => isGone(before), 10_000), 'the busy script process was killed');
+  b.child.stdin!.write('auth:a:localhost:wrong\n');
+  assert.equal((await b.waitForBytes(4)).toString(), '1\n0\n', 'nothing for the abandoned query; the next one answered');
 });

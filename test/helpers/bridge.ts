@@ -28,8 +28,13 @@ export interface BridgeRun {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startBridge(configFile: string, serveProtocol: 'generic' | 'ejabberd', env: NodeJS.ProcessEnv = {}): BridgeRun {
-  const child = spawn(process.execPath, [GATEHOUSE_BIN, 'extauth', '--config', configFile, '--serve-protocol', serveProtocol], {
+export function startBridge(
+  configFile: string,
+  serveProtocol: 'generic' | 'ejabberd',
+  env: NodeJS.ProcessEnv = {},
+  args: readonly string[] = [],
+): BridgeRun {
+  const child = spawn(process.execPath, [GATEHOUSE_BIN, 'extauth', '--config', configFile, '--serve-protocol', serveProtocol, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
