@@ -105,7 +105,7 @@ export function changePasswordEndpoint(ctx: OAuthContext) {
       return refuse(set.status, set.message, set.field);
     }
     ctx.log.info({ user, revoked }, 'user changed password: every grant revoked, other sessions ended');
-    const fresh = await issueSession(ctx.host, { user, authTime: Math.floor(at / 1000) }, at);
+    const fresh = await issueSession(ctx.host, { user, authTime: Math.floor(at / 1000), generation: session.generation }, at);
     return reply.code(303).header('set-cookie', sessionCookie(ctx.host, fresh)).header('location', `${accountPath(ctx)}?done=password`).send();
   };
 }
