@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { Accounts } from '../accounts/accounts.js';
 import { runBridge } from '../bridge/bridge.js';
 import { oauthHosts } from '../oauth/host.js';
+import { accountLifecycle } from '../oauth/lifecycle.js';
 import { tokenVerifier } from '../oauth/token-password.js';
 import { openStore } from '../storage/index.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../extauth/wire/protocol.js';
@@ -42,7 +43,15 @@ export async function extauthCommand(args: string[]): Promise<number> {
   // the same database as `gatehouse serve`.
   const hosts = oauthHosts(config);
   const store = hosts.length > 0 ? await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }) : undefined;
-  const accounts = new Accounts(config, log, store === undefined ? undefined : tokenVerifier(store, new Set(hosts.map((h) => h.host))));
+  const oauthNames = new Set(hosts.map((h) => h.host));
+  // A password changed or an account removed through the bridge revokes its grants (lifecycle.ts).
+  const accounts = new Accounts(
+    config,
+    log,
+    store === undefined ? undefined : tokenVerifier(store, oauthNames),
+    undefined,
+    store === undefined ? undefined : accountLifecycle(store, oauthNames, log),
+  );
 
   // A terminal's line discipline would rewrite bytes (NUL, XOFF, CR) and echo queries back:
   // read it raw. libuv's raw mode keeps output processing (LF -> CRLF), so turn that off too.
