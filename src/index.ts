@@ -7,6 +7,7 @@ export * from './config/index.js';
 export { Accounts, type QueryContext } from './accounts/accounts.js';
 export { AccountsError, AccountsErrorCodes, type AccountsErrorCode } from './accounts/errors.js';
 export { MemoryThrottle, type FailureThrottle } from './accounts/throttle.js';
+export { ACCOUNT_CHANGES, type AccountChange, type AccountChangeKind, type AccountLifecycle } from './accounts/lifecycle.js';
 export { runBridge, type BridgeOptions, type BridgeStats } from './bridge/bridge.js';
 export { silentLogger, type Logger } from './log/logger.js';
 export * from './checkscript/index.js';

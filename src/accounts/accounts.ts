@@ -12,6 +12,7 @@ import { hostConfig, type ExtauthConfig, type GatehouseConfig, type HostConfig }
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { AccountsError, ReloadError } from './errors.js';
+import { ACCOUNT_CHANGES, type AccountLifecycle } from './lifecycle.js';
 import { MemoryThrottle, StoreThrottle, type FailureCounters, type FailureThrottle } from './throttle.js';
 
 export interface QueryContext {
@@ -66,6 +67,7 @@ export class Accounts {
   readonly #log: Logger;
   readonly #tokenVerifier: ((q: Query) => Promise<boolean>) | null;
   readonly #counters: FailureCounters | null;
+  readonly #lifecycle: AccountLifecycle | null;
   readonly #listeners: QueryListener[] = [];
   /** Retired engines still finishing their queries. */
   readonly #retiring = new Set<Promise<void>>();
@@ -84,10 +86,13 @@ export class Accounts {
     tokenVerifier?: (q: Query) => Promise<boolean>,
     /** Shared failure counters (the database) when several instances must count together. */
     counters?: FailureCounters,
+    /** Follows up account changes (src/oauth/lifecycle.ts: revokes grants, tokens, sessions). */
+    lifecycle?: AccountLifecycle,
   ) {
     this.#log = logger;
     this.#tokenVerifier = tokenVerifier ?? null;
     this.#counters = counters ?? null;
+    this.#lifecycle = lifecycle ?? null;
     this.#rt = this.#build(config, new Map());
   }
 
@@ -153,6 +158,8 @@ export class Accounts {
     try {
       yes = await engine.query(q, { signal: ctx.signal, deadline: ctx.deadline });
     } catch (err) {
+      // The change may have happened (the query was sent, the answer lost): follow it up anyway.
+      if (err instanceof ExtauthError && err.sent) await this.#followUp(q, 'unknown');
       // Input that cannot be sent safely (a newline in a password) is an attack, not a slip:
       // it counts as a failure like a wrong password.
       if (counts && err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') {
@@ -161,6 +168,7 @@ export class Accounts {
       }
       throw err;
     }
+    if (yes) await this.#followUp(q, 'done');
     if (counts && q.password !== '') {
       if (yes) {
         await rt.users.succeed(userKey);
@@ -171,6 +179,26 @@ export class Accounts {
       }
     }
     return yes;
+  }
+
+  /**
+   * After a command that changes an account (setpass, removeuser, removeuser3, tryregister),
+   * the lifecycle hook revokes what the change ends. Fails closed: when it cannot, the command
+   * fails with ERR_AUTH_LIFECYCLE (a temporary failure on every face), never a silent yes,
+   * since the account changed while its old grants and sessions still work.
+   */
+  async #followUp(q: Query, outcome: 'done' | 'unknown'): Promise<void> {
+    const kind = ACCOUNT_CHANGES[q.command];
+    if (kind === undefined || this.#lifecycle === null) return;
+    try {
+      await this.#lifecycle({ kind, user: q.user, host: q.host, outcome });
+    } catch (err) {
+      this.#log.error(
+        { command: q.command, user: q.user, host: q.host, outcome, err: (err as Error).message },
+        "account changed but its OAuth grants and sessions were not revoked: answering a temporary failure",
+      );
+      throw new AccountsError('ERR_AUTH_LIFECYCLE');
+    }
   }
 
   /**

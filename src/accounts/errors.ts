@@ -2,6 +2,7 @@
 export const AccountsErrorCodes = {
   ERR_AUTH_THROTTLED: 'too many failed attempts; try again later',
   ERR_AUTH_NOT_CONFIGURED: 'no auth script is configured for this host',
+  ERR_AUTH_LIFECYCLE: "the account was changed, but the user's OAuth grants and sessions could not be revoked",
 } as const;
 
 export type AccountsErrorCode = keyof typeof AccountsErrorCodes;

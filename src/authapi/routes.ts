@@ -8,6 +8,8 @@
  *   POST {base}/set_password   user, server, pass    204 | 403 refused           -> setpass
  *   POST {base}/remove_user    user, server          204 | 404 no such user      -> removeuser
  *
+ * Each of the last three that succeeds also revokes the user's OAuth grants, tokens and
+ * sessions (oauth/lifecycle.ts); when that fails the answer is 503, never the success.
  * 501 for a command the script does not implement, 503 when the engine cannot answer, 400
  * for input that cannot be sent safely (a password with a newline is refused, never
  * forwarded), 429 when the user is throttled. A non-2xx answer is "no" to Prosody.
@@ -98,6 +100,9 @@ export async function authApi(app: FastifyInstance, options: AuthApiOptions): Pr
         log.warn(fields, 'auth API refused: too many failures');
         return reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000))).code(429).type('text/plain; charset=utf-8').send(err.message);
       }
+      // The account changed but its grants could not be revoked (logged by accounts.ts): a
+      // temporary failure, never the success Prosody would read as "done".
+      if (err.code === 'ERR_AUTH_LIFECYCLE') return reply.header('retry-after', '1').code(503).type('text/plain; charset=utf-8').send('temporarily unavailable');
       return text(404, err.message);
     }
     throw err;

@@ -11,6 +11,7 @@ import { runBridge, type BridgeStats } from '../bridge/bridge.js';
 import { runLockstepBridge } from '../bridge/lockstep.js';
 import { takeTerminal } from '../bridge/terminal.js';
 import { oauthHosts } from '../oauth/host.js';
+import { accountLifecycle } from '../oauth/lifecycle.js';
 import { tokenVerifier } from '../oauth/token-password.js';
 import { openStore } from '../storage/index.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../extauth/wire/protocol.js';
@@ -85,7 +86,15 @@ async function serveBridge(values: ExtauthFlags, onTerminal: boolean, early: Buf
   // the same database as `gatehouse serve`.
   const hosts = oauthHosts(config);
   const store = hosts.length > 0 ? await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }) : undefined;
-  const accounts = new Accounts(config, log, store === undefined ? undefined : tokenVerifier(store, new Set(hosts.map((h) => h.host))));
+  const oauthNames = new Set(hosts.map((h) => h.host));
+  // A password changed or an account removed through the bridge revokes its grants (lifecycle.ts).
+  const accounts = new Accounts(
+    config,
+    log,
+    store === undefined ? undefined : tokenVerifier(store, oauthNames),
+    undefined,
+    store === undefined ? undefined : accountLifecycle(store, oauthNames, log),
+  );
 
   // Node reads the terminal in raw mode too (VMIN 1: reads block again after the drain).
   if (onTerminal) process.stdin.setRawMode(true);

@@ -10,6 +10,7 @@ import { DovecotAuthServer } from '../dovecot/server.js';
 import { buildApp } from '../http/app.js';
 import { createRegistry } from '../metrics/registry.js';
 import { oauthHosts } from '../oauth/host.js';
+import { accountLifecycle } from '../oauth/lifecycle.js';
 import { tokenVerifier } from '../oauth/token-password.js';
 import { openStore } from '../storage/index.js';
 import { createLogger } from '../log/pino.js';
@@ -52,7 +53,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   // With PostgreSQL several instances share the database: failed logins are counted there, so
   // a guesser cannot spread attempts over them. One SQLite instance counts in memory.
   const counters = store !== undefined && config.databaseUrl !== null ? store : undefined;
-  const accounts = new Accounts(config, log, verifier, counters);
+  const lifecycle = store === undefined ? undefined : accountLifecycle(store, new Set(hosts.map((h) => h.host)), log);
+  const accounts = new Accounts(config, log, verifier, counters, lifecycle);
   // One registry for the process: the process metrics and every face's metrics, on /metrics.
   const metrics = createRegistry();
   const app = await buildApp({ config, accounts, store, logger: log, metrics });

@@ -71,7 +71,8 @@ export class Job {
   #expire(): void {
     if (this.#settled) return;
     const abandon = this.#abandon;
-    this.fail(new ExtauthError('ERR_EXTAUTH_DEADLINE'));
+    // In flight, the script has the query: it may have acted on it (a setpass) before it is ended.
+    this.fail(new ExtauthError('ERR_EXTAUTH_DEADLINE', undefined, { sent: abandon !== null }));
     abandon?.();
   }
 

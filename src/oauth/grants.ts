@@ -10,6 +10,11 @@ export interface NewGrant {
   readonly scope: string;
   /** When the user authenticated, ms (OIDC auth_time). */
   readonly authTime: number;
+  /**
+   * The account generation read before the password was checked (the session's, or the
+   * password check's): a grant for an account that ended meanwhile is stored revoked.
+   */
+  readonly generation: number;
   readonly now: number;
 }
 
@@ -29,6 +34,7 @@ export async function createGrant(ctx: OAuthContext, g: NewGrant): Promise<strin
     lastUsedAt: g.now,
     authTime: g.authTime,
     revokedAt: null,
+    generation: g.generation,
   });
   return id;
 }

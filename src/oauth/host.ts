@@ -59,9 +59,18 @@ export class OAuthHost {
     return `${this.issuer}${path}`;
   }
 
-  /** The `sub` of a user (OIDC Core §2): the bare JID, unique within the issuer. */
-  subject(user: string): string {
+  /** The bare JID of a user of this host. */
+  jid(user: string): string {
     return `${user}@${this.host}`;
+  }
+
+  /**
+   * The `sub` of a user (OIDC Core §2: unique within the issuer, never reassigned): the bare
+   * JID for the account's first generation, then the bare JID and `#generation` (a name
+   * registered again is a new subject; a domainpart never holds a '#', so no JID reads alike).
+   */
+  subject(user: string, generation: number): string {
+    return generation === 0 ? this.jid(user) : `${this.jid(user)}#${generation}`;
   }
 }
 

@@ -9,7 +9,8 @@ import { ExtauthError } from '../extauth/errors.js';
 import type { OAuthContext } from './context.js';
 
 export type PasswordCheck =
-  | { readonly result: 'ok' }
+  /** `generation`: the account's, read before the check (bound into the session or grant it buys). */
+  | { readonly result: 'ok'; readonly generation: number }
   /** A "no", or a password that cannot be sent (it cannot be right either). */
   | { readonly result: 'wrong' }
   | { readonly result: 'throttled'; readonly retryAfterMs: number }
@@ -18,8 +19,11 @@ export type PasswordCheck =
 
 export async function checkPassword(ctx: OAuthContext, user: string, password: string, address: string): Promise<PasswordCheck> {
   try {
+    // Read first: should the name be removed or registered again while the script answers,
+    // what this check buys is bound to the generation that ended, hence void.
+    const generation = await ctx.store.accountGeneration(ctx.host.host, user);
     const ok = await ctx.accounts.query({ command: 'auth', user, host: ctx.host.host, password }, { address });
-    return ok ? { result: 'ok' } : { result: 'wrong' };
+    return ok ? { result: 'ok', generation } : { result: 'wrong' };
   } catch (err) {
     if (err instanceof AccountsError && err.code === 'ERR_AUTH_THROTTLED') return { result: 'throttled', retryAfterMs: err.retryAfterMs };
     if (err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') return { result: 'wrong' };

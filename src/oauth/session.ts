@@ -21,6 +21,8 @@ export interface Session {
   readonly user: string;
   /** Seconds since the epoch (OIDC auth_time). */
   readonly authTime: number;
+  /** The account generation the user signed in to (OAuthStore.accountGeneration). */
+  readonly generation: number;
 }
 
 /** A session as read back: also when it was issued, ms (at sign-in, or a password change). */
@@ -71,7 +73,7 @@ export function cookie(host: OAuthHost, name: string, value: string, maxAgeS: nu
  * session issued before it (OAuthStore.endSessions), which a signed cookie alone could not.
  */
 export async function issueSession(host: OAuthHost, s: Session, at: number = Date.now()): Promise<string> {
-  return new SignJWT({ user: s.user, auth_time: s.authTime, at })
+  return new SignJWT({ user: s.user, auth_time: s.authTime, at, gen: s.generation })
     .setProtectedHeader({ alg: 'HS256', typ: 'gh-session+jwt' })
     .setAudience(host.issuer)
     .setIssuedAt(Math.floor(at / 1000))
@@ -84,11 +86,13 @@ export function sessionCookie(host: OAuthHost, token: string): string {
 }
 
 /**
- * The signed-in session of this browser, or null: none, forged, expired, or issued before the
- * user's sessions were ended (a password change). When storage cannot say, there is no
- * session: the user signs in again rather than keep one that may have been ended.
+ * The signed-in session of this browser, or null: none, forged, expired, issued before the
+ * user's sessions were ended (a password change, an account removed, a sign-out), or for a
+ * generation of the account that has ended (the name was removed or registered again). When
+ * storage cannot say, there is no session: the user signs in again rather than keep one that
+ * may have been ended.
  */
-export async function readSession(ctx: { readonly host: OAuthHost; readonly store: Pick<OAuthStore, 'sessionsNotBefore'> }, cookies: Record<string, string>): Promise<ReadSession | null> {
+export async function readSession(ctx: { readonly host: OAuthHost; readonly store: Pick<OAuthStore, 'sessionsNotBefore' | 'accountGeneration'> }, cookies: Record<string, string>): Promise<ReadSession | null> {
   const { host } = ctx;
   const token = cookies[SESSION_COOKIE];
   if (token === undefined) return null;
@@ -97,8 +101,11 @@ export async function readSession(ctx: { readonly host: OAuthHost; readonly stor
     if (typeof payload['user'] !== 'string' || typeof payload['auth_time'] !== 'number') return null;
     // Sessions from before the `at` claim: their iat, in whole seconds.
     const at = typeof payload['at'] === 'number' ? payload['at'] : (payload.iat ?? 0) * 1000;
-    if (at < (await ctx.store.sessionsNotBefore(host.host, payload['user']))) return null;
-    return { user: payload['user'], authTime: payload['auth_time'], issuedMs: at };
+    // Sessions from before the `gen` claim: the first generation, the only one there was.
+    const generation = typeof payload['gen'] === 'number' ? payload['gen'] : 0;
+    const [notBefore, current] = await Promise.all([ctx.store.sessionsNotBefore(host.host, payload['user']), ctx.store.accountGeneration(host.host, payload['user'])]);
+    if (at < notBefore || generation !== current) return null;
+    return { user: payload['user'], authTime: payload['auth_time'], generation, issuedMs: at };
   } catch {
     return null;
   }

@@ -27,6 +27,16 @@ export interface Grant {
   /** When the user authenticated for this grant (OIDC auth_time), ms. */
   readonly authTime: number;
   readonly revokedAt: number | null;
+  /** The generation of the user's account the grant was made for (accountGeneration). */
+  readonly generation: number;
+}
+
+/** What revokeAccount did. */
+export interface AccountRevocation {
+  /** Grants that were live and are now revoked. */
+  readonly revoked: number;
+  /** The account's generation now. */
+  readonly generation: number;
 }
 
 export type TokenKind = 'access' | 'refresh';
@@ -94,6 +104,11 @@ export type Consumed<T> =
 
 export interface OAuthStore {
   // Grants
+  /**
+   * Store a grant. One made for another generation than the account's current one is stored
+   * already revoked (revokedAt = createdAt): its account ended while it was being made (the
+   * user signed in, then the name was removed or registered again).
+   */
   createGrant(grant: Grant): Promise<void>;
   getGrant(id: string): Promise<Grant | null>;
   /** Grants of a user that are not revoked, newest use first. */
@@ -107,6 +122,21 @@ export interface OAuthStore {
   revokeGrant(id: string, at: number): Promise<void>;
   /** Revoke every grant of a user (password changed), with the cascade; returns how many were live. */
   revokeUserGrants(host: string, user: string, at: number): Promise<number>;
+
+  // Accounts (DESIGN.md: "Grants follow the account")
+  /**
+   * The generation of the account `user` at `host`: 0 until the name is first removed or
+   * registered (revokeAccount with `renew`), one more each time. Every instance sees the same.
+   */
+  accountGeneration(host: string, user: string): Promise<number>;
+  /**
+   * The account changed (a new password) or its name changed hands (removed, or registered:
+   * `renew`). In one transaction: with `renew` the generation moves on by one; every grant of
+   * the user is revoked with its cascade (revokeUserGrants); their sessions issued before `at`
+   * end (endSessions). A createGrant racing with it either is revoked by it or stores its
+   * grant revoked.
+   */
+  revokeAccount(host: string, user: string, at: number, renew: boolean): Promise<AccountRevocation>;
 
   // Tokens
   saveToken(token: TokenRecord): Promise<void>;

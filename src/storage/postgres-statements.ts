@@ -11,7 +11,7 @@ import { CODE_WITH_GRANT_SELECT, TOKEN_WITH_GRANT_SELECT } from './with-grant.js
 
 const GRANT = `id, host, username AS "user", client_id AS "clientId", client_hash AS "clientHash",
   client_name AS "clientName", client_uri AS "clientUri", scope, created_at AS "createdAt",
-  last_used_at AS "lastUsedAt", auth_time AS "authTime", revoked_at AS "revokedAt"`;
+  last_used_at AS "lastUsedAt", auth_time AS "authTime", revoked_at AS "revokedAt", generation`;
 
 const TOKEN = `hash, kind, grant_id AS "grantId", scope, created_at AS "createdAt",
   expires_at AS "expiresAt", revoked_at AS "revokedAt", used_at AS "usedAt"`;
@@ -30,8 +30,8 @@ const GRANT_REVOKED = (table: string) => `(SELECT revoked_at FROM grants WHERE i
 export const SQL = {
   // Grants
   insertGrant: `INSERT INTO grants
-    (id, host, username, client_id, client_hash, client_name, client_uri, scope, created_at, last_used_at, auth_time, revoked_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    (id, host, username, client_id, client_hash, client_name, client_uri, scope, created_at, last_used_at, auth_time, revoked_at, generation)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
   getGrant: `SELECT ${GRANT} FROM grants WHERE id = $1`,
   // The tie-breakers make the order total, so two instances list the same grants alike.
   listGrants: `SELECT ${GRANT} FROM grants
@@ -128,6 +128,17 @@ export const SQL = {
       window_start = CASE WHEN t.expires_at <= EXCLUDED.window_start THEN EXCLUDED.window_start ELSE t.window_start END,
       expires_at   = CASE WHEN t.expires_at <= EXCLUDED.window_start THEN EXCLUDED.expires_at ELSE t.expires_at END
     RETURNING failures`,
+  // Accounts. createGrant makes sure the account's row exists (ensureAccount), then reads its
+  // generation under a share lock (lockGeneration) that revokeAccount's row lock
+  // (renewGeneration, holdGeneration) excludes: a grant committed before revokeAccount takes
+  // the lock is seen by its cascade; one made after it reads the new generation.
+  accountGeneration: 'SELECT generation FROM account_generations WHERE host = $1 AND username = $2',
+  ensureAccount: `INSERT INTO account_generations (host, username, generation) VALUES ($1, $2, 0) ON CONFLICT (host, username) DO NOTHING`,
+  lockGeneration: 'SELECT generation FROM account_generations WHERE host = $1 AND username = $2 FOR SHARE',
+  renewGeneration: `INSERT INTO account_generations AS a (host, username, generation) VALUES ($1, $2, 1)
+    ON CONFLICT (host, username) DO UPDATE SET generation = a.generation + 1 RETURNING generation`,
+  holdGeneration: `INSERT INTO account_generations AS a (host, username, generation) VALUES ($1, $2, 0)
+    ON CONFLICT (host, username) DO UPDATE SET generation = a.generation RETURNING generation`,
   endSessions: `INSERT INTO session_cutoffs (host, username, not_before) VALUES ($1, $2, $3)
     ON CONFLICT (host, username) DO UPDATE SET not_before = GREATEST(session_cutoffs.not_before, EXCLUDED.not_before)`,
   sessionsNotBefore: 'SELECT not_before FROM session_cutoffs WHERE host = $1 AND username = $2',

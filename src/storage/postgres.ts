@@ -18,7 +18,7 @@ import type { PoolClient, QueryResultRow } from 'pg';
 import { StorageError } from './errors.js';
 import { applyPostgresMigrations } from './migrations/apply-postgres.js';
 import { POSTGRES_MIGRATIONS } from './migrations/postgres.js';
-import type { CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenRecord } from './port.js';
+import type { AccountRevocation, CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenRecord } from './port.js';
 import { fromPgError, isConnectionError, isRetryable } from './postgres-errors.js';
 import { SQL } from './postgres-statements.js';
 import { splitCodeWithGrant, splitTokenWithGrant } from './with-grant.js';
@@ -165,9 +165,16 @@ export class PostgresStore implements OAuthStore {
   // Grants
 
   async createGrant(g: Grant): Promise<void> {
-    await this.#query(SQL.insertGrant, [
-      g.id, g.host, g.user, g.clientId, g.clientHash, g.clientName, g.clientUri, g.scope, g.createdAt, g.lastUsedAt, g.authTime, g.revokedAt,
-    ]);
+    // The account's row is made in a statement of its own (committed before the lock is
+    // taken), so that the share lock below always has a row to hold (postgres-statements.ts).
+    await this.#query(SQL.ensureAccount, [g.host, g.user]);
+    await this.#transaction(async (c) => {
+      const current = (await c.query<{ generation: number }>(SQL.lockGeneration, [g.host, g.user])).rows[0]?.generation ?? 0;
+      const revokedAt = current === g.generation ? g.revokedAt : (g.revokedAt ?? g.createdAt);
+      await c.query(SQL.insertGrant, [
+        g.id, g.host, g.user, g.clientId, g.clientHash, g.clientName, g.clientUri, g.scope, g.createdAt, g.lastUsedAt, g.authTime, revokedAt, g.generation,
+      ]);
+    });
   }
 
   async getGrant(id: string): Promise<Grant | null> {
@@ -190,6 +197,23 @@ export class PostgresStore implements OAuthStore {
     return this.#transaction(async (c) => {
       const ids = (await c.query<{ id: string }>(SQL.userGrantIds, [host, user])).rows.map((r) => r.id);
       return ids.length === 0 ? 0 : cascade(c, ids, at);
+    });
+  }
+
+  // Accounts
+
+  async accountGeneration(host: string, user: string): Promise<number> {
+    return (await this.#query<{ generation: number }>(SQL.accountGeneration, [host, user])).rows[0]?.generation ?? 0;
+  }
+
+  async revokeAccount(host: string, user: string, at: number, renew: boolean): Promise<AccountRevocation> {
+    return this.#transaction(async (c) => {
+      // The row lock first: grants made from here on read the generation after this commits.
+      const generation = (await c.query<{ generation: number }>(renew ? SQL.renewGeneration : SQL.holdGeneration, [host, user])).rows[0]!.generation;
+      const ids = (await c.query<{ id: string }>(SQL.userGrantIds, [host, user])).rows.map((r) => r.id);
+      const revoked = ids.length === 0 ? 0 : await cascade(c, ids, at);
+      await c.query(SQL.endSessions, [host, user, at]);
+      return { revoked, generation };
     });
   }
 

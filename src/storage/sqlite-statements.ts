@@ -11,7 +11,7 @@ import { CODE_WITH_GRANT_SELECT, TOKEN_WITH_GRANT_SELECT } from './with-grant.js
 
 const GRANT = `id, host, username AS user, client_id AS clientId, client_hash AS clientHash,
   client_name AS clientName, client_uri AS clientUri, scope, created_at AS createdAt,
-  last_used_at AS lastUsedAt, auth_time AS authTime, revoked_at AS revokedAt`;
+  last_used_at AS lastUsedAt, auth_time AS authTime, revoked_at AS revokedAt, generation`;
 
 const TOKEN = `hash, kind, grant_id AS grantId, scope, created_at AS createdAt,
   expires_at AS expiresAt, revoked_at AS revokedAt, used_at AS usedAt`;
@@ -44,9 +44,14 @@ export function prepareStatements(db: Database) {
   };
   return {
     // Grants
+    // Made for a generation that is no longer the account's: stored revoked (port.ts). One
+    // statement, so no revokeAccount commits between the read and the write.
     insertGrant: prepare<[Grant]>(`INSERT INTO grants
-      (id, host, username, client_id, client_hash, client_name, client_uri, scope, created_at, last_used_at, auth_time, revoked_at)
-      VALUES (@id, @host, @user, @clientId, @clientHash, @clientName, @clientUri, @scope, @createdAt, @lastUsedAt, @authTime, @revokedAt)`),
+      (id, host, username, client_id, client_hash, client_name, client_uri, scope, created_at, last_used_at, auth_time, revoked_at, generation)
+      VALUES (@id, @host, @user, @clientId, @clientHash, @clientName, @clientUri, @scope, @createdAt, @lastUsedAt, @authTime,
+        iif(@generation = coalesce((SELECT generation FROM account_generations WHERE host = @host AND username = @user), 0),
+          @revokedAt, coalesce(@revokedAt, @createdAt)),
+        @generation)`),
     getGrant: prepare<[string], Grant>(`SELECT ${GRANT} FROM grants WHERE id = ?`),
     // The tie-breakers make the order total, so two instances list the same grants alike.
     listGrants: prepare<[string, string], Grant>(`SELECT ${GRANT} FROM grants
@@ -109,6 +114,9 @@ export function prepareStatements(db: Database) {
         window_start = iif(expires_at <= excluded.window_start, excluded.window_start, window_start),
         expires_at   = iif(expires_at <= excluded.window_start, excluded.expires_at, expires_at)
       RETURNING failures`, true),
+    accountGeneration: prepare<[string, string], number>('SELECT generation FROM account_generations WHERE host = ? AND username = ?', true),
+    renewGeneration: prepare<[string, string], number>(`INSERT INTO account_generations (host, username, generation) VALUES (?, ?, 1)
+      ON CONFLICT (host, username) DO UPDATE SET generation = generation + 1 RETURNING generation`, true),
     endSessions: prepare<[string, string, number]>(`INSERT INTO session_cutoffs (host, username, not_before) VALUES (?, ?, ?)
       ON CONFLICT (host, username) DO UPDATE SET not_before = max(not_before, excluded.not_before)`),
     sessionsNotBefore: prepare<[string, string], number>('SELECT not_before FROM session_cutoffs WHERE host = ? AND username = ?', true),

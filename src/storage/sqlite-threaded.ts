@@ -18,7 +18,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { StorageError } from './errors.js';
-import type { CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenRecord } from './port.js';
+import type { AccountRevocation, CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenRecord } from './port.js';
 import { SqliteStore } from './sqlite.js';
 import type { WireError, WriteMethod, WriterReply } from './sqlite-writer-protocol.js';
 
@@ -181,6 +181,16 @@ export class ThreadedSqliteStore implements OAuthStore {
 
   revokeUserGrants(host: string, user: string, at: number): Promise<number> {
     return this.#write('revokeUserGrants', host, user, at);
+  }
+
+  // Accounts
+
+  accountGeneration(host: string, user: string): Promise<number> {
+    return this.#read(() => this.#reader.accountGeneration(host, user));
+  }
+
+  revokeAccount(host: string, user: string, at: number, renew: boolean): Promise<AccountRevocation> {
+    return this.#write('revokeAccount', host, user, at, renew);
   }
 
   // Tokens

@@ -10,6 +10,7 @@ export const WRITE_METHODS = [
   'touchGrant',
   'revokeGrant',
   'revokeUserGrants',
+  'revokeAccount',
   'saveToken',
   'revokeToken',
   'rotateRefreshToken',

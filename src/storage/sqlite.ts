@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import { StorageError } from './errors.js';
 import { applySqliteMigrations } from './migrations/apply-sqlite.js';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite.js';
-import type { CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenRecord } from './port.js';
+import type { AccountRevocation, CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenRecord } from './port.js';
 import { fromSqliteError } from './sqlite-errors.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import { splitCodeWithGrant, splitTokenWithGrant } from './with-grant.js';
@@ -46,6 +46,7 @@ export class SqliteStore implements OAuthStore {
   readonly #groupCommit: (batch: { run: () => unknown }[], outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[]) => void;
   readonly #revokeGrant;
   readonly #revokeUserGrants;
+  readonly #revokeAccount;
   readonly #pollDevice;
   readonly #sweep;
 
@@ -119,6 +120,13 @@ export class SqliteStore implements OAuthStore {
     this.#revokeUserGrants = db.transaction((host: string, user: string, at: number): number =>
       s.userGrantIds.all(host, user).reduce((n, id) => n + cascade(id, at), 0),
     );
+
+    this.#revokeAccount = db.transaction((host: string, user: string, at: number, renew: boolean): AccountRevocation => {
+      const generation = renew ? s.renewGeneration.get(host, user)! : (s.accountGeneration.get(host, user) ?? 0);
+      const revoked = s.userGrantIds.all(host, user).reduce((n, id) => n + cascade(id, at), 0);
+      s.endSessions.run(host, user, at);
+      return { revoked, generation };
+    });
 
     this.#pollDevice = db.transaction((deviceHash: string, at: number, interval: number): DeviceRecord | null => {
       const before = s.getDevice.get(deviceHash);
@@ -242,6 +250,16 @@ export class SqliteStore implements OAuthStore {
 
   async revokeUserGrants(host: string, user: string, at: number): Promise<number> {
     return this.#run(() => this.#revokeUserGrants.immediate(host, user, at));
+  }
+
+  // Accounts
+
+  async accountGeneration(host: string, user: string): Promise<number> {
+    return this.#run(() => this.#s.accountGeneration.get(host, user) ?? 0);
+  }
+
+  async revokeAccount(host: string, user: string, at: number, renew: boolean): Promise<AccountRevocation> {
+    return this.#run(() => this.#revokeAccount.immediate(host, user, at, renew));
   }
 
   // Tokens

@@ -9,7 +9,7 @@ import type { CodeRecord, Grant, TokenRecord } from './port.js';
 
 const GRANT_COLUMNS = `g.id, g.host, g.username AS "user", g.client_id AS "clientId", g.client_hash AS "clientHash",
       g.client_name AS "clientName", g.client_uri AS "clientUri", g.scope, g.created_at AS "createdAt",
-      g.last_used_at AS "lastUsedAt", g.auth_time AS "authTime", g.revoked_at AS "revokedAt"`;
+      g.last_used_at AS "lastUsedAt", g.auth_time AS "authTime", g.revoked_at AS "revokedAt", g.generation`;
 
 export const TOKEN_WITH_GRANT_SELECT = `SELECT
       t.hash AS "t_hash", t.kind AS "t_kind", t.grant_id AS "t_grantId", t.scope AS "t_scope",
@@ -39,6 +39,7 @@ function grantOf(r: Record<string, unknown>): Grant {
     lastUsedAt: r['lastUsedAt'],
     authTime: r['authTime'],
     revokedAt: r['revokedAt'],
+    generation: r['generation'],
   } as Grant;
 }
 

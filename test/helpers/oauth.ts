@@ -4,6 +4,7 @@ import type { TestContext } from 'node:test';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { buildApp } from '../../src/http/app.js';
+import { accountLifecycle } from '../../src/oauth/lifecycle.js';
 import { tokenVerifier } from '../../src/oauth/token-password.js';
 import type { OAuthStore } from '../../src/storage/port.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
@@ -58,7 +59,8 @@ export async function serveConfig(
 ): Promise<{ store: OAuthStore; log: MemoryLogger; accounts: Accounts }> {
   const log = new MemoryLogger();
   const store = await openSqliteStore(storeFile);
-  const accounts = new Accounts(config, log, tokenVerifier(store, new Set(oauthHosts(config).map((h) => h.host))));
+  const names = new Set(oauthHosts(config).map((h) => h.host));
+  const accounts = new Accounts(config, log, tokenVerifier(store, names), undefined, accountLifecycle(store, names, log));
   const app = await buildApp({ config, accounts, store, logger: log });
   await app.listen({ host: '127.0.0.1', port });
   t.after(async () => {

@@ -5,6 +5,7 @@
  * hand every test the same database.
  */
 import type { OAuthStore } from '../../src/storage/port.js';
+import { accountsContract } from './contract/accounts.js';
 import { codesContract } from './contract/codes.js';
 import { devicesContract } from './contract/devices.js';
 import { grantsContract } from './contract/grants.js';
@@ -30,4 +31,5 @@ export function storeContract(name: string, open: () => Promise<OAuthStore>, opt
   sweepContract(suite);
   sessionsContract(suite);
   lifecycleContract(suite);
+  accountsContract(suite);
 }

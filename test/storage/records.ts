@@ -34,6 +34,7 @@ export function grantRecord(overrides: Partial<Grant> = {}): Grant {
     lastUsedAt: T0,
     authTime: T0,
     revokedAt: null,
+    generation: 0,
     ...overrides,
   };
 }

@@ -38,7 +38,7 @@ export function accountLoginEndpoint(ctx: OAuthContext) {
       case 'unavailable':
         return again(503, 'Sign-in is temporarily unavailable. Try again in a moment.');
     }
-    const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000) });
+    const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000), generation: check.generation });
     ctx.log.info({ user: prepared.user }, 'user signed in to the account page');
     return reply.code(303).header('set-cookie', sessionCookie(ctx.host, session)).header('location', accountPath(ctx)).send();
   };

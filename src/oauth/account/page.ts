@@ -87,7 +87,7 @@ ${v.grants.map((g, i) => grantItem(ctx, g, i + 1, v.csrf, now))}</ul>`;
     title: 'Your account',
     site_name: ctx.host.siteName,
     css_href: cssHref(ctx),
-    jid: ctx.host.subject(v.user),
+    jid: ctx.host.jid(v.user),
     notice_block: noticeBlock(v.notice),
     grants_block: grants,
     csrf: v.csrf,

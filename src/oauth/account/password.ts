@@ -10,6 +10,9 @@
  *     the script says no;
  *  5. then every grant of the user is revoked, with their tokens (a password change is what a
  *     user does after a leak), and the session cookie is replaced; 303 to the account page.
+ *     (Accounts.query's lifecycle hook, oauth/lifecycle.ts, already revoked them as it does
+ *     for setpass on every face; this endpoint does it again with the cut-off of the session
+ *     it issues, and for an Accounts built without the hook.)
  * When setpass reached the script but its answer is unknown (timeout, crash), the password
  * may have changed: the grants are revoked anyway, and the user is told so.
  */
@@ -56,6 +59,17 @@ async function setPassword(ctx: OAuthContext, user: string, password: string, ad
           }
           return { result: 'refused', status: 503, message: UNAVAILABLE, field: null };
       }
+    }
+    if (err instanceof AccountsError && err.code === 'ERR_AUTH_LIFECYCLE') {
+      // The password changed but the revocation that follows it failed (accounts.ts logged
+      // it): this endpoint tries again below, and the user is not told it went well.
+      return {
+        result: 'refused',
+        status: 503,
+        message: 'Your password was changed, but signing out every application did not complete. Change your password again in a moment to finish.',
+        field: null,
+        uncertain: true,
+      };
     }
     ctx.log.warn({ code: err instanceof AccountsError ? err.code : (err as Error).message, user }, 'password change failed');
     return { result: 'refused', status: 503, message: UNAVAILABLE, field: null };
@@ -105,7 +119,7 @@ export function changePasswordEndpoint(ctx: OAuthContext) {
       return refuse(set.status, set.message, set.field);
     }
     ctx.log.info({ user, revoked }, 'user changed password: every grant revoked, other sessions ended');
-    const fresh = await issueSession(ctx.host, { user, authTime: Math.floor(at / 1000) }, at);
+    const fresh = await issueSession(ctx.host, { user, authTime: Math.floor(at / 1000), generation: session.generation }, at);
     return reply.code(303).header('set-cookie', sessionCookie(ctx.host, fresh)).header('location', `${accountPath(ctx)}?done=password`).send();
   };
 }

@@ -1,5 +1,9 @@
 /**
- * POST {issuer}/account/signout: clears the session cookie, then 303 to the account page.
+ * POST {issuer}/account/signout: ends the user's sessions on the server, clears the session
+ * cookie, then 303 to the account page. The session is a signed cookie stored nowhere, so
+ * clearing it alone would leave a copy of it working for its lifetime: signing out sets the
+ * user's cut-off (OAuthStore.endSessions), which every instance checks (session.ts), so every
+ * session of the user at this host issued until now ends, in this browser and any other.
  * CSRF-checked when there is a session to end; without one there is nothing to protect.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -15,6 +19,7 @@ export function signOutEndpoint(ctx: OAuthContext) {
     const session = await readSession(ctx, cookies);
     if (session !== null) {
       if (!checkAccountCsrf(ctx.host, cookies, session.user, formOf(req)['csrf'])) return formExpired(ctx, reply);
+      await ctx.store.endSessions(ctx.host.host, session.user, Date.now());
       ctx.log.info({ user: session.user }, 'user signed out');
     }
     return reply

@@ -109,6 +109,7 @@ export function consentEndpoint(ctx: OAuthContext) {
       lastUsedAt: now,
       authTime: session.authTime * 1000,
       revokedAt: null,
+      generation: session.generation,
     });
     if (!(await ctx.store.decideDevice(device.deviceHash, { approved: true, grantId }))) {
       await ctx.store.revokeGrant(grantId, now);

@@ -45,7 +45,7 @@ export function loginEndpoint(ctx: OAuthContext) {
       const { status, message } = signInRefusal(check);
       return again(status, message);
     }
-    const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000) });
+    const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000), generation: check.generation });
     ctx.log.info({ user: prepared.user, client: clientName }, 'user signed in');
     return reply.code(303).header('set-cookie', sessionCookie(ctx.host, session)).header('location', consentLocation(ctx, request)).send();
   };

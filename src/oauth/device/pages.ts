@@ -85,7 +85,7 @@ export function deviceConsentPage(
     ...base(ctx, 'Allow access?'),
     client_name: v.clientName,
     client_uri: v.clientUri,
-    jid: ctx.host.subject(v.user),
+    jid: ctx.host.jid(v.user),
     user_code: formatUserCode(v.userCode),
     scope_items: html`${scopes.map((s) => html`<li>${SCOPE_DESCRIPTIONS[s] ?? s} <span class="small">(<code>${s}</code>)</span></li>`)}`,
     action: `${ctx.host.basePath}${DEVICE_PATHS.consent}`,
@@ -99,7 +99,7 @@ export function deviceConsentPage(
 export function deviceDonePage(ctx: OAuthContext, reply: FastifyReply, v: { approved: boolean; clientName: string; user: string | null }): FastifyReply {
   const heading = v.approved ? 'Device connected' : 'Access denied';
   const message = v.approved
-    ? `${v.clientName} can now use your account${v.user === null ? '' : ` ${ctx.host.subject(v.user)}`}. You can go back to your device.`
+    ? `${v.clientName} can now use your account${v.user === null ? '' : ` ${ctx.host.jid(v.user)}`}. You can go back to your device.`
     : `${v.clientName} was not given access to your account. You can close this page.`;
   const body = ctx.templates.render('device-done.html', { ...base(ctx, heading), heading, message });
   return reply.code(200).type(HTML).send(body);

@@ -63,6 +63,7 @@ export function consentEndpoint(ctx: OAuthContext) {
       client,
       scope: request.scope,
       authTime: session.authTime * 1000,
+      generation: session.generation,
       now,
     });
     const code = newSecret();

@@ -39,7 +39,7 @@ export function introspectEndpoint(ctx: OAuthContext) {
         scope: t.scope,
         client_id: client.clientId,
         username: g.user,
-        sub: ctx.host.subject(g.user),
+        sub: ctx.host.subject(g.user, g.generation),
         token_type: t.kind === 'access' ? 'Bearer' : 'refresh_token',
         exp: Math.floor(t.expiresAt / 1000),
         iat: Math.floor(t.createdAt / 1000),

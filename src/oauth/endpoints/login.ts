@@ -30,7 +30,7 @@ export function loginEndpoint(ctx: OAuthContext) {
       const { status, message } = signInRefusal(check);
       return again(status, message);
     }
-    const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000) });
+    const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000), generation: check.generation });
     ctx.log.info({ user: prepared.user, client: clientName }, 'user signed in');
     return reply
       .code(303)

@@ -51,7 +51,7 @@ export function consentPage(
     css_href: cssHref(ctx),
     client_name: v.clientName,
     client_uri: v.clientUri,
-    jid: ctx.host.subject(v.user),
+    jid: ctx.host.jid(v.user),
     scope_items: html`${scopes.map((s) => html`<li>${SCOPE_DESCRIPTIONS[s] ?? s} <span class="small">(<code>${s}</code>)</span></li>`)}`,
     action: `${ctx.host.basePath}/oauth2/authorize/consent`,
     request: v.request,

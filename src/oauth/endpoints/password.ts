@@ -36,6 +36,6 @@ export async function passwordGrant(
   if (check.result === 'throttled') throw new OAuthError('invalid_grant', 'too many failed attempts; try again later');
   if (check.result === 'unavailable') throw new OAuthError('temporarily_unavailable');
   const now = Date.now();
-  const grantId = await createGrant(ctx, { user: prepared.user, clientId: client.clientId, client: client.metadata, scope: scope.join(' '), authTime: now, now });
+  const grantId = await createGrant(ctx, { user: prepared.user, clientId: client.clientId, client: client.metadata, scope: scope.join(' '), authTime: now, generation: check.generation, now });
   return issueTokens(ctx, client, grantId, scope.join(' '), now);
 }

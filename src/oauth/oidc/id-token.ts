@@ -35,7 +35,7 @@ export async function idTokenFor(ctx: OAuthContext, input: IdTokenInput): Promis
   const iat = Math.floor(Date.now() / 1000);
   return signCompact(oidcKeys(host).signing, {
     iss: host.issuer,
-    sub: host.subject(input.grant.user),
+    sub: host.subject(input.grant.user, input.grant.generation),
     aud: input.clientId,
     // As long as the access token issued with it: one setting for both (oauth2_access_token_ttl).
     exp: iat + host.accessTokenTtlS,

@@ -24,6 +24,8 @@ export function oidcMetadata(host: OAuthHost): Record<string, unknown> {
   return {
     jwks_uri: host.url('/oauth2/jwks'),
     userinfo_endpoint: host.url('/oauth2/userinfo'),
+    // RP-Initiated Logout 1.0 §2.1 (end-session.ts).
+    end_session_endpoint: host.url('/oauth2/logout'),
     id_token_signing_alg_values_supported: [ID_TOKEN_ALG],
     subject_types_supported: ['public'],
     claims_supported: [...CLAIMS_SUPPORTED],

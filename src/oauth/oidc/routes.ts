@@ -5,12 +5,15 @@
  *    OpenID fields (metadata.ts);
  *  - GET /oauth2/jwks: the JWK Set of id_token keys (RFC 7517 §5), cacheable for a short
  *    while so relying parties need not fetch it for every token;
- *  - GET and POST /oauth2/userinfo (userinfo.ts).
+ *  - GET and POST /oauth2/userinfo (userinfo.ts);
+ *  - GET and POST /oauth2/logout, POST /oauth2/logout/confirm: RP-Initiated Logout 1.0
+ *    (end-session.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import { allowCrossOrigin } from '../../http/cors.js';
 import type { OAuthContext } from '../context.js';
 import { serverMetadata } from '../endpoints/metadata.js';
+import { END_SESSION_CONFIRM_PATH, END_SESSION_PATH, endSessionConfirmEndpoint, endSessionEndpoint } from './end-session.js';
 import { oidcKeys } from './keys.js';
 import { userinfoEndpoint } from './userinfo.js';
 
@@ -34,6 +37,10 @@ export async function oidcRoutes(app: FastifyInstance, ctx: OAuthContext): Promi
   const userinfo = userinfoEndpoint(ctx);
   app.get('/oauth2/userinfo', userinfo);
   app.post('/oauth2/userinfo', userinfo);
+  const endSession = endSessionEndpoint(ctx);
+  app.get(END_SESSION_PATH, endSession);
+  app.post(END_SESSION_PATH, endSession);
+  app.post(END_SESSION_CONFIRM_PATH, endSessionConfirmEndpoint(ctx));
   // Relying parties in the browser read these directly (http/cors.ts).
   allowCrossOrigin(app, '/.well-known/openid-configuration', ['GET']);
   allowCrossOrigin(app, '/oauth2/jwks', ['GET']);

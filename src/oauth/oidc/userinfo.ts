@@ -7,7 +7,8 @@
  *     insufficient_scope;
  *  then the claims, as JSON (Core §5.3.2).
  *
- * Claims: `sub`, the bare JID, equal to the id_token's (Core §5.3.2 requires it);
+ * Claims: `sub`, the bare JID (with `#generation` for a name registered again: host.ts),
+ * equal to the id_token's (Core §5.3.2 requires it);
  * `preferred_username`, the localpart; `jid`, the bare JID as a claim of its own, for clients
  * that want the XMPP address without knowing that Gatehouse's sub is one. Core §5.4 puts
  * preferred_username under the `profile` scope; it is returned for `openid` alone because
@@ -32,9 +33,8 @@ const REQUIRED_SCOPE = 'openid';
 export const USERINFO_CLAIMS = ['sub', 'preferred_username', 'jid'] as const;
 
 /** What UserInfo says about a user of this host. */
-export function userinfoClaims(host: OAuthHost, user: string): Record<(typeof USERINFO_CLAIMS)[number], string> {
-  const jid = host.subject(user);
-  return { sub: jid, preferred_username: user, jid };
+export function userinfoClaims(host: OAuthHost, user: string, generation: number): Record<(typeof USERINFO_CLAIMS)[number], string> {
+  return { sub: host.subject(user, generation), preferred_username: user, jid: host.jid(user) };
 }
 
 const invalidToken = (why: string) => new OAuthError('invalid_token', undefined, { cause: new Error(why) });
@@ -53,7 +53,7 @@ export function userinfoEndpoint(ctx: OAuthContext) {
       if (!token.scope.split(' ').includes(REQUIRED_SCOPE)) {
         throw new OAuthError('insufficient_scope', 'the access token lacks the openid scope', { cause: new Error(`scope "${token.scope}"`) });
       }
-      return reply.send(userinfoClaims(ctx.host, grant.user));
+      return reply.send(userinfoClaims(ctx.host, grant.user, grant.generation));
     } catch (err) {
       return sendBearerError(ctx, reply, err, REQUIRED_SCOPE);
     }

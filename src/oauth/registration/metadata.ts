@@ -9,7 +9,8 @@
  * https and not loopback; grant_types and response_types from the supported lists and
  * consistent with each other (RFC 7591 §2.1), no implicit flow (RFC 9700 §2.1.2);
  * token_endpoint_auth_method; redirect_uris per application_type (redirect-uri.ts), at least
- * one for the authorization_code grant; logo_uri, tos_uri, policy_uri https on the client_uri
+ * one for the authorization_code grant; post_logout_redirect_uris (OpenID Connect RP-Initiated
+ * Logout 1.0 §3.1) by the same rules as redirect_uris; logo_uri, tos_uri, policy_uri https on the client_uri
  * host; scope from the supported list; software_id, software_version, contacts; total size.
  */
 import { ID_TOKEN_ALG } from '../oidc/keys.js';
@@ -36,6 +37,8 @@ export interface ClientMetadata {
   readonly client_name: string;
   readonly client_uri: string;
   readonly redirect_uris: readonly string[];
+  /** Where end_session may send the user back (oidc/end-session.ts); exact match. */
+  readonly post_logout_redirect_uris?: readonly string[];
   readonly application_type: ApplicationType;
   readonly token_endpoint_auth_method: TokenEndpointAuthMethod;
   readonly grant_types: readonly GrantType[];
@@ -108,6 +111,14 @@ export function validateClientMetadata(input: unknown): ClientMetadata {
   if (grant_types.includes('authorization_code') && redirect_uris.length === 0) {
     throw invalidClientMetadata('redirect_uris must contain at least one URI when grant_types includes authorization_code');
   }
+  // A redirect like any other (RP-Initiated Logout §3.1): the same URI rules as redirect_uris.
+  const rawLogout = member(m, 'post_logout_redirect_uris');
+  const post_logout_redirect_uris =
+    rawLogout === undefined ? undefined : stringArray(rawLogout, 'post_logout_redirect_uris', L.redirectUris, invalidRedirectUri);
+  post_logout_redirect_uris?.forEach((raw, i) => {
+    const field = `post_logout_redirect_uris[${i}]`;
+    checkRedirectUri(parseRedirectUri(uriString(raw, field, L.uri, invalidRedirectUri), field), field, application_type, clientHost);
+  });
 
   const informative: Partial<Record<(typeof INFORMATIVE_URIS)[number], string>> = {};
   for (const field of INFORMATIVE_URIS) {
@@ -133,6 +144,7 @@ export function validateClientMetadata(input: unknown): ClientMetadata {
     client_name,
     client_uri,
     redirect_uris: Object.freeze([...redirect_uris]),
+    ...(post_logout_redirect_uris === undefined ? {} : { post_logout_redirect_uris: Object.freeze([...post_logout_redirect_uris]) }),
     application_type,
     token_endpoint_auth_method,
     grant_types: Object.freeze([...grant_types]),

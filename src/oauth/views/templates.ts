@@ -52,6 +52,18 @@ const BASE_TEMPLATES = {
   'error.html': `<h1>{{heading}}</h1>
 <p role="alert">{{message}}</p>
 `,
+  'logout-confirm.html': `<h1>Sign out?</h1>
+<p>An application asks to sign you out of <strong>{{jid}}</strong> here.</p>
+<form method="post" action="{{action}}">
+<input type="hidden" name="request" value="{{request}}">
+<input type="hidden" name="csrf" value="{{csrf}}">
+<button type="submit" name="decision" value="signout">Sign out</button>
+<button type="submit" name="decision" value="stay" class="secondary">Stay signed in</button>
+</form>
+`,
+  'signed-out.html': `<h1>Signed out</h1>
+<p role="status">You are signed out of {{host}}. You can close this page.</p>
+`,
   'style.css': `:root { color-scheme: light dark; --fg: #111; --bg: #fff; --accent: #0b57d0; --muted: #444; --err: #a50e0e; }
 @media (prefers-color-scheme: dark) { :root { --fg: #eee; --bg: #121212; --accent: #8ab4f8; --muted: #ccc; --err: #f28b82; } }
 body { margin: 0; font: 1rem/1.5 system-ui, sans-serif; color: var(--fg); background: var(--bg); }

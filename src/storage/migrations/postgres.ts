@@ -104,4 +104,23 @@ CREATE TABLE session_cutoffs (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'account_generations',
+    sql: `
+-- An account's generation (DESIGN.md: "a name registered again is a new subject"): 0 until the
+-- name is removed or registered through a face, then one more each time. A grant records the
+-- generation it was made for; one made for an earlier generation belongs to an account that
+-- no longer exists, and the subject (sub) of a later generation differs from the first one's.
+-- createGrant and revokeAccount lock the account's row (FOR SHARE, FOR UPDATE), so a grant
+-- made while its account ends is either seen and revoked, or made already revoked.
+CREATE TABLE account_generations (
+  host       TEXT    NOT NULL,
+  username   TEXT    NOT NULL,
+  generation INTEGER NOT NULL,
+  PRIMARY KEY (host, username)
+);
+ALTER TABLE grants ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];

@@ -106,4 +106,21 @@ CREATE TABLE session_cutoffs (
 ) STRICT;
 `,
   },
+  {
+    version: 3,
+    name: 'account_generations',
+    sql: `
+-- An account's generation (DESIGN.md: "a name registered again is a new subject"): 0 until the
+-- name is removed or registered through a face, then one more each time. A grant records the
+-- generation it was made for; one made for an earlier generation belongs to an account that
+-- no longer exists, and the subject (sub) of a later generation differs from the first one's.
+CREATE TABLE account_generations (
+  host       TEXT    NOT NULL,
+  username   TEXT    NOT NULL,
+  generation INTEGER NOT NULL,
+  PRIMARY KEY (host, username)
+) STRICT;
+ALTER TABLE grants ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
