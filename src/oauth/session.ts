@@ -32,6 +32,11 @@ export interface ReadSession extends Session {
 export interface AuthorizationRequest {
   readonly client_id: string;
   readonly redirect_uri: string;
+  /**
+   * True when the request named no redirect_uri (the client's only one was used): then the
+   * token request need not name it either (RFC 6749 §4.1.3).
+   */
+  readonly redirect_uri_omitted?: true;
   readonly scope: string;
   readonly state?: string;
   readonly code_challenge: string;
@@ -122,6 +127,7 @@ export async function readRequestToken(host: OAuthHost, token: string): Promise<
     return {
       client_id: str('client_id')!,
       redirect_uri: str('redirect_uri')!,
+      ...(p['redirect_uri_omitted'] === true ? { redirect_uri_omitted: true as const } : {}),
       scope: str('scope')!,
       code_challenge: str('code_challenge')!,
       ...(str('state') !== undefined ? { state: str('state')! } : {}),

@@ -4,7 +4,8 @@
  * authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6):
  *  - the code is consumed atomically; a second use revokes the grant and everything it issued
  *    (RFC 6749 §4.1.2);
- *  - it must be this client's, for this redirect_uri, unexpired, with a code_verifier that
+ *  - it must be this client's, for this redirect_uri (or none, when the authorization request
+ *    named none), unexpired, with a code_verifier that
  *    hashes to its challenge, and its grant must not be revoked.
  * refresh_token (RFC 6749 §6, RFC 9700 §4.14.2):
  *  - the token must be this client's refresh token, unexpired and unrevoked;
@@ -86,7 +87,7 @@ async function exchangeCode(ctx: OAuthContext, client: AuthenticatedClient, body
   if (c.consumedAt !== null) return replayed(ctx, c.grantId, now);
   const bad =
     c.expiresAt <= now ? 'code expired'
-    : body['redirect_uri'] !== c.redirectUri ? 'redirect_uri differs from the authorization request'
+    : !redirectUriMatches(body['redirect_uri'], c.redirectUri, client) ? 'redirect_uri differs from the authorization request'
     : !verifyPkce(verifier, c.codeChallenge) ? 'code_verifier does not match the code_challenge'
     : null;
   if (bad !== null) {
@@ -101,6 +102,17 @@ async function exchangeCode(ctx: OAuthContext, client: AuthenticatedClient, body
   if (redeemed.status === 'reused') return replayed(ctx, c.grantId, now);
   const idToken = await idTokenFor(ctx, { grant: g, clientId: client.clientId, scope: c.scope, nonce: c.nonce });
   return idToken === undefined ? minted.response : { ...minted.response, id_token: idToken };
+}
+
+/**
+ * RFC 6749 §4.1.3: redirect_uri is required, and must be identical, when the authorization
+ * request included it. A code from a request without one (recorded as '', issue-code.ts) takes
+ * none, or the client's only registered URI, which is where it was sent.
+ */
+function redirectUriMatches(given: string | undefined, bound: string, client: AuthenticatedClient): boolean {
+  if (bound !== '') return given === bound;
+  const only = client.metadata.redirect_uris.length === 1 ? client.metadata.redirect_uris[0] : undefined;
+  return given === undefined || given === only;
 }
 
 /** A replayed code: whoever holds it, everything it issued is revoked (RFC 6749 §4.1.2). */
