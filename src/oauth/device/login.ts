@@ -8,6 +8,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formField } from '../../http/form.js';
+import { clientDisplay } from '../client-identity.js';
 import type { OAuthContext } from '../context.js';
 import { checkPassword, signInRefusal } from '../password-check.js';
 import { verifyClient } from '../registration/client-id.js';
@@ -30,7 +31,7 @@ export function loginEndpoint(ctx: OAuthContext) {
     }
     let clientName: string;
     try {
-      clientName = (await verifyClient(device.clientId, ctx.host.keys)).client_name;
+      clientName = clientDisplay(await verifyClient(device.clientId, ctx.host.keys), null).name;
     } catch {
       return deviceErrorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
     }

@@ -37,6 +37,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { singleValued } from '../../http/form.js';
+import { clientDisplay } from '../client-identity.js';
 import { consentOnRecord } from '../consent-record.js';
 import type { OAuthContext } from '../context.js';
 import { OAuthError } from '../errors.js';
@@ -119,7 +120,7 @@ export function authorizeEndpoint(ctx: OAuthContext) {
       if (consent === null || !scope.every((s) => consent.has(s))) return fail(refuse('consent_required', 'the user must approve this application'));
       return issueCode(ctx, reply, request, client, session);
     }
-    return showNext(ctx, req, reply, request, await issueRequestToken(ctx.host, request), client.client_name, client.client_uri);
+    return showNext(ctx, req, reply, request, await issueRequestToken(ctx.host, request), client);
   };
 }
 
@@ -173,15 +174,15 @@ export async function showNext(
   reply: FastifyReply,
   request: AuthorizationRequest,
   requestToken: string,
-  clientName: string,
-  clientUri: string,
+  client: ClientMetadata,
 ): Promise<FastifyReply> {
   const cookies = parseCookies(req.headers.cookie);
   const browser = browserCookie(ctx.host, cookies, reply);
   const csrf = csrfToken(ctx.host, browser, requestToken);
   const session = await readSession(ctx, cookies);
-  if (!sessionFits(session, request.auth_after)) return loginPage(ctx, reply, { clientName, request: requestToken, csrf });
-  return consentPage(ctx, reply, { clientName, clientUri, scope: request.scope, user: session.user, request: requestToken, csrf });
+  const shown = clientDisplay(client, request.redirect_uri);
+  if (!sessionFits(session, request.auth_after)) return loginPage(ctx, reply, { clientName: shown.name, request: requestToken, csrf });
+  return consentPage(ctx, reply, { client: shown, scope: request.scope, user: session.user, request: requestToken, csrf });
 }
 
 export { OAuthError };

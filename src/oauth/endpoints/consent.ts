@@ -8,6 +8,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { singleValued } from '../../http/form.js';
+import { clientDisplay } from '../client-identity.js';
 import type { OAuthContext } from '../context.js';
 import { verifyClient } from '../registration/client-id.js';
 import { csrfToken, readRequestToken, readSession, sessionFits } from '../session.js';
@@ -32,7 +33,7 @@ export function consentPageEndpoint(ctx: OAuthContext) {
     } catch {
       return errorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
     }
-    return showNext(ctx, req, reply, request, requestToken!, client.client_name, client.client_uri);
+    return showNext(ctx, req, reply, request, requestToken!, client);
   };
 }
 
@@ -47,7 +48,7 @@ export function consentEndpoint(ctx: OAuthContext) {
     }
     if (!sessionFits(session, request.auth_after)) {
       // The application asked for a recent sign-in (prompt=login, max_age): no consent before it.
-      return loginPage(ctx, reply, { clientName: client.client_name, request: form.requestToken, csrf: csrfToken(ctx.host, form.browser, form.requestToken) });
+      return loginPage(ctx, reply, { clientName: clientDisplay(client, request.redirect_uri).name, request: form.requestToken, csrf: csrfToken(ctx.host, form.browser, form.requestToken) });
     }
     if (body['decision'] !== 'allow') {
       ctx.log.info({ user: session.user, client: client.client_name }, 'user denied access');

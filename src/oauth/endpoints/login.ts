@@ -6,6 +6,7 @@
  * to the consent page (POST-redirect-GET).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { clientDisplay } from '../client-identity.js';
 import type { OAuthContext } from '../context.js';
 import { checkPassword, signInRefusal } from '../password-check.js';
 import { csrfToken, issueSession, sessionCookie } from '../session.js';
@@ -18,7 +19,7 @@ export function loginEndpoint(ctx: OAuthContext) {
     const form = await readFormRequest(ctx, req, reply);
     if (form === null) return reply;
     const { body, requestToken } = form;
-    const clientName = form.client.client_name;
+    const clientName = clientDisplay(form.client, form.request.redirect_uri).name;
     const csrf = csrfToken(ctx.host, form.browser, requestToken);
     const typed = body['username'] ?? '';
     const again = (status: number, error: string) => loginPage(ctx, reply, { status, clientName, request: requestToken, csrf, username: typed, error });
