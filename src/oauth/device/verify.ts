@@ -18,6 +18,7 @@
  * codes of his own.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { addressKey } from '../../http/address-key.js';
 import { singleValued } from '../../http/form.js';
 import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
@@ -36,9 +37,12 @@ const PROBLEMS: Readonly<Record<DeviceProblem, string>> = {
   decided: 'That code has already been used. Start again on your device to get a new code.',
 };
 
-/** The throttle counter of a client address (one namespace in the store's throttle table). */
+/**
+ * The throttle counter of a client address, its /64 for IPv6 (http/address-key.ts), one
+ * namespace in the store's throttle table.
+ */
 function throttleKey(req: FastifyRequest): string {
-  return `device-user-code:${req.ip}`;
+  return `device-user-code:${addressKey(req.ip)}`;
 }
 
 function locked(ctx: OAuthContext, reply: FastifyReply, csrf: string, userCode: string | undefined): FastifyReply {

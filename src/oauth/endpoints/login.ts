@@ -28,7 +28,7 @@ export function loginEndpoint(ctx: OAuthContext) {
     if (!prepared.ok) return again(400, prepared.message);
     const check = await checkPassword(ctx, prepared.user, body['password'] ?? '', req.ip);
     if (check.result !== 'ok') {
-      const { status, message } = signInRefusal(check);
+      const { status, message } = signInRefusal(check, reply);
       return again(status, message);
     }
     const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000) });
