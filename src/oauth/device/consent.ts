@@ -19,7 +19,7 @@ import type { OAuthContext } from '../context.js';
 import { verifyClient } from '../registration/client-id.js';
 import type { ClientMetadata } from '../registration/metadata.js';
 import { hashSecret, newId } from '../secrets.js';
-import { checkCsrf, CSRF_COOKIE, csrfToken, parseCookies, readSession } from '../session.js';
+import { browserOf, checkCsrf, csrfToken, parseCookies, readSession } from '../session.js';
 import { browserId, DEVICE_PATHS, deviceConsentPage, deviceDonePage, deviceErrorPage, deviceLoginPage } from './pages.js';
 import { pendingDevice, readDeviceRequest } from './request.js';
 
@@ -79,7 +79,7 @@ export function consentEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const cookies = parseCookies(req.headers.cookie);
     const request = formField(req.body, 'request');
-    if (!checkCsrf(ctx.host, cookies[CSRF_COOKIE], request, formField(req.body, 'csrf'))) {
+    if (!checkCsrf(ctx.host, browserOf(ctx.host, cookies), request, formField(req.body, 'csrf'))) {
       return deviceErrorPage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Enter the code from your device again.');
     }
     const now = Date.now();

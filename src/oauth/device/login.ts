@@ -12,7 +12,7 @@ import { clientDisplay } from '../client-identity.js';
 import type { OAuthContext } from '../context.js';
 import { checkPassword, signInRefusal } from '../password-check.js';
 import { verifyClient } from '../registration/client-id.js';
-import { checkCsrf, CSRF_COOKIE, csrfToken, issueSession, parseCookies, sessionCookie } from '../session.js';
+import { browserOf, checkCsrf, csrfToken, issueSession, parseCookies, rotatedCsrfCookie, sessionCookie } from '../session.js';
 import { prepareUsername, stripOwnHost } from '../username.js';
 import { consentLocation } from './consent.js';
 import { deviceErrorPage, deviceLoginPage } from './pages.js';
@@ -22,7 +22,7 @@ export function loginEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const cookies = parseCookies(req.headers.cookie);
     const request = formField(req.body, 'request');
-    if (!checkCsrf(ctx.host, cookies[CSRF_COOKIE], request, formField(req.body, 'csrf'))) {
+    if (!checkCsrf(ctx.host, browserOf(ctx.host, cookies), request, formField(req.body, 'csrf'))) {
       return deviceErrorPage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Enter the code from your device again.');
     }
     const device = await pendingDevice(ctx, request, Date.now());
@@ -35,7 +35,7 @@ export function loginEndpoint(ctx: OAuthContext) {
     } catch {
       return deviceErrorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
     }
-    const csrf = csrfToken(ctx.host, cookies[CSRF_COOKIE]!, request);
+    const csrf = csrfToken(ctx.host, browserOf(ctx.host, cookies)!, request);
     const typed = formField(req.body, 'username');
     const again = (status: number, error: string) => deviceLoginPage(ctx, reply, { status, clientName, request, csrf, username: typed, error });
 
@@ -48,6 +48,6 @@ export function loginEndpoint(ctx: OAuthContext) {
     }
     const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000) });
     ctx.log.info({ user: prepared.user, client: clientName }, 'user signed in');
-    return reply.code(303).header('set-cookie', sessionCookie(ctx.host, session)).header('location', consentLocation(ctx, request)).send();
+    return reply.code(303).header('set-cookie', [sessionCookie(ctx.host, session), rotatedCsrfCookie(ctx.host)]).header('location', consentLocation(ctx, request)).send();
   };
 }

@@ -23,7 +23,7 @@ import { singleValued } from '../../http/form.js';
 import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { errorPage } from '../endpoints/pages.js';
-import { checkCsrf, CSRF_COOKIE, csrfToken, parseCookies } from '../session.js';
+import { browserOf, checkCsrf, csrfToken, parseCookies } from '../session.js';
 import { browserId, CODE_ENTRY_FORM, codeEntryPage, DEVICE_PATHS } from './pages.js';
 import { USER_CODE_FAILURE_LIMIT, USER_CODE_FAILURE_WINDOW_MS } from './policy.js';
 import { deviceProblem, issueDeviceRequest, type DeviceProblem } from './request.js';
@@ -71,7 +71,7 @@ export function verifyPageEndpoint(ctx: OAuthContext) {
 export function verifyEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const typed = formField(req.body, 'user_code');
-    const browser = parseCookies(req.headers.cookie)[CSRF_COOKIE];
+    const browser = browserOf(ctx.host, parseCookies(req.headers.cookie));
     if (!checkCsrf(ctx.host, browser, CODE_ENTRY_FORM, formField(req.body, 'csrf'))) {
       // A fresh form (and cookie when missing): the user can simply try again.
       const csrf = csrfToken(ctx.host, browserId(ctx, req, reply), CODE_ENTRY_FORM);

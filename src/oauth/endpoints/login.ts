@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clientDisplay } from '../client-identity.js';
 import type { OAuthContext } from '../context.js';
 import { checkPassword, signInRefusal } from '../password-check.js';
-import { csrfToken, issueSession, sessionCookie } from '../session.js';
+import { csrfToken, issueSession, rotatedCsrfCookie, sessionCookie } from '../session.js';
 import { prepareUsername, stripOwnHost } from '../username.js';
 import { readFormRequest } from './form-request.js';
 import { loginPage } from './pages.js';
@@ -35,7 +35,7 @@ export function loginEndpoint(ctx: OAuthContext) {
     ctx.log.info({ user: prepared.user, client: clientName }, 'user signed in');
     return reply
       .code(303)
-      .header('set-cookie', sessionCookie(ctx.host, session))
+      .header('set-cookie', [sessionCookie(ctx.host, session), rotatedCsrfCookie(ctx.host)])
       .header('location', `${ctx.host.basePath}/oauth2/authorize/consent?request=${encodeURIComponent(requestToken)}`)
       .send();
   };
