@@ -199,7 +199,7 @@ export const KEYS: readonly KeyDef[] = [
     scope: 'host',
     default: 10,
     check: number({ min: 0, max: 1_000_000, integer: true }),
-    doc: 'Failed logins per user within `auth_failure_window` before further attempts are refused unasked (0: off).',
+    doc: 'Failed logins per user from one client address (IPv6: its /64; faces without an address count as one) within `auth_failure_window` before that address is refused unasked for the user; from all addresses together ten times this, after which only addresses without a failure may try (0: off).',
   },
   {
     name: 'auth_failure_limit_address',
