@@ -1,8 +1,27 @@
 /**
  * The accounts every face asks: routes a query to the engine of its host (a host table with
  * its own `external_auth_*` settings gets its own pool; hosts with identical settings share
- * one) and applies failure throttling per user and per client address. A configuration reload
- * (SIGHUP) swaps in new pools without failing a query (`reload`).
+ * one) and applies failure throttling. A configuration reload (SIGHUP) swaps in new pools
+ * without failing a query (`reload`).
+ *
+ * Failure throttling, the same on every face (OAuth pages, password grant, auth API, bridge,
+ * Dovecot). A password check (auth, removeuser3) is refused unasked when:
+ *  - this user from this address (its /64 for IPv6, http/address-key.ts) failed
+ *    `auth_failure_limit_user` times in the window. A face that does not know the client's
+ *    address (the auth API, whose caller is the XMPP server; the bridge) counts as one address
+ *    of its own, so failures on the login page from elsewhere never lock XMPP logins, and the
+ *    reverse;
+ *  - this address failed `auth_failure_limit_address` times, whatever the users (guessing
+ *    across many accounts);
+ *  - the user failed USER_CEILING times `auth_failure_limit_user` in the window from all
+ *    addresses together (guessing from many addresses) and this address already failed for
+ *    this user in the window: during such an attack every address gets at most one guess,
+ *    while an address with no failure for the user (the real user, typing the right password)
+ *    still gets in. So a stranger cannot lock the real user out, and spreading guesses over
+ *    addresses buys one guess per address per window.
+ * A success clears this user's count at this address and the address's count, never the
+ * user's total: the real user signing in during an attack must not give the attacker's
+ * addresses their guesses back.
  */
 import { basename } from 'node:path';
 import { ExtauthEngine, type QueryListener } from '../extauth/engine.js';
@@ -11,6 +30,7 @@ import type { Query } from '../extauth/query.js';
 import { hostConfig, type ExtauthConfig, type GatehouseConfig, type HostConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
+import { addressKey } from '../http/address-key.js';
 import { AccountsError, ReloadError } from './errors.js';
 import { ACCOUNT_CHANGES, type AccountLifecycle } from './lifecycle.js';
 import { MemoryThrottle, StoreThrottle, type FailureCounters, type FailureThrottle } from './throttle.js';
@@ -26,9 +46,18 @@ export interface QueryContext {
 interface HostRuntime {
   readonly config: HostConfig;
   readonly engine: ExtauthEngine | null;
+  /** Failures of a user from all addresses (limit USER_CEILING × the user limit). */
   readonly users: FailureThrottle;
+  /** Failures of a user from one address (the user limit). */
+  readonly pairs: FailureThrottle;
   readonly addresses: FailureThrottle;
 }
+
+/** How many times the per-address user limit a user's failures from all addresses may reach. */
+export const USER_CEILING = 10;
+
+/** The address a face without one (auth API, bridge) counts as. */
+const NO_ADDRESS = '-';
 
 /** Everything derived from one configuration; a reload builds a new one and swaps it in. */
 interface Runtime {
@@ -144,8 +173,16 @@ export class Accounts {
     if (q.command === 'auth' && this.#tokenVerifier !== null && (await this.#tokenVerifier(q))) return true;
     const counts = PASSWORD_CHECKS.has(q.command);
     const userKey = `${q.user}@${q.host}`;
+    const address = ctx.address ? addressKey(ctx.address) : null;
+    const pairKey = `${userKey} ${address ?? NO_ADDRESS}`;
     if (counts) {
-      const wait = Math.max(await rt.users.blockedFor(userKey), ctx.address ? await rt.addresses.blockedFor(ctx.address) : 0);
+      const spread = await rt.users.blockedFor(userKey);
+      const wait = Math.max(
+        await rt.pairs.blockedFor(pairKey),
+        address !== null ? await rt.addresses.blockedFor(address) : 0,
+        // Under attack from many addresses: only an address with no failure for this user.
+        spread > 0 && (await rt.pairs.failures(pairKey)) > 0 ? spread : 0,
+      );
       if (wait > 0) {
         this.#log.warn({ user: q.user, host: q.host, address: ctx.address, retryAfterMs: wait }, 'login refused: too many failures');
         throw new AccountsError('ERR_AUTH_THROTTLED', wait);
@@ -162,20 +199,16 @@ export class Accounts {
       if (err instanceof ExtauthError && err.sent) await this.#followUp(q, 'unknown');
       // Input that cannot be sent safely (a newline in a password) is an attack, not a slip:
       // it counts as a failure like a wrong password.
-      if (counts && err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') {
-        await rt.users.fail(userKey);
-        if (ctx.address) await rt.addresses.fail(ctx.address);
-      }
+      if (counts && err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') await failed(rt, userKey, pairKey, address);
       throw err;
     }
     if (yes) await this.#followUp(q, 'done');
     if (counts && q.password !== '') {
       if (yes) {
-        await rt.users.succeed(userKey);
-        if (ctx.address) await rt.addresses.succeed(ctx.address);
+        await rt.pairs.succeed(pairKey);
+        if (address !== null) await rt.addresses.succeed(address);
       } else {
-        await rt.users.fail(userKey);
-        if (ctx.address) await rt.addresses.fail(ctx.address);
+        await failed(rt, userKey, pairKey, address);
       }
     }
     return yes;
@@ -261,7 +294,8 @@ export class Accounts {
     const runtime = (host: HostConfig): HostRuntime => ({
       config: host,
       engine: this.#engine(engines, host.extauth),
-      users: this.#throttle(throttles, previousThrottles, host, host.throttle.userLimit, 'user'),
+      users: this.#throttle(throttles, previousThrottles, host, host.throttle.userLimit * USER_CEILING, 'user'),
+      pairs: this.#throttle(throttles, previousThrottles, host, host.throttle.userLimit, 'user-address'),
       addresses: this.#throttle(throttles, previousThrottles, host, host.throttle.addressLimit, 'address'),
     });
     const defaults = runtime(config.defaults);
@@ -312,6 +346,13 @@ export class Accounts {
     }
     return engine;
   }
+}
+
+/** Count one failed password check of a user at an address (header comment). */
+async function failed(rt: HostRuntime, userKey: string, pairKey: string, address: string | null): Promise<void> {
+  await rt.pairs.fail(pairKey);
+  await rt.users.fail(userKey);
+  if (address !== null) await rt.addresses.fail(address);
 }
 
 /**

@@ -7,6 +7,8 @@
 export interface FailureThrottle {
   /** Milliseconds until `key` may try again; 0 when it may now. */
   blockedFor(key: string): number | Promise<number>;
+  /** Failures of `key` in its current window (0 when none, or when the throttle is off). */
+  failures(key: string): number | Promise<number>;
   /** Count one failure of `key`. */
   fail(key: string): void | Promise<void>;
   /** A success clears the key's failures. */
@@ -41,6 +43,12 @@ export class MemoryThrottle implements FailureThrottle {
       return 0;
     }
     return w.count >= this.#limit ? w.resetAt - now : 0;
+  }
+
+  failures(key: string): number {
+    if (this.#limit === 0) return 0;
+    const w = this.#windows.get(key);
+    return w === undefined || w.resetAt <= Date.now() ? 0 : w.count;
   }
 
   fail(key: string): void {
@@ -102,6 +110,11 @@ export class StoreThrottle implements FailureThrottle {
   async blockedFor(key: string): Promise<number> {
     if (this.#limit === 0) return 0;
     return (await this.#store.failuresOf(this.#prefix + key, Date.now())) >= this.#limit ? this.#windowMs : 0;
+  }
+
+  async failures(key: string): Promise<number> {
+    if (this.#limit === 0) return 0;
+    return this.#store.failuresOf(this.#prefix + key, Date.now());
   }
 
   async fail(key: string): Promise<void> {

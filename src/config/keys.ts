@@ -199,7 +199,7 @@ export const KEYS: readonly KeyDef[] = [
     scope: 'host',
     default: 10,
     check: number({ min: 0, max: 1_000_000, integer: true }),
-    doc: 'Failed logins per user within `auth_failure_window` before further attempts are refused unasked (0: off).',
+    doc: 'Failed logins per user from one client address (IPv6: its /64; faces without an address count as one) within `auth_failure_window` before that address is refused unasked for the user; from all addresses together ten times this, after which only addresses without a failure may try (0: off).',
   },
   {
     name: 'auth_failure_limit_address',
@@ -241,12 +241,17 @@ export const KEYS: readonly KeyDef[] = [
         u = null;
       }
       if (u !== null && (u.protocol === 'https:' || u.protocol === 'http:') && !u.search && !u.hash && !v!.toString().endsWith('/')) {
-        return v as string;
+        // RFC 8414 §2: the issuer uses the https scheme. Plain http only on a loopback host,
+        // for development: elsewhere codes, tokens and cookies (without Secure) would cross
+        // the network in the clear.
+        if (u.protocol === 'https:' || isLoopbackName(u.hostname)) return v as string;
+        problems.push(`${key}: must be an https URL (RFC 8414 §2); http is allowed only on a loopback host (127.0.0.1, [::1], localhost), got ${show(v)}`);
+        return undefined;
       }
       problems.push(`${key}: expected an http(s) URL without query, fragment or trailing slash (RFC 8414 §2), got ${show(v)}`);
       return undefined;
     },
-    doc: "The host's OAuth issuer URL; its endpoints live under it. Required for OAuth on a host.",
+    doc: "The host's OAuth issuer URL; its endpoints live under it. Required for OAuth on a host. https (RFC 8414 §2); http only on a loopback host, for development.",
   },
   {
     name: 'oauth2_access_token_ttl',
@@ -429,3 +434,8 @@ export const KEY_INDEX: Readonly<Record<string, KeyDef>> = (() => {
   }
   return Object.freeze(index);
 })();
+
+/** A URL hostname that names this machine: 127.0.0.0/8, [::1], localhost. */
+function isLoopbackName(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}

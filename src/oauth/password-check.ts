@@ -37,12 +37,16 @@ export function retryAfter(ms: number): string {
   return String(Math.max(1, Math.ceil(ms / 1000)));
 }
 
-/** What a sign-in form answers for a failed check: HTTP status and the message shown. */
-export function signInRefusal(check: Exclude<PasswordCheck, { result: 'ok' }>): { status: number; message: string } {
+/**
+ * What a sign-in form answers for a failed check: HTTP status and the message shown; a 429
+ * gets its Retry-After header on `reply` (RFC 6585 §4).
+ */
+export function signInRefusal(check: Exclude<PasswordCheck, { result: 'ok' }>, reply: { header(name: string, value: string): unknown }): { status: number; message: string } {
   switch (check.result) {
     case 'wrong':
       return { status: 401, message: 'Wrong username or password.' };
     case 'throttled':
+      reply.header('retry-after', retryAfter(check.retryAfterMs));
       return { status: 429, message: 'Too many failed attempts. Try again later.' };
     case 'unavailable':
       return { status: 503, message: 'Sign-in is temporarily unavailable. Try again in a moment.' };

@@ -37,6 +37,8 @@ export async function oauthRoutes(app: FastifyInstance, ctx: OAuthContext): Prom
   app.get('/oauth2/style.css', async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(ctx.templates.css));
   app.post('/oauth2/register', registerEndpoint(ctx));
   app.get('/oauth2/authorize', authorizeEndpoint(ctx));
+  // OIDC Core §3.1.2.1: the authorization endpoint takes POST too, with the same parameters.
+  app.post('/oauth2/authorize', authorizeEndpoint(ctx));
   app.post('/oauth2/authorize/login', loginEndpoint(ctx));
   app.get('/oauth2/authorize/consent', consentPageEndpoint(ctx));
   app.post('/oauth2/authorize/consent', consentEndpoint(ctx));

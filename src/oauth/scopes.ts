@@ -26,9 +26,14 @@ export function parseScope(value: string | undefined): string[] | null {
   return list.every((s) => KNOWN.has(s)) ? list : null;
 }
 
-/** Keep the requested scopes the client registered (all of them when it registered none). */
-export function limitToClient(requested: string[], clientScope: string | undefined): string[] {
-  if (clientScope === undefined) return requested;
-  const allowed = new Set(clientScope.split(' '));
-  return requested.filter((s) => allowed.has(s));
+/**
+ * Keep the requested scopes the client registered (all of them when it registered none), less
+ * `offline_access` when the client did not register the refresh_token grant: it could never
+ * get the refresh token that scope stands for, so it is neither granted nor promised on the
+ * consent page.
+ */
+export function limitToClient(requested: string[], client: { readonly scope?: string | undefined; readonly grant_types: readonly string[] }): string[] {
+  const allowed = client.scope === undefined ? null : new Set(client.scope.split(' '));
+  const refreshable = client.grant_types.includes('refresh_token');
+  return requested.filter((s) => (allowed === null || allowed.has(s)) && (refreshable || s !== 'offline_access'));
 }

@@ -14,6 +14,12 @@ import { randomBase64url } from './secrets.js';
 
 export const SESSION_COOKIE = 'gh_session';
 export const CSRF_COOKIE = 'gh_csrf';
+/**
+ * The CSRF cookie's name under an https issuer: the `__Host-` prefix makes browsers take it
+ * only from this origin, Secure, with Path=/ and no Domain (RFC 6265bis §4.1.3.2), so a
+ * sibling subdomain or a plain-http response cannot plant a value of its choosing.
+ */
+export const HOST_CSRF_COOKIE = '__Host-gh_csrf';
 const SESSION_TTL_S = 3600;
 const REQUEST_TTL_S = 600;
 
@@ -34,6 +40,11 @@ export interface ReadSession extends Session {
 export interface AuthorizationRequest {
   readonly client_id: string;
   readonly redirect_uri: string;
+  /**
+   * True when the request named no redirect_uri (the client's only one was used): then the
+   * token request need not name it either (RFC 6749 §4.1.3).
+   */
+  readonly redirect_uri_omitted?: true;
   readonly scope: string;
   readonly state?: string;
   readonly code_challenge: string;
@@ -129,6 +140,7 @@ export async function readRequestToken(host: OAuthHost, token: string): Promise<
     return {
       client_id: str('client_id')!,
       redirect_uri: str('redirect_uri')!,
+      ...(p['redirect_uri_omitted'] === true ? { redirect_uri_omitted: true as const } : {}),
       scope: str('scope')!,
       code_challenge: str('code_challenge')!,
       ...(str('state') !== undefined ? { state: str('state')! } : {}),
@@ -159,14 +171,28 @@ export function isBrowserId(value: string | undefined): value is string {
  * with the page (the account page, whose forms stay open long).
  */
 export function browserCookie(host: OAuthHost, cookies: Record<string, string>, reply: { header(name: string, value: string): unknown }, refresh = false): string {
-  const current = cookies[CSRF_COOKIE];
+  const current = browserOf(host, cookies);
   const browser = isBrowserId(current) ? current : newCsrfCookie();
   if (refresh || browser !== current) reply.header('set-cookie', csrfCookie(host, browser));
   return browser;
 }
 
 export function csrfCookie(host: OAuthHost, value: string): string {
-  return cookie(host, CSRF_COOKIE, value, REQUEST_TTL_S * 6, 'Strict');
+  if (!host.secure) return cookie(host, CSRF_COOKIE, value, REQUEST_TTL_S * 6, 'Strict');
+  return `${HOST_CSRF_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${REQUEST_TTL_S * 6}; Secure`;
+}
+
+/** This browser's CSRF cookie value as sent (unchecked), under the host's cookie name. */
+export function browserOf(host: OAuthHost, cookies: Record<string, string>): string | undefined {
+  return cookies[host.secure ? HOST_CSRF_COOKIE : CSRF_COOKIE];
+}
+
+/**
+ * A new CSRF cookie at sign-in: a value the browser held before (perhaps planted by someone
+ * else, who could then have forms of ours made for it) is not kept across a login.
+ */
+export function rotatedCsrfCookie(host: OAuthHost): string {
+  return csrfCookie(host, newCsrfCookie());
 }
 
 export function csrfToken(host: OAuthHost, browser: string, requestToken: string): string {

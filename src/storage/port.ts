@@ -58,6 +58,7 @@ export interface CodeRecord {
   readonly hash: string;
   readonly grantId: string;
   readonly clientHash: string;
+  /** The redirect URI of the request; '' when the request named none (RFC 6749 §4.1.3). */
   readonly redirectUri: string;
   /** PKCE S256 challenge (RFC 7636 §4.2). */
   readonly codeChallenge: string;

@@ -40,8 +40,11 @@ auth_failure_window = 60`,
   t.after(() => accounts.close());
   const q = (user: string, password: string) => ({ command: 'auth' as const, user, host: 'localhost', password });
   for (let i = 0; i < 3; i++) assert.equal(await accounts.query(q('alice', 'wrong'), { address: '127.0.0.1' }), false);
-  // alice is locked even with the right password; the refusal is an error, not a yes.
-  assert.equal(await outcome(accounts.query(q('alice', 'secret'), { address: '127.0.0.2' })), 'ERR_AUTH_THROTTLED');
+  // alice is locked at that address even with the right password; the refusal is an error, not a yes.
+  assert.equal(await outcome(accounts.query(q('alice', 'secret'), { address: '127.0.0.1' })), 'ERR_AUTH_THROTTLED');
+  // Elsewhere (the real user), and without an address (the auth API), she is not.
+  assert.equal(await accounts.query(q('alice', 'secret'), { address: '127.0.0.2' }), true);
+  assert.equal(await accounts.query(q('alice', 'secret')), true);
   // bob is not, until the address passes its own limit.
   assert.equal(await accounts.query(q('bob', 'wrong'), { address: '127.0.0.1' }), false);
   assert.equal(await accounts.query(q('carol', 'wrong'), { address: '127.0.0.1' }), false);
@@ -67,4 +70,27 @@ external_auth_command = ["${process.execPath}", "${fixture('lying.mjs')}"]`,
   assert.equal(await accounts.query({ command: 'auth', user: 'x', host: 'a.example', password: 'secret' }), true);
   assert.equal(await outcome(accounts.query({ command: 'auth', user: 'x', host: 'c.example', password: 'secret' })), 'ERR_EXTAUTH_BAD_REPLY');
   assert.equal(await outcome(accounts.query({ command: 'isuser', user: 'x', host: 'z.example' })), 'ERR_AUTH_NOT_CONFIGURED');
+});
+
+test('Accounts: past the per-user ceiling an address gets one guess; a clean address still gets in; the /64 is one address', async (t) => {
+  const config = parseConfigText(
+    `external_auth_command = ["${process.execPath}", "${fixture('fast.mjs')}"]
+auth_failure_limit_user = 2
+auth_failure_limit_address = 0
+auth_failure_window = 60`,
+  );
+  const accounts = new Accounts(config);
+  t.after(() => accounts.close());
+  const q = (password: string) => ({ command: 'auth' as const, user: 'alice', host: 'localhost', password });
+  // Two addresses of one IPv6 /64 are one address: two failures lock both.
+  assert.equal(await accounts.query(q('w1'), { address: '2001:db8:1:2::a' }), false);
+  assert.equal(await accounts.query(q('w2'), { address: '2001:db8:1:2::b' }), false);
+  assert.equal(await outcome(accounts.query(q('secret'), { address: '2001:db8:1:2::c' })), 'ERR_AUTH_THROTTLED');
+  // 20 failures in all (the ceiling, 10 × 2) from ten addresses.
+  for (let a = 1; a <= 9; a++) for (const w of ['x', 'y']) assert.equal(await accounts.query(q(w), { address: `192.0.2.${a}` }), false);
+  assert.equal(await accounts.query(q('once'), { address: '192.0.2.50' }), false);
+  assert.equal(await outcome(accounts.query(q('secret'), { address: '192.0.2.50' })), 'ERR_AUTH_THROTTLED', 'one guess per address');
+  assert.equal(await accounts.query(q('secret'), { address: '192.0.2.99' }), true, 'an address without failures gets in');
+  assert.equal(await accounts.query(q('secret'), { address: '::ffff:192.0.2.98' }), true);
+  assert.equal(await outcome(accounts.query(q('secret'), { address: '::ffff:192.0.2.50' })), 'ERR_AUTH_THROTTLED', 'IPv4-mapped is the same address');
 });

@@ -71,12 +71,12 @@ test('Chromium enters a code (after a wrong one), signs in, allows; the device g
   // The right code, typed in lower case without the dash.
   await page.getByLabel('Code').fill(d.user_code.replace('-', '').toLowerCase());
   await page.getByRole('button', { name: 'Continue' }).click();
-  assert.match((await page.locator('main').textContent()) ?? '', /Test TV wants to use your account on localhost\./);
+  assert.match((await page.locator('main').textContent()) ?? '', /Test TV \(unverified\) wants to use your account on localhost\./);
   await screenshot(page, 'device-login.png');
   await signIn(page);
 
   const main = (await page.locator('main').textContent()) ?? '';
-  assert.match(main, /Test TV \(https:\/\/tv\.example\.net\/\) asks to access your account alice@localhost from a device\./);
+  assert.match(main, /Test TV \(unverified: this name and the address https:\/\/tv\.example\.net\/ were given by whoever registered the application, and nothing proves they belong to it\) asks to access your account alice@localhost from a device\./);
   assert.equal(await page.locator('#user-code').textContent(), d.user_code, 'the code to compare with the device');
   assert.deepEqual(await page.locator('ul.scopes > li').allTextContents(), [
     'Use your chat account fully: read and send messages, manage contacts (xmpp)',

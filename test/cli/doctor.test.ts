@@ -42,3 +42,10 @@ test('doctor reports a broken configuration, a lying script and a taken port', a
   assert.match(r2.out, new RegExp(`FAIL  listen 127\\.0\\.0\\.1:${port}: in use`));
   assert.match(r2.out, /check\(s\) failed/);
 });
+
+test('doctor flags an http issuer on a host that is not loopback', async () => {
+  const config = writeConfig(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]\nhttp_ports = [0]\noauth2_registration_key = "k-0123456789abcdef0123456789"\n[hosts."example.com"]\noauth2_issuer = "http://auth.example.com"`);
+  const r = await doctor(config, '--skip-script');
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /oauth2_issuer: must be an https URL \(RFC 8414 §2\)/);
+});

@@ -115,3 +115,15 @@ test('commands split like a shell would, without one', () => {
   assert.throws(() => splitCommand("'open"), /unterminated single quote/);
   assert.deepEqual(problems('external_auth_command = "   "'), ['external_auth_command: the command is empty']);
 });
+
+test('oauth2_issuer: https, or http only on a loopback host (RFC 8414 §2)', () => {
+  const host = (issuer: string) => `external_auth_command = "/usr/bin/auth"\noauth2_registration_key = "k-0123456789abcdef0123456789"\n[hosts."example.com"]\noauth2_issuer = "${issuer}"`;
+  for (const ok of ['https://auth.example.com', 'https://example.com/oauth', 'http://127.0.0.1:5280/localhost', 'http://localhost:5280', 'http://[::1]:8080/x']) {
+    assert.deepEqual(problems(host(ok)), [], ok);
+  }
+  for (const bad of ['http://auth.example.com', 'http://192.0.2.1/oauth', 'http://127.0.0.1.example.com']) {
+    const got = problems(host(bad));
+    assert.equal(got.length, 1, bad);
+    assert.match(got[0]!, /oauth2_issuer: must be an https URL \(RFC 8414 §2\); http is allowed only on a loopback host/, bad);
+  }
+});

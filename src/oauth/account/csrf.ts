@@ -13,7 +13,7 @@
  */
 import type { FastifyReply } from 'fastify';
 import type { OAuthHost } from '../host.js';
-import { browserCookie, checkCsrf, CSRF_COOKIE, csrfToken, isBrowserId } from '../session.js';
+import { browserCookie, browserOf, checkCsrf, csrfToken, isBrowserId } from '../session.js';
 
 /** The purpose label of a form: the sign-in form (no user yet) or a signed-in user's forms. */
 export function accountPurpose(user: string | null): string {
@@ -26,7 +26,7 @@ export function accountCsrf(host: OAuthHost, browser: string, user: string | nul
 
 /** Constant-time check of a posted token (false when the cookie or the token is missing). */
 export function checkAccountCsrf(host: OAuthHost, cookies: Record<string, string>, user: string | null, given: unknown): boolean {
-  const browser = cookies[CSRF_COOKIE];
+  const browser = browserOf(host, cookies);
   if (!isBrowserId(browser) || typeof given !== 'string') return false;
   return checkCsrf(host, browser, accountPurpose(user), given);
 }

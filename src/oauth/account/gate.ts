@@ -4,7 +4,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthContext } from '../context.js';
-import { CSRF_COOKIE, parseCookies, readSession, type Session } from '../session.js';
+import { browserOf, parseCookies, readSession, type Session } from '../session.js';
 import { checkAccountCsrf } from './csrf.js';
 import { accountMessage } from './page.js';
 
@@ -30,5 +30,5 @@ export async function signedInForm(ctx: OAuthContext, req: FastifyRequest, reply
     return { ok: false, reply: accountMessage(ctx, reply, 401, 'Signed out', 'Your sign-in has expired. Sign in again to continue.') };
   }
   if (!checkAccountCsrf(ctx.host, cookies, session.user, form['csrf'])) return { ok: false, reply: formExpired(ctx, reply) };
-  return { ok: true, session, form, browser: cookies[CSRF_COOKIE]! };
+  return { ok: true, session, form, browser: browserOf(ctx.host, cookies)! };
 }

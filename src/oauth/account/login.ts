@@ -8,7 +8,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
-import { CSRF_COOKIE, issueSession, parseCookies, sessionCookie } from '../session.js';
+import { browserOf, issueSession, parseCookies, rotatedCsrfCookie, sessionCookie } from '../session.js';
 import { prepareUsername, stripOwnHost } from '../username.js';
 import { checkPassword, retryAfter } from '../password-check.js';
 import { accountCsrf, checkAccountCsrf } from './csrf.js';
@@ -21,7 +21,7 @@ export function accountLoginEndpoint(ctx: OAuthContext) {
     const form = formOf(req);
     if (!checkAccountCsrf(ctx.host, cookies, null, form['csrf'])) return formExpired(ctx, reply);
     const typed = formField(form, 'username');
-    const csrf = accountCsrf(ctx.host, cookies[CSRF_COOKIE]!, null);
+    const csrf = accountCsrf(ctx.host, browserOf(ctx.host, cookies)!, null);
     const again = (status: number, error: string) => accountLoginPage(ctx, reply, { status, csrf, username: typed, error });
 
     const prepared = prepareUsername(stripOwnHost(typed, ctx.host.host));
@@ -40,6 +40,6 @@ export function accountLoginEndpoint(ctx: OAuthContext) {
     }
     const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000), generation: check.generation });
     ctx.log.info({ user: prepared.user }, 'user signed in to the account page');
-    return reply.code(303).header('set-cookie', sessionCookie(ctx.host, session)).header('location', accountPath(ctx)).send();
+    return reply.code(303).header('set-cookie', [sessionCookie(ctx.host, session), rotatedCsrfCookie(ctx.host)]).header('location', accountPath(ctx)).send();
   };
 }

@@ -46,7 +46,7 @@ export function deviceAuthorizationEndpoint(ctx: OAuthContext) {
       }
       const requested = parseScope(body['scope']);
       if (requested === null) throw new OAuthError('invalid_scope', 'unknown scope');
-      const scope = limitToClient(requested, client.metadata.scope);
+      const scope = limitToClient(requested, client.metadata);
       if (scope.length === 0) throw new OAuthError('invalid_scope', 'no scope requested that the client registered');
 
       const deviceCode = newSecret();

@@ -14,11 +14,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { singleValued } from '../../http/form.js';
 import type { DeviceRecord } from '../../storage/port.js';
 import { formField } from '../../http/form.js';
+import { clientDisplay } from '../client-identity.js';
 import type { OAuthContext } from '../context.js';
 import { verifyClient } from '../registration/client-id.js';
 import type { ClientMetadata } from '../registration/metadata.js';
 import { hashSecret, newId } from '../secrets.js';
-import { checkCsrf, CSRF_COOKIE, csrfToken, parseCookies, readSession } from '../session.js';
+import { browserOf, checkCsrf, csrfToken, parseCookies, readSession } from '../session.js';
 import { browserId, DEVICE_PATHS, deviceConsentPage, deviceDonePage, deviceErrorPage, deviceLoginPage } from './pages.js';
 import { pendingDevice, readDeviceRequest } from './request.js';
 
@@ -60,10 +61,11 @@ export function consentPageEndpoint(ctx: OAuthContext) {
     if (client === null) return unknownClient(ctx, reply);
     const csrf = csrfToken(ctx.host, browserId(ctx, req, reply), request!);
     const session = await readSession(ctx, parseCookies(req.headers.cookie));
-    if (session === null) return deviceLoginPage(ctx, reply, { clientName: client.client_name, request: request!, csrf });
+    // A device client has no redirect URI to prove its name (client-identity.ts).
+    const shown = clientDisplay(client, null);
+    if (session === null) return deviceLoginPage(ctx, reply, { clientName: shown.name, request: request!, csrf });
     return deviceConsentPage(ctx, reply, {
-      clientName: client.client_name,
-      clientUri: client.client_uri,
+      client: shown,
       scope: device.scope,
       user: session.user,
       userCode: device.userCode,
@@ -77,7 +79,7 @@ export function consentEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const cookies = parseCookies(req.headers.cookie);
     const request = formField(req.body, 'request');
-    if (!checkCsrf(ctx.host, cookies[CSRF_COOKIE], request, formField(req.body, 'csrf'))) {
+    if (!checkCsrf(ctx.host, browserOf(ctx.host, cookies), request, formField(req.body, 'csrf'))) {
       return deviceErrorPage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Enter the code from your device again.');
     }
     const now = Date.now();

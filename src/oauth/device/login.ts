@@ -8,10 +8,11 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formField } from '../../http/form.js';
+import { clientDisplay } from '../client-identity.js';
 import type { OAuthContext } from '../context.js';
 import { checkPassword, signInRefusal } from '../password-check.js';
 import { verifyClient } from '../registration/client-id.js';
-import { checkCsrf, CSRF_COOKIE, csrfToken, issueSession, parseCookies, sessionCookie } from '../session.js';
+import { browserOf, checkCsrf, csrfToken, issueSession, parseCookies, rotatedCsrfCookie, sessionCookie } from '../session.js';
 import { prepareUsername, stripOwnHost } from '../username.js';
 import { consentLocation } from './consent.js';
 import { deviceErrorPage, deviceLoginPage } from './pages.js';
@@ -21,7 +22,7 @@ export function loginEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const cookies = parseCookies(req.headers.cookie);
     const request = formField(req.body, 'request');
-    if (!checkCsrf(ctx.host, cookies[CSRF_COOKIE], request, formField(req.body, 'csrf'))) {
+    if (!checkCsrf(ctx.host, browserOf(ctx.host, cookies), request, formField(req.body, 'csrf'))) {
       return deviceErrorPage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Enter the code from your device again.');
     }
     const device = await pendingDevice(ctx, request, Date.now());
@@ -30,11 +31,11 @@ export function loginEndpoint(ctx: OAuthContext) {
     }
     let clientName: string;
     try {
-      clientName = (await verifyClient(device.clientId, ctx.host.keys)).client_name;
+      clientName = clientDisplay(await verifyClient(device.clientId, ctx.host.keys), null).name;
     } catch {
       return deviceErrorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
     }
-    const csrf = csrfToken(ctx.host, cookies[CSRF_COOKIE]!, request);
+    const csrf = csrfToken(ctx.host, browserOf(ctx.host, cookies)!, request);
     const typed = formField(req.body, 'username');
     const again = (status: number, error: string) => deviceLoginPage(ctx, reply, { status, clientName, request, csrf, username: typed, error });
 
@@ -42,11 +43,11 @@ export function loginEndpoint(ctx: OAuthContext) {
     if (!prepared.ok) return again(400, prepared.message);
     const check = await checkPassword(ctx, prepared.user, formField(req.body, 'password'), req.ip);
     if (check.result !== 'ok') {
-      const { status, message } = signInRefusal(check);
+      const { status, message } = signInRefusal(check, reply);
       return again(status, message);
     }
     const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000), generation: check.generation });
     ctx.log.info({ user: prepared.user, client: clientName }, 'user signed in');
-    return reply.code(303).header('set-cookie', sessionCookie(ctx.host, session)).header('location', consentLocation(ctx, request)).send();
+    return reply.code(303).header('set-cookie', [sessionCookie(ctx.host, session), rotatedCsrfCookie(ctx.host)]).header('location', consentLocation(ctx, request)).send();
   };
 }

@@ -5,6 +5,7 @@
  * are built here with `html`.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ClientDisplay } from '../client-identity.js';
 import type { OAuthContext } from '../context.js';
 import { cssHref } from '../endpoints/pages.js';
 import { SCOPE_DESCRIPTIONS } from '../scopes.js';
@@ -78,13 +79,14 @@ export function deviceLoginPage(
 export function deviceConsentPage(
   ctx: OAuthContext,
   reply: FastifyReply,
-  v: { clientName: string; clientUri: string; scope: string; user: string; userCode: string; request: string; csrf: string },
+  v: { client: ClientDisplay; scope: string; user: string; userCode: string; request: string; csrf: string },
 ): FastifyReply {
   const scopes = v.scope.split(' ').filter(Boolean);
   const body = ctx.templates.render('device-consent.html', {
     ...base(ctx, 'Allow access?'),
-    client_name: v.clientName,
-    client_uri: v.clientUri,
+    client_name: v.client.name,
+    client_uri: v.client.uri,
+    client_identity: v.client.identity,
     jid: ctx.host.jid(v.user),
     user_code: formatUserCode(v.userCode),
     scope_items: html`${scopes.map((s) => html`<li>${SCOPE_DESCRIPTIONS[s] ?? s} <span class="small">(<code>${s}</code>)</span></li>`)}`,

@@ -18,11 +18,12 @@
  * codes of his own.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { addressKey } from '../../http/address-key.js';
 import { singleValued } from '../../http/form.js';
 import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { errorPage } from '../endpoints/pages.js';
-import { checkCsrf, CSRF_COOKIE, csrfToken, parseCookies } from '../session.js';
+import { browserOf, checkCsrf, csrfToken, parseCookies } from '../session.js';
 import { browserId, CODE_ENTRY_FORM, codeEntryPage, DEVICE_PATHS } from './pages.js';
 import { USER_CODE_FAILURE_LIMIT, USER_CODE_FAILURE_WINDOW_MS } from './policy.js';
 import { deviceProblem, issueDeviceRequest, type DeviceProblem } from './request.js';
@@ -36,9 +37,12 @@ const PROBLEMS: Readonly<Record<DeviceProblem, string>> = {
   decided: 'That code has already been used. Start again on your device to get a new code.',
 };
 
-/** The throttle counter of a client address (one namespace in the store's throttle table). */
+/**
+ * The throttle counter of a client address, its /64 for IPv6 (http/address-key.ts), one
+ * namespace in the store's throttle table.
+ */
 function throttleKey(req: FastifyRequest): string {
-  return `device-user-code:${req.ip}`;
+  return `device-user-code:${addressKey(req.ip)}`;
 }
 
 function locked(ctx: OAuthContext, reply: FastifyReply, csrf: string, userCode: string | undefined): FastifyReply {
@@ -67,7 +71,7 @@ export function verifyPageEndpoint(ctx: OAuthContext) {
 export function verifyEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const typed = formField(req.body, 'user_code');
-    const browser = parseCookies(req.headers.cookie)[CSRF_COOKIE];
+    const browser = browserOf(ctx.host, parseCookies(req.headers.cookie));
     if (!checkCsrf(ctx.host, browser, CODE_ENTRY_FORM, formField(req.body, 'csrf'))) {
       // A fresh form (and cookie when missing): the user can simply try again.
       const csrf = csrfToken(ctx.host, browserId(ctx, req, reply), CODE_ENTRY_FORM);

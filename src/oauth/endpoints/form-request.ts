@@ -8,7 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthContext } from '../context.js';
 import type { ClientMetadata } from '../registration/metadata.js';
 import { verifyClient } from '../registration/client-id.js';
-import { checkCsrf, CSRF_COOKIE, parseCookies, readRequestToken, type AuthorizationRequest } from '../session.js';
+import { browserOf, checkCsrf, parseCookies, readRequestToken, type AuthorizationRequest } from '../session.js';
 import { errorPage } from './pages.js';
 
 export interface FormRequest {
@@ -25,7 +25,7 @@ export async function readFormRequest(ctx: OAuthContext, req: FastifyRequest, re
   const body = req.body as Record<string, string>;
   const cookies = parseCookies(req.headers.cookie);
   const requestToken = body['request'] ?? '';
-  const browser = cookies[CSRF_COOKIE];
+  const browser = browserOf(ctx.host, cookies);
   if (!checkCsrf(ctx.host, browser, requestToken, body['csrf'])) {
     errorPage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Go back to the application and start again.');
     return null;

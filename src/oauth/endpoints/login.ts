@@ -6,9 +6,10 @@
  * to the consent page (POST-redirect-GET).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { clientDisplay } from '../client-identity.js';
 import type { OAuthContext } from '../context.js';
 import { checkPassword, signInRefusal } from '../password-check.js';
-import { csrfToken, issueSession, sessionCookie } from '../session.js';
+import { csrfToken, issueSession, rotatedCsrfCookie, sessionCookie } from '../session.js';
 import { prepareUsername, stripOwnHost } from '../username.js';
 import { readFormRequest } from './form-request.js';
 import { loginPage } from './pages.js';
@@ -18,7 +19,7 @@ export function loginEndpoint(ctx: OAuthContext) {
     const form = await readFormRequest(ctx, req, reply);
     if (form === null) return reply;
     const { body, requestToken } = form;
-    const clientName = form.client.client_name;
+    const clientName = clientDisplay(form.client, form.request.redirect_uri).name;
     const csrf = csrfToken(ctx.host, form.browser, requestToken);
     const typed = body['username'] ?? '';
     const again = (status: number, error: string) => loginPage(ctx, reply, { status, clientName, request: requestToken, csrf, username: typed, error });
@@ -27,14 +28,14 @@ export function loginEndpoint(ctx: OAuthContext) {
     if (!prepared.ok) return again(400, prepared.message);
     const check = await checkPassword(ctx, prepared.user, body['password'] ?? '', req.ip);
     if (check.result !== 'ok') {
-      const { status, message } = signInRefusal(check);
+      const { status, message } = signInRefusal(check, reply);
       return again(status, message);
     }
     const session = await issueSession(ctx.host, { user: prepared.user, authTime: Math.floor(Date.now() / 1000), generation: check.generation });
     ctx.log.info({ user: prepared.user, client: clientName }, 'user signed in');
     return reply
       .code(303)
-      .header('set-cookie', sessionCookie(ctx.host, session))
+      .header('set-cookie', [sessionCookie(ctx.host, session), rotatedCsrfCookie(ctx.host)])
       .header('location', `${ctx.host.basePath}/oauth2/authorize/consent?request=${encodeURIComponent(requestToken)}`)
       .send();
   };

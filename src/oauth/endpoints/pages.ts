@@ -1,5 +1,6 @@
 /** Rendering of the authorization pages and redirects back to the client. */
 import type { FastifyReply } from 'fastify';
+import type { ClientDisplay } from '../client-identity.js';
 import type { OAuthContext } from '../context.js';
 import { withParams } from '../redirect.js';
 import { SCOPE_DESCRIPTIONS } from '../scopes.js';
@@ -42,15 +43,16 @@ export function loginPage(
 export function consentPage(
   ctx: OAuthContext,
   reply: FastifyReply,
-  v: { clientName: string; clientUri: string; scope: string; user: string; request: string; csrf: string },
+  v: { client: ClientDisplay; scope: string; user: string; request: string; csrf: string },
 ): FastifyReply {
   const scopes = v.scope.split(' ').filter(Boolean);
   const body = ctx.templates.render('consent.html', {
     title: 'Allow access?',
     site_name: ctx.host.siteName,
     css_href: cssHref(ctx),
-    client_name: v.clientName,
-    client_uri: v.clientUri,
+    client_name: v.client.name,
+    client_uri: v.client.uri,
+    client_identity: v.client.identity,
     jid: ctx.host.jid(v.user),
     scope_items: html`${scopes.map((s) => html`<li>${SCOPE_DESCRIPTIONS[s] ?? s} <span class="small">(<code>${s}</code>)</span></li>`)}`,
     action: `${ctx.host.basePath}/oauth2/authorize/consent`,

@@ -26,7 +26,7 @@ export async function passwordGrant(
   if (username === undefined || password === undefined) throw new OAuthError('invalid_request', 'username and password are required');
   const requested = parseScope(body['scope']);
   if (requested === null) throw new OAuthError('invalid_scope');
-  const scope = limitToClient(requested, client.metadata.scope);
+  const scope = limitToClient(requested, client.metadata);
   if (scope.length === 0) throw new OAuthError('invalid_scope', 'no scope requested that the client registered');
   const prepared = prepareUsername(stripOwnHost(username, ctx.host.host));
   const refused = (why: string) => new OAuthError('invalid_grant', 'wrong username or password', { cause: new Error(why) });

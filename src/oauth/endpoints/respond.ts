@@ -1,5 +1,6 @@
 /** JSON error responses of the OAuth API endpoints (RFC 6749 §5.2). */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { addressKey } from '../../http/address-key.js';
 import type { RateLimiter } from '../../http/ratelimit.js';
 import { OAuthError } from '../errors.js';
 import type { OAuthContext } from '../context.js';
@@ -15,9 +16,12 @@ export function sendOAuthError(ctx: OAuthContext, reply: FastifyReply, err: unkn
   return reply.code(status).send(body);
 }
 
-/** Throws a 429 `temporarily_unavailable` (with Retry-After) when the client address is over the limit. */
+/**
+ * Throws a 429 `temporarily_unavailable` (with Retry-After) when the client address (its /64
+ * for IPv6, http/address-key.ts) is over the limit.
+ */
 export function enforceRate(limiter: RateLimiter, req: FastifyRequest, reply: FastifyReply, what: string): void {
-  const wait = limiter.take(req.ip);
+  const wait = limiter.take(addressKey(req.ip));
   if (wait > 0) {
     reply.header('retry-after', String(Math.ceil(wait / 1000)));
     throw new OAuthError('temporarily_unavailable', `too many ${what}; try again later`, { status: 429 });

@@ -1,8 +1,12 @@
 /**
  * POST /oauth2/revoke (RFC 7009). The client authenticates; revoking a refresh token revokes
  * its whole grant (§2.1: access tokens of the same grant SHOULD go too), an access token just
- * itself. Unknown tokens, and tokens of another client, get the same 200 as a success, so
- * the endpoint cannot be used to probe which tokens exist.
+ * itself. Unknown (or already invalid) tokens get the same 200 as a success (§2.2). A token
+ * issued to another client is not revoked and the request is refused (§2.1: "verifies whether
+ * the token was issued to the client making the revocation request. If this validation
+ * fails, the request is refused and the client is informed of the error"), with
+ * `unauthorized_client` (RFC 6749 §5.2, the codes §2.2.1 uses): this client is not
+ * authorized to act on that token. This tells nothing new: the caller holds the token.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient } from '../clientauth.js';
@@ -20,7 +24,10 @@ export function revokeEndpoint(ctx: OAuthContext) {
       const token = body['token'];
       if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
       const found = await ctx.store.findToken(hashSecret(token));
-      if (found !== null && found.grant.clientHash === client.clientHash) {
+      if (found !== null && found.grant.clientHash !== client.clientHash) {
+        throw new OAuthError('unauthorized_client', 'the token was not issued to this client', { cause: new Error('revocation of another client\'s token') });
+      }
+      if (found !== null) {
         const now = Date.now();
         if (found.token.kind === 'refresh') await ctx.store.revokeGrant(found.grant.id, now);
         else await ctx.store.revokeToken(found.token.hash, now);

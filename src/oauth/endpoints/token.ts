@@ -4,12 +4,17 @@
  * authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6):
  *  - the code is consumed atomically; a second use revokes the grant and everything it issued
  *    (RFC 6749 §4.1.2);
- *  - it must be this client's, for this redirect_uri, unexpired, with a code_verifier that
+ *  - it must be this client's, for this redirect_uri (or none, when the authorization request
+ *    named none), unexpired, with a code_verifier that
  *    hashes to its challenge, and its grant must not be revoked.
  * refresh_token (RFC 6749 §6, RFC 9700 §4.14.2):
  *  - the token must be this client's refresh token, unexpired and unrevoked;
  *  - it is rotated: used once, replaced; a reused one revokes the grant;
- *  - a narrower `scope` may be asked, never a wider one.
+ *  - a narrower `scope` may be asked, never a wider one; it narrows the new access token only:
+ *    the successor refresh token keeps the scope the presented one carried, which is the
+ *    grant's original scope (RFC 6749 §6: "the refresh token ... with the scope originally
+ *    granted"), so a later refresh may ask for the whole scope again, and a refresh narrowed
+ *    to a scope without offline_access still gets its successor.
  *
  * Tokens are random; only their hashes are stored. A refresh token is issued when the client
  * registered the refresh_token grant and the grant includes offline_access (as Prosody does).
@@ -82,7 +87,7 @@ async function exchangeCode(ctx: OAuthContext, client: AuthenticatedClient, body
   if (c.consumedAt !== null) return replayed(ctx, c.grantId, now);
   const bad =
     c.expiresAt <= now ? 'code expired'
-    : body['redirect_uri'] !== c.redirectUri ? 'redirect_uri differs from the authorization request'
+    : !redirectUriMatches(body['redirect_uri'], c.redirectUri, client) ? 'redirect_uri differs from the authorization request'
     : !verifyPkce(verifier, c.codeChallenge) ? 'code_verifier does not match the code_challenge'
     : null;
   if (bad !== null) {
@@ -97,6 +102,17 @@ async function exchangeCode(ctx: OAuthContext, client: AuthenticatedClient, body
   if (redeemed.status === 'reused') return replayed(ctx, c.grantId, now);
   const idToken = await idTokenFor(ctx, { grant: g, clientId: client.clientId, scope: c.scope, nonce: c.nonce });
   return idToken === undefined ? minted.response : { ...minted.response, id_token: idToken };
+}
+
+/**
+ * RFC 6749 §4.1.3: redirect_uri is required, and must be identical, when the authorization
+ * request included it. A code from a request without one (recorded as '', issue-code.ts) takes
+ * none, or the client's only registered URI, which is where it was sent.
+ */
+function redirectUriMatches(given: string | undefined, bound: string, client: AuthenticatedClient): boolean {
+  if (bound !== '') return given === bound;
+  const only = client.metadata.redirect_uris.length === 1 ? client.metadata.redirect_uris[0] : undefined;
+  return given === undefined || given === only;
 }
 
 /** A replayed code: whoever holds it, everything it issued is revoked (RFC 6749 §4.1.2). */
@@ -119,6 +135,7 @@ async function refresh(ctx: OAuthContext, client: AuthenticatedClient, body: Rec
   if (token.usedAt !== null) return reusedRefresh(ctx, g.id, now);
   if (token.revokedAt !== null || g.revokedAt !== null) throw grant('refresh token revoked');
   if (token.expiresAt <= now) throw grant('refresh token expired');
+  // The refresh token's scope is the grant's original one (it never narrows, see above).
   let scope = token.scope;
   if (body['scope'] !== undefined) {
     const asked = parseScope(body['scope']);
@@ -128,9 +145,8 @@ async function refresh(ctx: OAuthContext, client: AuthenticatedClient, body: Rec
     }
     scope = asked.join(' ');
   }
-  const minted = mintTokens(ctx, client, g.id, scope, now);
-  // The presented token is spent in the same commit that stores its successors, even when
-  // the narrowed scope earns no new refresh token.
+  const minted = mintTokens(ctx, client, g.id, scope, now, token.scope);
+  // The presented token is spent in the same commit that stores its successors.
   const [access, successor] = minted.records as [TokenRecord, TokenRecord | undefined];
   const rotated = await ctx.store.rotateRefreshToken(hash, successor ?? null, now, [access]);
   if (rotated.status === 'revoked' || rotated.status === 'missing') throw grant('refresh token revoked');
@@ -146,8 +162,9 @@ async function reusedRefresh(ctx: OAuthContext, grantId: string, now: number): P
 }
 
 /**
- * New tokens for a grant, not yet stored: the access token first, then a refresh token when
- * the client registered the refresh_token grant and the scope has offline_access (as Prosody
+ * New tokens for a grant, not yet stored: the access token for `scope` first, then a refresh
+ * token for `refreshScope` (by default `scope`; a narrowed refresh passes the original) when
+ * the client registered the refresh_token grant and that scope has offline_access (as Prosody
  * does).
  */
 export function mintTokens(
@@ -156,15 +173,16 @@ export function mintTokens(
   grantId: string,
   scope: string,
   now: number,
+  refreshScope: string = scope,
 ): { response: TokenResponse; records: TokenRecord[] } {
   const access = newSecret();
   const records: TokenRecord[] = [
     { hash: hashSecret(access), kind: 'access', grantId, scope, createdAt: now, expiresAt: now + ctx.host.accessTokenTtlS * 1000, revokedAt: null, usedAt: null },
   ];
   let refreshToken: string | undefined;
-  if (client.metadata.grant_types.includes('refresh_token') && scope.split(' ').includes('offline_access')) {
+  if (client.metadata.grant_types.includes('refresh_token') && refreshScope.split(' ').includes('offline_access')) {
     refreshToken = newSecret();
-    records.push({ hash: hashSecret(refreshToken), kind: 'refresh', grantId, scope, createdAt: now, expiresAt: now + ctx.host.refreshTokenTtlS * 1000, revokedAt: null, usedAt: null });
+    records.push({ hash: hashSecret(refreshToken), kind: 'refresh', grantId, scope: refreshScope, createdAt: now, expiresAt: now + ctx.host.refreshTokenTtlS * 1000, revokedAt: null, usedAt: null });
   }
   const response: TokenResponse = {
     access_token: access,

@@ -16,7 +16,7 @@ export const DEVICE_TEMPLATES = {
 </form>
 `,
   'device-consent.html': `<h1>Allow access?</h1>
-<p><strong>{{client_name}}</strong> (<a href="{{client_uri}}" rel="noopener noreferrer">{{client_uri}}</a>) asks to access your account <strong>{{jid}}</strong> from a device.</p>
+<p>{{{client_identity}}} asks to access your account <strong>{{jid}}</strong> from a device.</p>
 <p>Check that your device shows this code:</p>
 <p><strong id="user-code">{{user_code}}</strong></p>
 <p>If you did not start this yourself on a device you have with you, choose Deny.</p>

@@ -38,7 +38,7 @@ const BASE_TEMPLATES = {
 </form>
 `,
   'consent.html': `<h1>Allow access?</h1>
-<p><strong>{{client_name}}</strong> (<a href="{{client_uri}}" rel="noopener noreferrer">{{client_uri}}</a>) asks to access your account <strong>{{jid}}</strong>.</p>
+<p>{{{client_identity}}} asks to access your account <strong>{{jid}}</strong>.</p>
 <p>It will be able to:</p>
 <ul class="scopes">{{{scope_items}}}</ul>
 <form method="post" action="{{action}}">
@@ -78,6 +78,7 @@ button.secondary { color: var(--fg); background: transparent; border: 1px solid 
 :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 .error { color: var(--err); font-weight: 600; }
 .small { color: var(--muted); font-size: .9rem; }
+.unverified { color: var(--err); }
 a { color: var(--accent); }
 `,
 };

@@ -76,32 +76,35 @@ test('attack: with prompt=login, posting the consent form on the old session giv
   assert.ok(isLoginPage(await page.text()));
 });
 
-test('prompt=none: login_required without a session, consent_required with one; no page either way', async (t) => {
+test('prompt=none: never a page of ours to fill in; a code with consent on record, login_required after max_age', async (t) => {
   const s = await startOAuth(t);
   const issuer = s.issuer();
   const client = await register(issuer, { scope: 'openid xmpp' });
-  const expectError = async (b: TestBrowser, extra: Record<string, string>, error: string): Promise<void> => {
-    const res = await b.get(authorizeUrl(issuer, client.client_id!, pkce().challenge, extra));
-    assert.equal(res.status, 303, JSON.stringify(extra));
-    const back = new URL(res.headers.get('location')!);
-    assert.equal(`${back.origin}${back.pathname}`, REDIRECT);
-    assert.equal(back.searchParams.get('error'), error, JSON.stringify(extra));
-    assert.equal(back.searchParams.get('state'), 's1');
-    assert.equal(back.searchParams.get('iss'), issuer);
-    assert.equal(back.searchParams.get('code'), null);
-  };
-  await expectError(new TestBrowser(), { prompt: 'none' }, 'login_required');
+  // Without a session the user is unknown, so nothing was approved: our error page, no redirect
+  // (redirect-trust.test.ts has every case).
+  const anonymous = await new TestBrowser().get(authorizeUrl(issuer, client.client_id!, pkce().challenge, { prompt: 'none' }));
+  assert.equal(anonymous.status, 400);
+  assert.match(await anonymous.text(), /\(login_required: /);
   const browser = await signedInBrowser(issuer, client.client_id!);
-  await expectError(browser, { prompt: 'none' }, 'consent_required');
-  await expectError(browser, { prompt: 'none', max_age: '0' }, 'login_required');
+  const silent = await browser.get(authorizeUrl(issuer, client.client_id!, pkce().challenge, { prompt: 'none' }));
+  assert.equal(silent.status, 303);
+  assert.ok(new URL(silent.headers.get('location')!).searchParams.get('code'), 'consent on record: a code');
+  const old = await browser.get(authorizeUrl(issuer, client.client_id!, pkce().challenge, { prompt: 'none', max_age: '0' }));
+  assert.equal(old.status, 303);
+  const back = new URL(old.headers.get('location')!);
+  assert.equal(back.searchParams.get('error'), 'login_required');
+  assert.equal(back.searchParams.get('state'), 's1');
+  assert.equal(back.searchParams.get('iss'), issuer);
+  assert.equal(back.searchParams.get('code'), null);
 });
 
-test('malformed prompt and max_age are invalid_request, redirected with state', async (t) => {
+test('malformed prompt and max_age are invalid_request, redirected with state (to a client the user approved)', async (t) => {
   const s = await startOAuth(t);
   const issuer = s.issuer();
   const client = await register(issuer, { scope: 'openid xmpp' });
+  const browser = await signedInBrowser(issuer, client.client_id!);
   for (const extra of [{ prompt: 'none login' }, { prompt: 'sometimes' }, { max_age: '-1' }, { max_age: 'soon' }, { max_age: '1e9' }] as Record<string, string>[]) {
-    const res = await fetch(authorizeUrl(issuer, client.client_id!, pkce().challenge, extra), { redirect: 'manual' });
+    const res = await browser.get(authorizeUrl(issuer, client.client_id!, pkce().challenge, extra));
     assert.equal(res.status, 303, JSON.stringify(extra));
     const back = new URL(res.headers.get('location')!);
     assert.equal(back.searchParams.get('error'), 'invalid_request', JSON.stringify(extra));
