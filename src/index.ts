@@ -11,5 +11,6 @@ export { ACCOUNT_CHANGES, type AccountChange, type AccountChangeKind, type Accou
 export { runBridge, type BridgeOptions, type BridgeStats } from './bridge/bridge.js';
 export { silentLogger, type Logger } from './log/logger.js';
 export * from './checkscript/index.js';
-export { DovecotAuthServer, type DovecotServerOptions, type ListenOptions } from './dovecot/server.js';
+export { DovecotAuthServer, type DovecotServerOptions } from './dovecot/server.js';
+export type { ListenOptions } from './net/listen.js';
 export { buildApp, type AppOptions } from './http/app.js';

@@ -42,6 +42,8 @@ export interface LockstepOptions {
   /** Bytes that arrived before the terminal was raw: never answered. */
   readonly early?: Buffer | undefined;
   readonly logger?: Logger;
+  /** Told of each refused write (`desync`) and each query abandoned at the deadline (metrics). */
+  readonly onEvent?: ((event: 'desync' | 'abandoned') => void) | undefined;
 }
 
 export interface LockstepStats extends BridgeStats {
@@ -107,6 +109,7 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
     const answer = (started: number, yes: boolean): void => {
       if (performance.now() >= started + budget) {
         stats.abandoned++;
+        options.onEvent?.('abandoned');
         log.warn({}, "answer ready after the caller's deadline; nothing written");
         return;
       }
@@ -121,6 +124,7 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
       current = null;
       clearTimeout(p.timer);
       stats.abandoned++;
+      options.onEvent?.('abandoned');
       log.warn({ command: p.query.command, user: p.query.user, host: p.query.host }, `query abandoned, nothing written: ${why}`);
     };
 
@@ -152,6 +156,7 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
 
     const refuse = (u: Unit, why: string): void => {
       stats.desyncs++;
+      options.onEvent?.('desync');
       log.warn({ queries: u.queries.length }, `${why}: nothing sent to the script, one "no" written`);
       answer(u.started, false);
     };

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Accounts } from '../accounts/accounts.js';
+import { ExtauthSocketServer } from '../bridge/socket-server.js';
 import { DovecotAuthServer } from '../dovecot/server.js';
 import { buildApp } from '../http/app.js';
 import { createRegistry } from '../metrics/registry.js';
@@ -22,8 +23,9 @@ export const SERVE_USAGE = `Usage: gatehouse serve [--config FILE]
 Serves the OAuth 2.0 endpoints of every host with an oauth2_issuer, the auth HTTP API
 (Prosody mod_auth_http), /healthz (liveness), /readyz (readiness: every auth script pool
 has a process up and storage answers) and /metrics (Prometheus) on http_interfaces x http_ports,
-and the Dovecot auth protocol (Postfix, Exim, Prosody mod_auth_dovecot) on dovecot_auth_socket
-and/or dovecot_auth_port, all answered by the auth script of external_auth_command.
+the Dovecot auth protocol (Postfix, Exim, Prosody mod_auth_dovecot) on dovecot_auth_socket
+and/or dovecot_auth_port, and the extauth protocol (ejabberd's workers, one connection each)
+on extauth_socket and/or extauth_port, all answered by the auth script of external_auth_command.
 
 Signals: SIGTERM or SIGINT stop gracefully. SIGHUP reads the configuration file again and
 renews the auth script processes without failing a query (new processes start beside the
@@ -62,6 +64,17 @@ export async function serveCommand(args: string[]): Promise<number> {
     config.dovecot.socket !== null || config.dovecot.port !== null
       ? new DovecotAuthServer({ accounts, defaultHost: config.dovecot.defaultHost, logger: log.child({ face: 'dovecot' }) })
       : null;
+  const extauth =
+    config.extauthSocket.socket !== null || config.extauthSocket.port !== null
+      ? new ExtauthSocketServer({
+          accounts,
+          protocol: config.extauthSocket.protocol,
+          callerTimeoutMs: config.extauthSocket.callerTimeoutMs,
+          limits: { maxFieldBytes: 1023, maxQueryBytes: Math.max(...accounts.engines().map((e) => e.limits.maxQueryBytes)) },
+          logger: log.child({ face: 'extauth' }),
+          metrics,
+        })
+      : null;
 
   try {
     const addresses: string[] = [];
@@ -77,9 +90,16 @@ export async function serveCommand(args: string[]): Promise<number> {
       }
       log.info({ socket: config.dovecot.socket, ports }, 'Dovecot auth protocol listening');
     }
+    if (extauth !== null) {
+      const s = config.extauthSocket;
+      const ports: (number | undefined)[] = [];
+      if (s.socket !== null) await extauth.listen({ socket: s.socket, socketMode: s.socketMode });
+      if (s.port !== null) for (const host of s.interfaces) ports.push((await extauth.listen({ port: s.port, host })).port);
+      log.info({ socket: s.socket, ports, protocol: s.protocol }, 'extauth protocol listening');
+    }
   } catch (err) {
     log.error({ err: (err as Error).message }, 'cannot listen');
-    await Promise.allSettled([app.close(), dovecot?.close(), accounts.close()]);
+    await Promise.allSettled([app.close(), dovecot?.close(), extauth?.close(), accounts.close()]);
     await store?.close();
     throw err;
   }
@@ -114,7 +134,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   });
   stopping = true;
   clearInterval(sweeper);
-  await Promise.allSettled([app.close(), dovecot?.close()]);
+  await Promise.allSettled([app.close(), dovecot?.close(), extauth?.close()]);
   await accounts.close();
   await store?.close();
   log.info({}, 'stopped');

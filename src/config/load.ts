@@ -110,6 +110,14 @@ export function buildConfig(
       interfaces: get<readonly string[]>('http_interfaces'),
       trustedProxies: get<readonly string[]>('http_trusted_proxies'),
     },
+    extauthSocket: {
+      socket: get<string | null>('extauth_socket') === null ? null : resolve(dir, get<string>('extauth_socket')),
+      socketMode: get<number>('extauth_socket_mode'),
+      port: get<number | null>('extauth_port'),
+      interfaces: get<readonly string[]>('extauth_interfaces'),
+      protocol: get<'ejabberd' | 'generic'>('extauth_socket_protocol'),
+      callerTimeoutMs: Math.round(get<number>('extauth_socket_caller_timeout') * 1000),
+    },
     dovecot: {
       socket: get<string | null>('dovecot_auth_socket') === null ? null : resolve(dir, get<string>('dovecot_auth_socket')),
       socketMode: get<number>('dovecot_auth_socket_mode'),

@@ -64,6 +64,15 @@ export interface GatehouseConfig {
   readonly dataDir: string;
   readonly databaseUrl: string | null;
   readonly http: { readonly ports: readonly number[]; readonly interfaces: readonly string[]; readonly trustedProxies: readonly string[] };
+  /** The extauth protocol served by `gatehouse serve`; no listener when both socket and port are null. */
+  readonly extauthSocket: {
+    readonly socket: string | null;
+    readonly socketMode: number;
+    readonly port: number | null;
+    readonly interfaces: readonly string[];
+    readonly protocol: 'ejabberd' | 'generic';
+    readonly callerTimeoutMs: number;
+  };
   /** The Dovecot auth protocol face; no listener when both socket and port are null. */
   readonly dovecot: {
     readonly socket: string | null;

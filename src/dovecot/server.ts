@@ -4,12 +4,12 @@
  * (`smtpd_sasl_type = dovecot`), Exim and Prosody's mod_auth_dovecot authenticate through
  * Gatehouse. A username `user@host` names its host; a bare `user` gets the default host.
  */
-import { chmodSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Accounts } from '../accounts/accounts.js';
 import { AccountsError } from '../accounts/errors.js';
 import { ExtauthError } from '../extauth/errors.js';
 import type { Logger } from '../log/logger.js';
+import { listenOn, type ListenOptions } from '../net/listen.js';
 import { silentLogger } from '../log/logger.js';
 import { DovecotConnection, type Authenticate, type Verdict } from './connection.js';
 
@@ -20,15 +20,6 @@ export interface DovecotServerOptions {
   readonly logger?: Logger;
   /** Connections served at once; more are closed at once. */
   readonly maxConnections?: number;
-}
-
-export interface ListenOptions {
-  /** Unix socket path; an existing socket file there is replaced. */
-  readonly socket?: string | undefined;
-  /** File mode of the Unix socket (who may connect). */
-  readonly socketMode?: number | undefined;
-  readonly port?: number | undefined;
-  readonly host?: string | undefined;
 }
 
 /** Split `user@host` at the last `@`; a bare user gets `defaultHost`. Hosts compare lowercase. */
@@ -85,27 +76,8 @@ export class DovecotAuthServer {
   }
 
   /** Start listening; resolves with the bound TCP port (if any). */
-  async listen(options: ListenOptions): Promise<{ port?: number }> {
-    const result: { port?: number } = {};
-    if (options.socket !== undefined) {
-      removeStaleSocket(options.socket);
-      const server = this.#server();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(options.socket, () => resolve());
-      });
-      chmodSync(options.socket, options.socketMode ?? 0o660);
-    }
-    if (options.port !== undefined) {
-      const server = this.#server();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
-      });
-      const addr = server.address();
-      if (addr !== null && typeof addr === 'object') result.port = addr.port;
-    }
-    return result;
+  listen(options: ListenOptions): Promise<{ port?: number }> {
+    return listenOn(() => this.#server(), options);
   }
 
   /** Stop accepting, close every connection. */
@@ -127,15 +99,5 @@ export class DovecotAuthServer {
     });
     this.#servers.push(server);
     return server;
-  }
-}
-
-/** Remove a socket file left by a previous run; refuse to remove anything else. */
-function removeStaleSocket(path: string): void {
-  try {
-    if (statSync(path).isSocket()) rmSync(path);
-    else throw new Error(`${path} exists and is not a socket`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }

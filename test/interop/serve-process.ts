@@ -15,7 +15,13 @@ export interface ServeProcess {
 }
 
 /** Start `gatehouse serve` with the Dovecot face on a free loopback port and a world-connectable socket. */
-export async function startServe(scriptArgv: string[], extra = '', env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
+export async function startServe(
+  scriptArgv: string[],
+  extra = '',
+  env: NodeJS.ProcessEnv = {},
+  /** The log line that says it is ready (the last listener it starts). */
+  readyLine = 'Dovecot auth protocol listening',
+): Promise<ServeProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-serve-'));
   // smtpd runs as the postfix user: it must be able to reach the socket inside.
   chmodSync(dir, 0o755);
@@ -39,7 +45,7 @@ ${extra}
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const end = Date.now() + 15_000;
-  while (!err.includes('Dovecot auth protocol listening')) {
+  while (!err.includes(readyLine)) {
     if (child.exitCode !== null || Date.now() > end) {
       child.kill('SIGKILL');
       throw new Error(`gatehouse serve did not start:\n${err}`);
