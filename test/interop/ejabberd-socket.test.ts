@@ -1,7 +1,7 @@
 /**
  * ejabberd 23.01's extauth workers sharing one `gatehouse serve`: each worker's
- * `extauth_program` is `socat STDIO UNIX-CONNECT:<extauth_socket>` (a few MB), and every
- * query is answered by serve's one pool, throttle and log. Real ejabberd, real SASL PLAIN
+ * `extauth_program` is `bin/gatehouse-extauth-connect <extauth_socket>` (Perl, a few MB), and
+ * every query is answered by serve's one pool, throttle and log. Real ejabberd, real SASL PLAIN
  * logins (slixmpp), real account commands; what happens when serve restarts, when a worker's
  * program is killed, and when the socket is missing at ejabberd's start.
  */
@@ -10,12 +10,12 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fixture } from '../helpers/paths.js';
+import { fixture, ROOT } from '../helpers/paths.js';
 import { startEjabberd, type Ejabberd } from './ejabberd.js';
 import { startServe, type ServeProcess } from './serve-process.js';
 import { xmppLoginDetailed } from './xmpp.js';
 
-const SOCAT = '/usr/bin/socat';
+const CONNECT = join(ROOT, 'bin', 'gatehouse-extauth-connect');
 
 interface SocketRig {
   dir: string;
@@ -59,7 +59,7 @@ function rig(t: { after(fn: () => Promise<void>): void }): SocketRig {
 
 
 function ejabberdFor(r: SocketRig, poolSize: number): Promise<Ejabberd> {
-  return startEjabberd({ extauthProgram: `${SOCAT} STDIO UNIX-CONNECT:${r.socket}`, poolSize }).then((ej) => (r.ej = ej));
+  return startEjabberd({ extauthProgram: `${CONNECT} ${r.socket}`, poolSize }).then((ej) => (r.ej = ej));
 }
 
 async function login(ej: Ejabberd, user: string, password: string): Promise<{ ok: boolean; line: string }> {
@@ -81,7 +81,7 @@ async function untilAccepted(ej: Ejabberd, user: string, password: string, tries
   throw new Error(`${user} was not accepted after ${tries} tries`);
 }
 
-test('ejabberd workers over socat: logins and account commands, one pool and one throttle for all workers', async (t) => {
+test('ejabberd workers through gatehouse-extauth-connect: logins and account commands, one pool and one throttle for all workers', async (t) => {
   const r = rig(t);
   await r.startServe('auth_failure_limit_user = 3');
   const ej = await ejabberdFor(r, 4);
@@ -130,15 +130,15 @@ test("a worker's program killed: the next logins work, no wrong yes", async (t) 
   await r.startServe();
   const ej = await ejabberdFor(r, 2);
   assert.ok((await login(ej, 'alice', 'wonderland')).ok);
-  const socats = ej.childPids().filter((pid) => {
+  const workers = ej.childPids().filter((pid) => {
     try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(SOCAT);
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(CONNECT);
     } catch {
       return false;
     }
   });
-  assert.equal(socats.length, 2, 'one socat per worker');
-  process.kill(socats[0]!, 'SIGKILL');
+  assert.equal(workers.length, 2, 'one connector per worker');
+  process.kill(workers[0]!, 'SIGKILL');
   await untilAccepted(ej, 'bob', 'builder');
   assert.ok((await login(ej, 'alice', 'wonderland')).ok);
 });
