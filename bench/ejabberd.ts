@@ -2,8 +2,14 @@
  * Logins per second through a real ejabberd 23.01 (private instance on loopback, see
  * test/interop/EJABBERD_NOTES.md), with the same script and the same client load:
  *  (a) ejabberd's built-in extauth pool talking to the script directly (the baseline);
- *  (b) ejabberd talking to `gatehouse extauth --serve-protocol ejabberd`, which runs the script
- *      in its own pool.
+ *  (b) ejabberd talking to `gatehouse extauth --serve-protocol ejabberd` per worker, each
+ *      running the script in its own pool of one;
+ *  (c) each worker running `gatehouse-extauth-connect` to one `gatehouse serve`'s extauth
+ *      socket, serve running the script in one pool as large as ejabberd's.
+ * Each row also gives the memory of everything on the auth side at the end of its load: the
+ * programs ejabberd runs and everything under them, plus `gatehouse serve` and its scripts.
+ * RSS counts shared pages (the interpreter's code) once per process; PSS splits them between
+ * the processes that share them, so its sum is what the machine really spends.
  * Two scripts in the ejabberd protocol: one answering at once, one sleeping 50 ms per query.
  * The client is test/interop/plain_login.mjs (raw SASL PLAIN to <success/>) at a fixed
  * concurrency, bounded in count and time. Each row gets a fresh ejabberd.
@@ -12,7 +18,8 @@
  * has more queries in flight than its extauth_pool_size; a bridge behind one worker sees one
  * query at a time, whatever its own pool size. The "ideal" column counts that.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,23 +40,116 @@ function shellLine(argv: string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
 
+type Via = 'direct' | 'bridge' | 'socket';
+
 interface Setup {
   label: string;
   script: string[];
-  /** extauth_pool_size: script processes (direct) or bridges (through Gatehouse). */
+  /** extauth_pool_size: script processes (direct), bridges, or connectors to serve. */
   ejabberdPool: number;
-  /** external_auth_processes of each bridge; null: no Gatehouse, ejabberd runs the script. */
+  via: Via;
+  /** external_auth_processes of each bridge, or of serve; null: ejabberd runs the script. */
   gatehouse: number | null;
+}
+
+interface Memory {
+  processes: number;
+  rssKb: number;
+  pssKb: number;
 }
 
 interface Measured {
   setup: Setup;
   rate: RateResult;
+  memory: Memory;
 }
 
-async function withEjabberd<T>(s: Setup, dir: string, fn: (ej: Ejabberd) => Promise<T>): Promise<T> {
+/** `pid` and every process below it. */
+function tree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(name));
+      children.set(ppid, list);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number): void => {
+    out.push(pid);
+    for (const c of children.get(pid) ?? []) walk(c);
+  };
+  walk(root);
+  return out;
+}
+
+function memoryOf(pids: number[]): Memory {
+  const m: Memory = { processes: 0, rssKb: 0, pssKb: 0 };
+  for (const pid of pids) {
+    try {
+      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0);
+      m.rssKb += field('Rss');
+      m.pssKb += field('Pss');
+      m.processes++;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return m;
+}
+
+/** `gatehouse serve` with the extauth socket, ready; stopped by the returned function. */
+async function startServe(s: Setup, dir: string, socket: string): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+  const config = join(dir, `serve-${s.ejabberdPool}x${s.gatehouse}.toml`);
+  writeFileSync(
+    config,
+    [
+      `external_auth_command = ${JSON.stringify(s.script)}`,
+      'external_auth_protocol = "ejabberd"',
+      `external_auth_processes = ${s.gatehouse}`,
+      `extauth_socket = ${JSON.stringify(socket)}`,
+      'http_ports = [0]',
+      'log_level = "warn"',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, [join(ROOT, 'bin/gatehouse.js'), 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const end = Date.now() + 15_000;
+  while (!existsSync(socket)) {
+    if (child.exitCode !== null || Date.now() > end) {
+      child.kill('SIGKILL');
+      throw new Error(`gatehouse serve did not start: ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return {
+    child,
+    async stop() {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+async function withEjabberd<T>(s: Setup, dir: string, fn: (ej: Ejabberd, serve: ChildProcess | null) => Promise<T>): Promise<T> {
   let program = shellLine(s.script);
-  if (s.gatehouse !== null) {
+  let serve: Awaited<ReturnType<typeof startServe>> | null = null;
+  if (s.via === 'socket') {
+    const socket = join(dir, `extauth-${s.ejabberdPool}.sock`);
+    serve = await startServe(s, dir, socket);
+    program = shellLine([join(ROOT, 'bin/gatehouse-extauth-connect'), socket]);
+  } else if (s.via === 'bridge') {
     const config = join(dir, `gatehouse-${s.ejabberdPool}x${s.gatehouse}.toml`);
     writeFileSync(
       config,
@@ -63,16 +163,23 @@ async function withEjabberd<T>(s: Setup, dir: string, fn: (ej: Ejabberd) => Prom
     );
     program = shellLine([process.execPath, join(ROOT, 'bin/gatehouse.js'), 'extauth', '--serve-protocol', 'ejabberd', '--config', config]);
   }
-  const ej = await startEjabberd({ extauthProgram: program, poolSize: s.ejabberdPool, loglevel: 'warning' });
+  let ej: Ejabberd;
   try {
-    return await fn(ej);
+    ej = await startEjabberd({ extauthProgram: program, poolSize: s.ejabberdPool, loglevel: 'warning' });
+  } catch (err) {
+    await serve?.stop();
+    throw err;
+  }
+  try {
+    return await fn(ej, serve?.child ?? null);
   } finally {
     await ej.stop();
+    await serve?.stop();
   }
 }
 
 async function measure(s: Setup, dir: string, limits: { warmup: number; count: number; seconds: number }): Promise<Measured> {
-  return withEjabberd(s, dir, async (ej) => {
+  return withEjabberd(s, dir, async (ej, serve) => {
     const load = { port: ej.port, jid: `alice@${ej.host}`, password: 'secret', concurrency: CONCURRENCY };
     // Warm-up: every worker and script process started and answering.
     await plainLoginRate({ ...load, count: limits.warmup, maxSeconds: 5 });
@@ -82,76 +189,87 @@ async function measure(s: Setup, dir: string, limits: { warmup: number; count: n
     if (wrong.ok !== 0 || wrong.fail !== 2) throw new Error(`${s.label}: wrong password: ${wrong.line}\n${ej.logTail(20)}`);
     const rate = await plainLoginRate({ ...load, count: limits.count, maxSeconds: limits.seconds });
     if (!(rate.ok > 0)) throw new Error(`${s.label}: no successful login (${rate.line})\n${ej.logTail(20)}`);
-    return { setup: s, rate };
+    const pids = [...new Set([...ej.childPids().flatMap((p) => tree(p)), ...(serve?.pid === undefined ? [] : tree(serve.pid))])];
+    return { setup: s, rate, memory: memoryOf(pids) };
   });
 }
 
 function direct(script: string[], pool: number): Setup {
-  return { label: `ejabberd extauth -> script`, script, ejabberdPool: pool, gatehouse: null };
+  return { label: `ejabberd extauth -> script`, script, ejabberdPool: pool, via: 'direct', gatehouse: null };
 }
 function bridged(script: string[], pool: number, processes: number): Setup {
-  return { label: `ejabberd -> gatehouse extauth -> script`, script, ejabberdPool: pool, gatehouse: processes };
+  return { label: `ejabberd -> gatehouse extauth (per worker) -> script`, script, ejabberdPool: pool, via: 'bridge', gatehouse: processes };
 }
+function socketed(script: string[], pool: number, processes: number): Setup {
+  return { label: `ejabberd -> gatehouse-extauth-connect -> gatehouse serve -> script`, script, ejabberdPool: pool, via: 'socket', gatehouse: processes };
+}
+const mb = (kb: number): string => (kb / 1024).toFixed(0);
+const memCells = (m: Measured, base: Measured | undefined): (string | number)[] => [
+  m.memory.processes,
+  mb(m.memory.rssKb),
+  mb(m.memory.pssKb),
+  base === undefined || m === base ? '' : `${(m.memory.pssKb / base.memory.pssKb).toFixed(2)}x`,
+];
 
 /** Queries ejabberd can have in flight: one per extauth worker, whatever is behind it. */
 const inFlight = (s: Setup): number => s.ejabberdPool;
-const processes = (s: Setup): number => s.ejabberdPool * (s.gatehouse ?? 1);
+const processes = (s: Setup): number => (s.via === 'socket' ? s.gatehouse! : s.ejabberdPool * (s.gatehouse ?? 1));
 const okFail = (r: RateResult): string => `${r.ok} / ${r.fail}${r.cut > 0 ? ` (+${r.cut} cut)` : ''}`;
 
 async function fastScript(quick: boolean, dir: string): Promise<void> {
   const limits = { warmup: 100, count: 20_000, seconds: quick ? 1.5 : 5 };
   // Quick mode is a smoke check: fewer rows (each costs an ejabberd start and stop), short runs.
-  const setups = quick
-    ? [direct(FAST, 1), bridged(FAST, 1, 4)]
-    : [direct(FAST, 1), bridged(FAST, 1, 4), direct(FAST, 4), bridged(FAST, 4, 4)];
+  const pools = quick ? [4] : [1, 4, 16];
+  const setups = pools.flatMap((p) => [direct(FAST, p), bridged(FAST, p, 1), socketed(FAST, p, p)]);
   const results: Measured[] = [];
   for (const s of setups) results.push(await measure(s, dir, limits));
-  const baseline = (pool: number): number => results.find((m) => m.setup.gatehouse === null && m.setup.ejabberdPool === pool)!.rate.perSecond;
+  const baseline = (pool: number): Measured => results.find((m) => m.setup.via === 'direct' && m.setup.ejabberdPool === pool)!;
   printTable(
     `ejabberd SASL PLAIN logins, fast script (ejabberd protocol), ${CONCURRENCY} clients, ${limits.seconds} s per row (load avg ${loadavg()[0]!.toFixed(1)})`,
-    ['path', 'ejabberd pool', 'Gatehouse processes', 'logins/s', 'vs direct, same ejabberd pool', 'ok / fail'],
+    ['path', 'ejabberd pool', 'script processes', 'logins/s', 'vs direct, same ejabberd pool', 'ok / fail', 'auth-side processes', 'RSS MB', 'PSS MB', 'PSS vs direct'],
     results.map((m) => [
-      m.setup.gatehouse === null ? `${m.setup.label} (baseline)` : m.setup.label,
+      m.setup.via === 'direct' ? `${m.setup.label} (baseline)` : m.setup.label,
       m.setup.ejabberdPool,
-      m.setup.gatehouse === null ? '' : `${m.setup.gatehouse} per bridge`,
+      processes(m.setup),
       fmt.rate(m.rate.perSecond),
-      m.setup.gatehouse === null ? '' : fmt.pct(m.rate.perSecond / baseline(m.setup.ejabberdPool)),
+      m.setup.via === 'direct' ? '' : fmt.pct(m.rate.perSecond / baseline(m.setup.ejabberdPool).rate.perSecond),
       okFail(m.rate),
+      ...memCells(m, baseline(m.setup.ejabberdPool)),
     ]),
   );
 }
 
 async function slowScript(quick: boolean, dir: string): Promise<void> {
   const seconds = quick ? 2 : 6;
-  const setups = quick
-    ? [direct(SLOW, 4), bridged(SLOW, 4, 4)]
-    : [direct(SLOW, 1), bridged(SLOW, 1, 4), direct(SLOW, 4), bridged(SLOW, 4, 4), direct(SLOW, 16), bridged(SLOW, 16, 1)];
+  const pools = quick ? [4] : [1, 4, 16];
+  const setups = pools.flatMap((p) => [direct(SLOW, p), bridged(SLOW, p, 1), socketed(SLOW, p, p)]);
   const results: Measured[] = [];
   for (const s of setups) {
     results.push(await measure(s, dir, { warmup: 2 * inFlight(s), count: 5000, seconds }));
   }
+  const baseline = (pool: number): Measured => results.find((m) => m.setup.via === 'direct' && m.setup.ejabberdPool === pool)!;
   printTable(
     `ejabberd SASL PLAIN logins, script sleeping 50 ms per query, ${CONCURRENCY} clients, ${seconds} s per row (load avg ${loadavg()[0]!.toFixed(1)})`,
-    ['path', 'ejabberd pool', 'Gatehouse processes', 'script processes', 'ideal (in flight / 0.05 s)', 'logins/s', 'of ideal', 'ok / fail'],
+    ['path', 'ejabberd pool', 'script processes', 'ideal (in flight / 0.05 s)', 'logins/s', 'of ideal', 'ok / fail', 'auth-side processes', 'RSS MB', 'PSS MB', 'PSS vs direct'],
     results.map((m) => {
       const ideal = inFlight(m.setup) / 0.05;
       return [
-        m.setup.gatehouse === null ? `${m.setup.label} (baseline)` : m.setup.label,
+        m.setup.via === 'direct' ? `${m.setup.label} (baseline)` : m.setup.label,
         m.setup.ejabberdPool,
-        m.setup.gatehouse === null ? '' : `${m.setup.gatehouse} per bridge`,
         processes(m.setup),
         fmt.rate(ideal),
         fmt.rate(m.rate.perSecond),
         fmt.pct(m.rate.perSecond / ideal),
         okFail(m.rate),
+        ...memCells(m, baseline(m.setup.ejabberdPool)),
       ];
     }),
   );
 }
 
 /**
- * ejabberd logins/s, direct extauth vs through `gatehouse extauth`, each table with its
- * baseline from this run. About 2 minutes (quick: well under one). Needs the Debian ejabberd
+ * ejabberd logins/s and auth-side memory, direct extauth vs a bridge per worker vs serve's
+ * socket, each table with its baseline from this run. About 4 minutes (quick: about one). Needs the Debian ejabberd
  * package; it runs private instances on loopback only and stops each one.
  */
 export async function runEjabberdBench(quick: boolean): Promise<void> {
