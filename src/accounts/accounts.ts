@@ -8,9 +8,13 @@
  * Dovecot). A password check (auth, removeuser3) is refused unasked when:
  *  - this user from this address (its /64 for IPv6, http/address-key.ts) failed
  *    `auth_failure_limit_user` times in the window. A face that does not know the client's
- *    address (the auth API, whose caller is the XMPP server; the bridge) counts as one address
- *    of its own, so failures on the login page from elsewhere never lock XMPP logins, and the
- *    reverse;
+ *    address (the auth API, whose caller is the XMPP server; the bridge; the extauth socket)
+ *    counts as one address of its own, so failures on the login page from elsewhere never lock
+ *    XMPP logins, and the reverse. There, anyone can make the user's failures, so past the
+ *    limit the user waits a delay after the last failure that doubles with each further one
+ *    (1 s up to `auth_failure_backoff_max`), instead of the rest of the window: ten wrong
+ *    guesses by a stranger keep the real user out for a second, and a stranger who keeps
+ *    guessing gets about one guess per `auth_failure_backoff_max`;
  *  - this address failed `auth_failure_limit_address` times, whatever the users (guessing
  *    across many accounts);
  *  - the user failed USER_CEILING times `auth_failure_limit_user` in the window from all
@@ -33,7 +37,7 @@ import { silentLogger } from '../log/logger.js';
 import { addressKey } from '../http/address-key.js';
 import { AccountsError, ReloadError } from './errors.js';
 import { ACCOUNT_CHANGES, type AccountLifecycle } from './lifecycle.js';
-import { MemoryThrottle, StoreThrottle, type FailureCounters, type FailureThrottle } from './throttle.js';
+import { MemoryThrottle, StoreThrottle, type Backoff, type FailureCounters, type FailureThrottle } from './throttle.js';
 
 export interface QueryContext {
   /** Client address, when the face knows it (HTTP, Dovecot protocol). */
@@ -50,6 +54,8 @@ interface HostRuntime {
   readonly users: FailureThrottle;
   /** Failures of a user from one address (the user limit). */
   readonly pairs: FailureThrottle;
+  /** Failures of a user through faces that do not know the client's address (with a backoff). */
+  readonly nameless: FailureThrottle;
   readonly addresses: FailureThrottle;
 }
 
@@ -175,13 +181,14 @@ export class Accounts {
     const userKey = `${q.user}@${q.host}`;
     const address = ctx.address ? addressKey(ctx.address) : null;
     const pairKey = `${userKey} ${address ?? NO_ADDRESS}`;
+    const pairs = address === null ? rt.nameless : rt.pairs;
     if (counts) {
       const spread = await rt.users.blockedFor(userKey);
       const wait = Math.max(
-        await rt.pairs.blockedFor(pairKey),
+        await pairs.blockedFor(pairKey),
         address !== null ? await rt.addresses.blockedFor(address) : 0,
         // Under attack from many addresses: only an address with no failure for this user.
-        spread > 0 && (await rt.pairs.failures(pairKey)) > 0 ? spread : 0,
+        spread > 0 && (await pairs.failures(pairKey)) > 0 ? spread : 0,
       );
       if (wait > 0) {
         this.#log.warn({ user: q.user, host: q.host, address: ctx.address, retryAfterMs: wait }, 'login refused: too many failures');
@@ -199,16 +206,16 @@ export class Accounts {
       if (err instanceof ExtauthError && err.sent) await this.#followUp(q, 'unknown');
       // Input that cannot be sent safely (a newline in a password) is an attack, not a slip:
       // it counts as a failure like a wrong password.
-      if (counts && err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') await failed(rt, userKey, pairKey, address);
+      if (counts && err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') await failed(rt, pairs, userKey, pairKey, address);
       throw err;
     }
     if (yes) await this.#followUp(q, 'done');
     if (counts && q.password !== '') {
       if (yes) {
-        await rt.pairs.succeed(pairKey);
+        await pairs.succeed(pairKey);
         if (address !== null) await rt.addresses.succeed(address);
       } else {
-        await failed(rt, userKey, pairKey, address);
+        await failed(rt, pairs, userKey, pairKey, address);
       }
     }
     return yes;
@@ -296,6 +303,10 @@ export class Accounts {
       engine: this.#engine(engines, host.extauth),
       users: this.#throttle(throttles, previousThrottles, host, host.throttle.userLimit * USER_CEILING, 'user'),
       pairs: this.#throttle(throttles, previousThrottles, host, host.throttle.userLimit, 'user-address'),
+      nameless: this.#throttle(throttles, previousThrottles, host, host.throttle.userLimit, 'user-nameless', {
+        firstMs: 1000,
+        maxMs: host.throttle.backoffMaxMs,
+      }),
       addresses: this.#throttle(throttles, previousThrottles, host, host.throttle.addressLimit, 'address'),
     });
     const defaults = runtime(config.defaults);
@@ -311,12 +322,15 @@ export class Accounts {
     host: HostConfig,
     limit: number,
     kind: string,
+    backoff: Backoff | null = null,
   ): FailureThrottle {
-    const key = `${kind}:${host.name ?? '*'}:${limit}:${host.throttle.windowMs}`;
+    const key = `${kind}:${host.name ?? '*'}:${limit}:${host.throttle.windowMs}:${backoff?.maxMs ?? ''}`;
     const c = this.#counters;
     const throttle =
       previous.get(key) ??
-      (c === null ? new MemoryThrottle(limit, host.throttle.windowMs) : new StoreThrottle(c, limit, host.throttle.windowMs, `${kind}:${host.name ?? '*'}:`));
+      (c === null
+        ? new MemoryThrottle(limit, host.throttle.windowMs, undefined, backoff)
+        : new StoreThrottle(c, limit, host.throttle.windowMs, `${kind}:${host.name ?? '*'}:`, backoff));
     throttles.set(key, throttle);
     return throttle;
   }
@@ -349,8 +363,8 @@ export class Accounts {
 }
 
 /** Count one failed password check of a user at an address (header comment). */
-async function failed(rt: HostRuntime, userKey: string, pairKey: string, address: string | null): Promise<void> {
-  await rt.pairs.fail(pairKey);
+async function failed(rt: HostRuntime, pairs: FailureThrottle, userKey: string, pairKey: string, address: string | null): Promise<void> {
+  await pairs.fail(pairKey);
   await rt.users.fail(userKey);
   if (address !== null) await rt.addresses.fail(address);
 }

@@ -216,6 +216,13 @@ export const KEYS: readonly KeyDef[] = [
     doc: 'Seconds over which failures are counted.',
   },
   {
+    name: 'auth_failure_backoff_max',
+    scope: 'host',
+    default: 60,
+    check: number({ min: 1, max: 86400, unit: 'seconds' }),
+    doc: "On faces that do not know the client's address (the auth API, the bridge, the extauth socket), a user past `auth_failure_limit_user` waits after each failure a delay that doubles from 1 s up to this, instead of the rest of the window.",
+  },
+  {
     name: 'oauth2_registration_key',
     scope: 'host',
     default: null,

@@ -206,6 +206,7 @@ function hostSettings(
       userLimit: get<number>('auth_failure_limit_user'),
       addressLimit: get<number>('auth_failure_limit_address'),
       windowMs: get<number>('auth_failure_window') * 1000,
+      backoffMaxMs: get<number>('auth_failure_backoff_max') * 1000,
     },
     oauth2: {
       registrationKeys: get<readonly string[] | null>('oauth2_registration_key') ?? [],

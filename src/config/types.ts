@@ -25,6 +25,8 @@ export interface ThrottleConfig {
   /** Failures per client address within the window; 0: off. */
   readonly addressLimit: number;
   readonly windowMs: number;
+  /** Longest delay after a failure, past the user limit, on faces without a client address. */
+  readonly backoffMaxMs: number;
 }
 
 export interface OAuthConfig {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { MemoryThrottle } from '../../src/accounts/throttle.js';
 import { parseConfigText } from '../../src/config/load.js';
@@ -20,6 +20,30 @@ test('MemoryThrottle blocks after the limit within the window, and a success cle
   const off = new MemoryThrottle(0, 1000);
   for (let i = 0; i < 100; i++) off.fail('k');
   assert.equal(off.blockedFor('k'), 0);
+});
+
+test('with a backoff, past the limit a key waits a delay after its last failure that doubles, up to the cap, never the window', (t) => {
+  mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  t.after(() => mock.timers.reset());
+  const th = new MemoryThrottle(3, 300_000, undefined, { firstMs: 1000, maxMs: 8000 });
+  for (let i = 0; i < 3; i++) th.fail('k');
+  assert.equal(th.blockedFor('k'), 1000, 'at the limit: 1 s after the last failure');
+  mock.timers.tick(400);
+  assert.equal(th.blockedFor('k'), 600);
+  mock.timers.tick(600);
+  assert.equal(th.blockedFor('k'), 0, 'then it may try again');
+  const waits: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    th.fail('k');
+    waits.push(th.blockedFor('k'));
+  }
+  assert.deepEqual(waits, [2000, 4000, 8000, 8000, 8000], 'doubling up to the cap');
+  th.succeed('k');
+  assert.equal(th.blockedFor('k'), 0);
+  // Without a backoff, the same failures block until the window ends.
+  const plain = new MemoryThrottle(3, 300_000);
+  for (let i = 0; i < 3; i++) plain.fail('k');
+  assert.equal(plain.blockedFor('k'), 300_000);
 });
 
 test('MemoryThrottle memory stays bounded under many keys', () => {
@@ -93,4 +117,41 @@ auth_failure_window = 60`,
   assert.equal(await accounts.query(q('secret'), { address: '192.0.2.99' }), true, 'an address without failures gets in');
   assert.equal(await accounts.query(q('secret'), { address: '::ffff:192.0.2.98' }), true);
   assert.equal(await outcome(accounts.query(q('secret'), { address: '::ffff:192.0.2.50' })), 'ERR_AUTH_THROTTLED', 'IPv4-mapped is the same address');
+});
+
+test("Accounts: on a face without the client's address, a stranger's ten wrong guesses keep the user out for a second, not the window", async (t) => {
+  const config = parseConfigText(
+    `external_auth_command = ["${process.execPath}", "${fixture('fast.mjs')}"]
+auth_failure_limit_user = 10
+auth_failure_window = 300
+auth_failure_backoff_max = 4`,
+  );
+  const accounts = new Accounts(config);
+  t.after(() => accounts.close());
+  const q = (password: string) => ({ command: 'auth' as const, user: 'alice', host: 'localhost', password });
+  // Real timers for the engine; only Date moves by hand.
+  mock.timers.enable({ apis: ['Date'], now: 5_000_000 });
+  t.after(() => mock.timers.reset());
+  for (let i = 0; i < 10; i++) assert.equal(await accounts.query(q(`guess-${i}`)), false);
+  const refused = await accounts.query(q('secret')).catch((err: { code?: string; retryAfterMs?: number }) => err);
+  assert.equal((refused as { code?: string }).code, 'ERR_AUTH_THROTTLED');
+  mock.timers.tick(1000);
+  assert.equal(await accounts.query(q('secret')), true, 'one second later the real user gets in');
+  // A stranger who keeps guessing: each failure past the limit doubles the wait, up to the cap
+  // (4 s here); attempts made while waiting are refused unasked and count for nothing.
+  const code = async (password: string): Promise<boolean | string | undefined> =>
+    accounts.query(q(password)).catch((err: { code?: string }) => err.code);
+  for (let i = 0; i < 10; i++) assert.equal(await code(`guess2-${i}`), false);
+  const waits: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    let waited = 0;
+    while ((await code('probe-while-blocked')) === 'ERR_AUTH_THROTTLED') {
+      mock.timers.tick(500);
+      waited += 500;
+      assert.ok(waited <= 60_000, 'bounded');
+    }
+    waits.push(waited);
+  }
+  // The probes that got through were wrong guesses too: 1 s, then 2 s, then 4 s, then 4 s.
+  assert.deepEqual(waits, [1000, 2000, 4000, 4000]);
 });

