@@ -21,7 +21,7 @@ import { ExtauthError } from '../extauth/errors.js';
 import type { Command } from '../extauth/query.js';
 import type { Logger } from '../log/logger.js';
 import { basicChecker } from './basic.js';
-import { DuplicateParameterError, formParsers } from '../http/form.js';
+import { paramsOf } from '../http/form.js';
 
 export interface AuthApiOptions {
   readonly accounts: Pick<Accounts, 'query'>;
@@ -36,16 +36,16 @@ class BadRequest extends Error {
   readonly statusCode = 400;
 }
 
-/** Read user, server (and pass) from the query (GET) or the form body (POST). */
+/**
+ * Read user, server (and pass) from the query (GET) or the form body (POST), both decoded by
+ * the one form decoder (http/form.ts): an invalid percent-escape, invalid UTF-8 or a repeated
+ * parameter is a 400 on either path, and nothing undecoded reaches the script.
+ */
 function readParams(req: FastifyRequest, withPassword: boolean): Params {
-  const source = (req.method === 'GET' ? req.query : req.body) as Record<string, unknown> | undefined;
-  if (source === undefined || source === null || typeof source !== 'object') {
-    throw new BadRequest('expected form-encoded parameters user, server' + (withPassword ? ', pass' : ''));
-  }
+  const source = paramsOf(req);
   const get = (name: string): string => {
     const v = source[name];
-    if (Array.isArray(v)) throw new DuplicateParameterError(`parameter "${name}" given more than once`);
-    if (typeof v !== 'string') throw new BadRequest(`missing parameter "${name}"`);
+    if (v === undefined) throw new BadRequest(`missing parameter "${name}"`);
     return v;
   };
   const params: Params = { user: get('user'), server: get('server') };
@@ -55,7 +55,6 @@ function readParams(req: FastifyRequest, withPassword: boolean): Params {
 
 export async function authApi(app: FastifyInstance, options: AuthApiOptions): Promise<void> {
   const { accounts, logger: log } = options;
-  formParsers(app);
   const checkBasic = basicChecker(options.credentials);
   if (checkBasic !== null) {
     app.addHook('onRequest', async (req, reply) => {
