@@ -22,6 +22,7 @@ import type { Command } from '../extauth/query.js';
 import type { Logger } from '../log/logger.js';
 import { basicChecker } from './basic.js';
 import { paramsOf } from '../http/form.js';
+import { identityOf } from '../identity/username.js';
 
 export interface AuthApiOptions {
   readonly accounts: Pick<Accounts, 'query'>;
@@ -75,7 +76,7 @@ export async function authApi(app: FastifyInstance, options: AuthApiOptions): Pr
         : { command, user: p.user, host: p.server };
       try {
         const yes = await accounts.query(q);
-        if (!yes && command === 'auth') log.info({ user: p.user, host: p.server }, 'check_password refused: wrong credentials');
+        if (!yes && command === 'auth') log.info({ user: identityOf(p.user), host: p.server }, 'check_password refused: wrong credentials');
         return yes ? ok(reply) : no(reply);
       } catch (err) {
         return fail(reply, err, command, p);
@@ -83,7 +84,7 @@ export async function authApi(app: FastifyInstance, options: AuthApiOptions): Pr
     };
 
   const fail = (reply: FastifyReply, err: unknown, command: Command, p: Params): unknown => {
-    const fields = { command, user: p.user, host: p.server };
+    const fields = { command, user: identityOf(p.user), host: p.server };
     const text = (status: number, body: string) => reply.code(status).type('text/plain; charset=utf-8').send(body);
     if (err instanceof ExtauthError) {
       if (err.code === 'ERR_EXTAUTH_INVALID_INPUT') {
