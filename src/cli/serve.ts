@@ -60,7 +60,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const app = await buildApp({ config, accounts, store, logger: log, metrics });
   const dovecot =
     config.dovecot.socket !== null || config.dovecot.port !== null
-      ? new DovecotAuthServer({ accounts, defaultHost: config.dovecot.defaultHost, logger: log.child({ face: 'dovecot' }) })
+      ? new DovecotAuthServer({ accounts, defaultHost: config.dovecot.defaultHost, hosts: config.dovecot.hosts, logger: log.child({ face: 'dovecot' }) })
       : null;
 
   try {
