@@ -42,7 +42,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 0;
   }
   const config = loadForCli(values.config);
-  const log = createLogger(config.logLevel, { face: 'serve' }, { file: config.logFile });
+  const log = createLogger(config.logLevel, { command: 'serve' }, { file: config.logFile });
   // Storage is opened only when a host serves OAuth: the auth API and the Dovecot face need none.
   const hosts = oauthHosts(config);
   // Storage is needed by OAuth hosts, and by several instances sharing PostgreSQL (their
