@@ -26,6 +26,11 @@
  * A success clears this user's count at this address and the address's count, never the
  * user's total: the real user signing in during an attack must not give the attacker's
  * addresses their guesses back.
+ *
+ * A user is counted on its identity (identity/username.ts: the PRECIS-prepared name, as XMPP
+ * servers prepare localparts), so `Dave`, `DAVE` and `dAve` share dave's counts; the script
+ * is still asked about the name as it was sent (an XMPP server sends it prepared already, and
+ * a script that tells spellings apart keeps doing so).
  */
 import { basename } from 'node:path';
 import { ExtauthEngine, type QueryListener } from '../extauth/engine.js';
@@ -35,6 +40,7 @@ import { hostConfig, type ExtauthConfig, type GatehouseConfig, type HostConfig }
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { addressKey } from '../http/address-key.js';
+import { identityKey, identityOf } from '../identity/username.js';
 import { AccountsError, ReloadError } from './errors.js';
 import { ACCOUNT_CHANGES, type AccountLifecycle } from './lifecycle.js';
 import { MemoryThrottle, StoreThrottle, type Backoff, type FailureCounters, type FailureThrottle } from './throttle.js';
@@ -178,7 +184,8 @@ export class Accounts {
     // a guesser cannot lock a user out of token logins).
     if (q.command === 'auth' && this.#tokenVerifier !== null && (await this.#tokenVerifier(q))) return true;
     const counts = PASSWORD_CHECKS.has(q.command);
-    const userKey = `${q.user}@${q.host}`;
+    // One identity per user (DESIGN.md rule 11): `Dave` and `dave` share their failures.
+    const userKey = identityKey(q.user, q.host);
     const address = ctx.address ? addressKey(ctx.address) : null;
     const pairKey = `${userKey} ${address ?? NO_ADDRESS}`;
     const pairs = address === null ? rt.nameless : rt.pairs;
@@ -191,7 +198,7 @@ export class Accounts {
         spread > 0 && (await pairs.failures(pairKey)) > 0 ? spread : 0,
       );
       if (wait > 0) {
-        this.#log.warn({ user: q.user, host: q.host, address: ctx.address, retryAfterMs: wait }, 'login refused: too many failures');
+        this.#log.warn({ user: identityOf(q.user), host: q.host, address: ctx.address, retryAfterMs: wait }, 'login refused: too many failures');
         throw new AccountsError('ERR_AUTH_THROTTLED', wait);
       }
     }
@@ -231,10 +238,11 @@ export class Accounts {
     const kind = ACCOUNT_CHANGES[q.command];
     if (kind === undefined || this.#lifecycle === null) return;
     try {
-      await this.#lifecycle({ kind, user: q.user, host: q.host, outcome });
+      // Grants and sessions belong to the prepared name (the login page prepares it).
+      await this.#lifecycle({ kind, user: identityOf(q.user), host: q.host, outcome });
     } catch (err) {
       this.#log.error(
-        { command: q.command, user: q.user, host: q.host, outcome, err: (err as Error).message },
+        { command: q.command, user: identityOf(q.user), host: q.host, outcome, err: (err as Error).message },
         "account changed but its OAuth grants and sessions were not revoked: answering a temporary failure",
       );
       throw new AccountsError('ERR_AUTH_LIFECYCLE');

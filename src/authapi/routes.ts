@@ -21,7 +21,8 @@ import { ExtauthError } from '../extauth/errors.js';
 import type { Command } from '../extauth/query.js';
 import type { Logger } from '../log/logger.js';
 import { basicChecker } from './basic.js';
-import { DuplicateParameterError, formParsers } from '../http/form.js';
+import { paramsOf } from '../http/form.js';
+import { identityOf } from '../identity/username.js';
 
 export interface AuthApiOptions {
   readonly accounts: Pick<Accounts, 'query'>;
@@ -36,16 +37,16 @@ class BadRequest extends Error {
   readonly statusCode = 400;
 }
 
-/** Read user, server (and pass) from the query (GET) or the form body (POST). */
+/**
+ * Read user, server (and pass) from the query (GET) or the form body (POST), both decoded by
+ * the one form decoder (http/form.ts): an invalid percent-escape, invalid UTF-8 or a repeated
+ * parameter is a 400 on either path, and nothing undecoded reaches the script.
+ */
 function readParams(req: FastifyRequest, withPassword: boolean): Params {
-  const source = (req.method === 'GET' ? req.query : req.body) as Record<string, unknown> | undefined;
-  if (source === undefined || source === null || typeof source !== 'object') {
-    throw new BadRequest('expected form-encoded parameters user, server' + (withPassword ? ', pass' : ''));
-  }
+  const source = paramsOf(req);
   const get = (name: string): string => {
     const v = source[name];
-    if (Array.isArray(v)) throw new DuplicateParameterError(`parameter "${name}" given more than once`);
-    if (typeof v !== 'string') throw new BadRequest(`missing parameter "${name}"`);
+    if (v === undefined) throw new BadRequest(`missing parameter "${name}"`);
     return v;
   };
   const params: Params = { user: get('user'), server: get('server') };
@@ -55,7 +56,6 @@ function readParams(req: FastifyRequest, withPassword: boolean): Params {
 
 export async function authApi(app: FastifyInstance, options: AuthApiOptions): Promise<void> {
   const { accounts, logger: log } = options;
-  formParsers(app);
   const checkBasic = basicChecker(options.credentials);
   if (checkBasic !== null) {
     app.addHook('onRequest', async (req, reply) => {
@@ -76,7 +76,7 @@ export async function authApi(app: FastifyInstance, options: AuthApiOptions): Pr
         : { command, user: p.user, host: p.server };
       try {
         const yes = await accounts.query(q);
-        if (!yes && command === 'auth') log.info({ user: p.user, host: p.server }, 'check_password refused: wrong credentials');
+        if (!yes && command === 'auth') log.info({ user: identityOf(p.user), host: p.server }, 'check_password refused: wrong credentials');
         return yes ? ok(reply) : no(reply);
       } catch (err) {
         return fail(reply, err, command, p);
@@ -84,7 +84,7 @@ export async function authApi(app: FastifyInstance, options: AuthApiOptions): Pr
     };
 
   const fail = (reply: FastifyReply, err: unknown, command: Command, p: Params): unknown => {
-    const fields = { command, user: p.user, host: p.server };
+    const fields = { command, user: identityOf(p.user), host: p.server };
     const text = (status: number, body: string) => reply.code(status).type('text/plain; charset=utf-8').send(body);
     if (err instanceof ExtauthError) {
       if (err.code === 'ERR_EXTAUTH_INVALID_INPUT') {

@@ -13,6 +13,7 @@ import { parseQuery, type Query, type QueryLimits } from '../extauth/query.js';
 import { wireProtocol, type ProtocolName } from '../extauth/wire/protocol.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
+import { identityOf } from '../identity/username.js';
 
 export interface BridgeOptions {
   readonly input: Readable;
@@ -105,7 +106,7 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
         (yes) => settle(slot, yes),
         (err: { code?: string; message?: string }) => {
           stats.errors++;
-          log.warn({ command: q.command, user: q.user, host: q.host, code: err.code }, `query answered no: ${err.message}`);
+          log.warn({ command: q.command, user: identityOf(q.user), host: q.host, code: err.code }, `query answered no: ${err.message}`);
           settle(slot, false);
         },
       );

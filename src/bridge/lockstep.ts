@@ -28,6 +28,7 @@ import { wireProtocol, type ProtocolName } from '../extauth/wire/protocol.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { BridgeStats } from './bridge.js';
+import { identityOf } from '../identity/username.js';
 
 export interface LockstepOptions {
   readonly input: Readable;
@@ -125,7 +126,7 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
       clearTimeout(p.timer);
       stats.abandoned++;
       options.onEvent?.('abandoned');
-      log.warn({ command: p.query.command, user: p.query.user, host: p.query.host }, `query abandoned, nothing written: ${why}`);
+      log.warn({ command: p.query.command, user: identityOf(p.query.user), host: p.query.host }, `query abandoned, nothing written: ${why}`);
     };
 
     const start = (q: Query, started: number): void => {
@@ -141,7 +142,7 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
         (yes) => settle(p, yes),
         (err: { code?: string; message?: string }) => {
           stats.errors++;
-          if (current === p) log.warn({ command: q.command, user: q.user, host: q.host, code: err.code }, `query answered no: ${err.message}`);
+          if (current === p) log.warn({ command: q.command, user: identityOf(q.user), host: q.host, code: err.code }, `query answered no: ${err.message}`);
           settle(p, false);
         },
       );

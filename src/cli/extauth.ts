@@ -79,7 +79,7 @@ async function serveBridge(values: ExtauthFlags, onTerminal: boolean, early: Buf
   if (!hasScript) throw new UsageError(`${config.source}: external_auth_command is not set`);
 
   const lockstep = onTerminal || values.lockstep === true;
-  const log = createLogger(config.logLevel, { face: 'extauth' }, { file: config.logFile, notOnTerminal: true });
+  const log = createLogger(config.logLevel, { command: 'extauth' }, { file: config.logFile, notOnTerminal: true });
   if (isatty(1) || isatty(2)) guardTerminal(log);
 
   // OAuth access tokens are accepted as passwords on hosts that serve OAuth: the bridge reads

@@ -28,6 +28,7 @@ const RESTART_ONLY: readonly [string, (c: GatehouseConfig) => unknown][] = [
   ['dovecot_auth_port', (c) => c.dovecot.port],
   ['dovecot_auth_interfaces', (c) => c.dovecot.interfaces],
   ['dovecot_default_host', (c) => c.dovecot.defaultHost],
+  ['dovecot_hosts', (c) => c.dovecot.hosts],
   ['oauth2_template_dir', (c) => c.templateDir],
   ['http_auth_path', (c) => c.authApi.path],
   ['http_auth_credentials', (c) => c.authApi.credentials],

@@ -44,7 +44,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 0;
   }
   const config = loadForCli(values.config);
-  const log = createLogger(config.logLevel, { face: 'serve' }, { file: config.logFile });
+  const log = createLogger(config.logLevel, { command: 'serve' }, { file: config.logFile });
   // Storage is opened only when a host serves OAuth: the auth API and the Dovecot face need none.
   const hosts = oauthHosts(config);
   // Storage is needed by OAuth hosts, and by several instances sharing PostgreSQL (their
@@ -62,7 +62,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const app = await buildApp({ config, accounts, store, logger: log, metrics });
   const dovecot =
     config.dovecot.socket !== null || config.dovecot.port !== null
-      ? new DovecotAuthServer({ accounts, defaultHost: config.dovecot.defaultHost, logger: log.child({ face: 'dovecot' }) })
+      ? new DovecotAuthServer({ accounts, defaultHost: config.dovecot.defaultHost, hosts: config.dovecot.hosts, logger: log.child({ face: 'dovecot' }) })
       : null;
   const extauth =
     config.extauthSocket.socket !== null || config.extauthSocket.port !== null

@@ -405,6 +405,13 @@ export const KEYS: readonly KeyDef[] = [
     doc: 'Host for Dovecot-protocol usernames without `@host`.',
   },
   {
+    name: 'dovecot_hosts',
+    scope: 'global',
+    default: null,
+    check: stringList(),
+    doc: 'Hosts the Dovecot auth listeners serve; a username naming any other host (`alice@other.example`) is refused without asking the script. Default: `dovecot_default_host` only.',
+  },
+  {
     name: 'http_auth_path',
     scope: 'global',
     default: '/auth',

@@ -124,6 +124,8 @@ export function buildConfig(
       port: get<number | null>('dovecot_auth_port'),
       interfaces: get<readonly string[]>('dovecot_auth_interfaces'),
       defaultHost: get<string>('dovecot_default_host'),
+      // The safe default: a listener serves the one host its caller is for.
+      hosts: (get<readonly string[] | null>('dovecot_hosts') ?? [get<string>('dovecot_default_host')]).map((h) => h.toLowerCase()),
     },
     templateDir: get<string | null>('oauth2_template_dir') === null ? null : resolve(dir, get<string>('oauth2_template_dir')),
     authApi: { path: get<string>('http_auth_path'), credentials: get<string | null>('http_auth_credentials') },

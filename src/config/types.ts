@@ -82,6 +82,8 @@ export interface GatehouseConfig {
     readonly port: number | null;
     readonly interfaces: readonly string[];
     readonly defaultHost: string;
+    /** Hosts served (lowercase); usernames naming another are refused. */
+    readonly hosts: readonly string[];
   };
   /** Directory of page templates overriding the defaults. */
   readonly templateDir: string | null;

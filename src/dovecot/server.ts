@@ -3,11 +3,18 @@
  * answers each connection's AUTH requests from the accounts engine, so that Postfix
  * (`smtpd_sasl_type = dovecot`), Exim and Prosody's mod_auth_dovecot authenticate through
  * Gatehouse. A username `user@host` names its host; a bare `user` gets the default host.
+ *
+ * A listener serves only the hosts it is given (`dovecot_hosts`, default the default host
+ * alone): behind Prosody's mod_auth_dovecot for `dove.local`, the username
+ * `alice@other.local` would otherwise be checked as alice at other.local and logged in as
+ * `alice\40other.local@dove.local`. A username naming another host is a plain FAIL, and
+ * the script is never asked.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Accounts } from '../accounts/accounts.js';
 import { AccountsError } from '../accounts/errors.js';
 import { ExtauthError } from '../extauth/errors.js';
+import { identityOf } from '../identity/username.js';
 import type { Logger } from '../log/logger.js';
 import { listenOn, type ListenOptions } from '../net/listen.js';
 import { silentLogger } from '../log/logger.js';
@@ -17,6 +24,8 @@ export interface DovecotServerOptions {
   readonly accounts: Pick<Accounts, 'query'>;
   /** Host for usernames without `@host`. */
   readonly defaultHost: string;
+  /** Hosts served (default: `defaultHost` only); any other named host is refused. */
+  readonly hosts?: readonly string[];
   readonly logger?: Logger;
   /** Connections served at once; more are closed at once. */
   readonly maxConnections?: number;
@@ -30,10 +39,15 @@ export function splitUsername(username: string, defaultHost: string): { user: st
 }
 
 /** Map the engine's answer to the protocol's: an error is a temporary failure, never OK. */
-export function authenticator(accounts: Pick<Accounts, 'query'>, defaultHost: string, log: Logger): Authenticate {
+export function authenticator(accounts: Pick<Accounts, 'query'>, defaultHost: string, log: Logger, hosts: readonly string[] = [defaultHost]): Authenticate {
+  const served = new Set(hosts.map((h) => h.toLowerCase()));
   return async (username, password, ctx): Promise<Verdict> => {
     const { user, host } = splitUsername(username, defaultHost);
-    const fields = { user, host, address: ctx.address, service: ctx.service };
+    const fields = { user: identityOf(user), host, address: ctx.address, service: ctx.service };
+    if (!served.has(host.toLowerCase())) {
+      log.warn(fields, 'dovecot auth refused: host not served by this listener');
+      return { ok: false, temporary: false, reason: 'Authentication failed' };
+    }
     try {
       if (await accounts.query({ command: 'auth', user, host, password }, { address: ctx.address })) {
         // `user=` echoes the name exactly as the client sent it: Prosody's mod_auth_dovecot
@@ -71,7 +85,7 @@ export class DovecotAuthServer {
 
   constructor(options: DovecotServerOptions) {
     this.#log = options.logger ?? silentLogger;
-    this.#authenticate = authenticator(options.accounts, options.defaultHost, this.#log);
+    this.#authenticate = authenticator(options.accounts, options.defaultHost, this.#log, options.hosts);
     this.#maxConnections = options.maxConnections ?? 1000;
   }
 

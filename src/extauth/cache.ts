@@ -2,9 +2,13 @@
  * Optional cache of positive answers (`external_auth_cache_ttl`, off by default). Entries are
  * keyed by an HMAC under a random per-process key, so the plain password is never stored and
  * the keys are useless outside this process. Only "yes" is cached: a "no" or an error always
- * goes back to the script. setpass/removeuser invalidate every entry of the user.
+ * goes back to the script. An entry answers only the exact query it was made for (user as
+ * sent, host, password); setpass/removeuser invalidate every entry of the user's identity
+ * (identity/username.ts), whatever its spelling: a password changed as `Dave` ends the cached
+ * yes of `dave`.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { identityKey } from '../identity/username.js';
 import type { Query } from './query.js';
 
 export class PositiveCache {
@@ -13,7 +17,7 @@ export class PositiveCache {
   readonly #key = randomBytes(32);
   /** digest -> expiry (ms since epoch); Map order is insertion order, oldest first. */
   readonly #entries = new Map<string, number>();
-  /** user\0host -> digests of that user's entries. */
+  /** identity (identityKey) -> digests of its entries. */
   readonly #byUser = new Map<string, Set<string>>();
 
   constructor(ttlMs: number, maxEntries = 10_000) {
@@ -51,9 +55,9 @@ export class PositiveCache {
     }
   }
 
-  /** Forget every entry of this user (password changed, account removed). */
+  /** Forget every entry of this user's identity (password changed, account removed). */
   invalidate(user: string, host: string): void {
-    const u = `${user}\0${host}`;
+    const u = identityKey(user, host);
     const set = this.#byUser.get(u);
     if (set === undefined) return;
     for (const d of set) this.#entries.delete(d);
@@ -73,5 +77,5 @@ export class PositiveCache {
 }
 
 function userKey(q: Query): string {
-  return `${q.user}\0${q.host}`;
+  return identityKey(q.user, q.host);
 }

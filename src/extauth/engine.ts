@@ -136,6 +136,11 @@ export class ExtauthEngine {
     return this.#pool.pids();
   }
 
+  /** For each process serving now: when it became ready (Date.now() ms); see readiness. */
+  servingSince(): number[] {
+    return this.#pool.servingSince();
+  }
+
   /** See ExtauthPool.whenReady: every process up and no start-up failure for `settleMs`. */
   whenReady(options: { timeoutMs: number; settleMs?: number }): Promise<boolean> {
     return this.#pool.whenReady(options);

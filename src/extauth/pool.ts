@@ -211,6 +211,13 @@ export class ExtauthPool {
     };
   }
 
+  /** For each process serving now (ready or busy): when it became ready (Date.now() ms). */
+  servingSince(): number[] {
+    const out: number[] = [];
+    for (const p of this.#live) if ((p.state === 'ready' || p.state === 'busy') && p.readyAt !== null) out.push(p.readyAt);
+    return out;
+  }
+
   /** PIDs of the OS processes not yet reaped (for diagnostics and tests). */
   pids(): number[] {
     return [...this.#all].map((p) => p.pid).filter((pid): pid is number => pid !== undefined);

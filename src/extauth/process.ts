@@ -130,6 +130,11 @@ export class AuthProcess {
     return this.#child.pid;
   }
 
+  /** When the process first became ready (Date.now() ms), or null while it starts. */
+  get readyAt(): number | null {
+    return this.#readyAt;
+  }
+
   /** Resolves when the OS process and its pipes are gone. */
   get closedPromise(): Promise<void> {
     return this.#closedPromise;
@@ -208,6 +213,7 @@ export class AuthProcess {
   }
 
   #afterJob: (() => void) | null = null;
+  #readyAt: number | null = null;
   /** When the query in flight times out (performance.now() ms). */
   #deadline = 0;
 
@@ -216,6 +222,7 @@ export class AuthProcess {
     this.#startTimer = setTimeout(() => {
       if (this.#state !== 'starting') return;
       this.#state = 'ready';
+      this.#readyAt = Date.now();
       this.#events.idle(this);
     }, this.#o.startQuietMs);
   }

@@ -4,7 +4,8 @@
  *
  * Hardened defaults: a small body limit, prototype-poisoning payloads rejected, Ajv without
  * type coercion or removal of extra properties (a server should refuse bad input, not fix
- * it), fastify's own request logging off because query strings may carry passwords.
+ * it), fastify's own request logging off because query strings may carry passwords. Query
+ * strings and bodies go through one strict decoder (form.ts); a route sees only its results.
  *
  * Operation: one log line per request (request id, method, route pattern, status, duration:
  * never the URL, query, body or headers, where passwords and tokens live), Prometheus
@@ -28,7 +29,7 @@ import { readinessCheck } from '../metrics/readiness.js';
 import { createRegistry, type Registry } from '../metrics/registry.js';
 import type { OAuthStore } from '../storage/port.js';
 import { crossOriginMarker } from './cors.js';
-import { correctFormType } from './form.js';
+import { correctFormType, formParsers, parseQueryString } from './form.js';
 import { setSecurityHeaders } from './headers.js';
 import { RateLimiter } from './ratelimit.js';
 
@@ -66,7 +67,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Only the configured proxies' X-Forwarded-For is believed (req.ip feeds throttling).
     ...(options.config.http.trustedProxies.length > 0 ? { trustProxy: [...options.config.http.trustedProxies] } : {}),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // One decoder for query strings and form bodies (form.ts): strict percent-escapes and
+    // UTF-8, no repeated parameter, strings only.
+    routerOptions: { querystringParser: parseQueryString as (text: string) => Record<string, unknown> },
   });
+  // Form bodies only, on every route (registration alone takes JSON, in its own context): any
+  // other type is a 415 before a handler runs.
+  formParsers(app);
   // One synchronous root hook, no promise, for what every request needs before its route runs
   // (the body is read after it, so the form type is corrected in time).
   const markCrossOrigin = crossOriginMarker(app);

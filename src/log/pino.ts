@@ -15,6 +15,11 @@ export interface LogTarget {
   readonly notOnTerminal?: boolean | undefined;
 }
 
+/**
+ * `bindings` go on every line; pino writes a child's binding beside its parent's rather than
+ * over it, so the process binds `command` (serve, extauth) and each face's child `face`
+ * (http, dovecot, oauth, reload...), never the same key twice.
+ */
 export function createLogger(level: LogLevel, bindings: Record<string, unknown> = {}, target: LogTarget = {}): Logger {
   const toFile = target.file !== null && target.file !== undefined;
   const silent = !toFile && target.notOnTerminal === true && isatty(2);

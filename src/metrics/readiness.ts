@@ -6,9 +6,11 @@
  * A script that dies at start may look ready for a moment (the pool's start-up quiet period
  * can end before an interpreter has even loaded the script), so at first start and after
  * start-up failures (stats().failures > 0; the pool resets that count only when a process
- * that answered ends) an engine is ready only once one of its processes has been seen by an
- * earlier probe at least `settleMs` ago and still serves. Once a pool has run (restarts > 0,
- * no failure since), a replacement is trusted at once.
+ * that answered ends) an engine is ready only once one of its processes has served for at
+ * least `settleMs` (by the process's own ready time, not by when a probe first saw it, so the
+ * first probe after a configuration reload, whose pools settled before they were swapped in,
+ * is answered ready). Once a pool has run (restarts > 0, no failure since), a replacement is
+ * trusted at once.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
@@ -44,22 +46,12 @@ export function readinessCheck(options: ReadinessOptions): () => Promise<Readine
   const timeoutMs = options.storageTimeoutMs ?? 2000;
   const settleMs = options.settleMs ?? 1000;
   let wasReady: boolean | null = null;
-  /** PID -> when a probe first saw it. */
-  const seen = new Map<number, number>();
   return async () => {
     const now = Date.now();
     const failing: NotReady[] = [];
-    const present = new Set<number>();
     for (const { name, engine } of engines()) {
       const s = engine.stats();
-      const pids = engine.pids();
-      let settled = false;
-      for (const pid of pids) {
-        present.add(pid);
-        const first = seen.get(pid);
-        if (first === undefined) seen.set(pid, now);
-        else if (now - first >= settleMs) settled = true;
-      }
+      const settled = engine.servingSince().some((since) => now - since >= settleMs);
       const serving = s.idle + s.busy > 0;
       if (serving && (settled || (s.failures === 0 && s.restarts > 0))) continue;
       const failures = s.failures > 0 ? `${s.failures} consecutive failures` : '';
@@ -70,7 +62,6 @@ export function readinessCheck(options: ReadinessOptions): () => Promise<Readine
           : `no auth script process running${failures ? ` (${failures})` : ''}`;
       failing.push({ check: 'extauth', engine: name, reason });
     }
-    for (const pid of seen.keys()) if (!present.has(pid)) seen.delete(pid);
     let storageError: string | null = null;
     if (store !== undefined) {
       storageError = await probeStore(store, timeoutMs);

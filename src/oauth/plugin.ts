@@ -1,11 +1,12 @@
 /**
  * The OAuth endpoints of one host, under its issuer's path (DESIGN.md "Endpoints live under
- * the host's issuer"). Form bodies everywhere but registration, which takes JSON (RFC 7591
- * §3.1); a repeated parameter or an unreadable body is an `invalid_request`.
+ * the host's issuer"). Form bodies everywhere (RFC 6749 §3.2, §4.1.3; decoded by http/form.ts)
+ * but registration, which takes JSON only (RFC 7591 §3.1); a body of another type is a 415,
+ * a repeated parameter or an unreadable body or query an `invalid_request`.
  */
 import type { FastifyInstance } from 'fastify';
 import { allowCrossOrigin } from '../http/cors.js';
-import { formParsers } from '../http/form.js';
+import { jsonParsers } from '../http/form.js';
 import { accountRoutes } from './account/routes.js';
 import { deviceRoutes } from './device/routes.js';
 import { oidcRoutes } from './oidc/routes.js';
@@ -22,7 +23,6 @@ import { tokenEndpoint } from './endpoints/token.js';
 import { OAuthError } from './errors.js';
 
 export async function oauthRoutes(app: FastifyInstance, ctx: OAuthContext): Promise<void> {
-  formParsers(app, true);
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
@@ -35,7 +35,11 @@ export async function oauthRoutes(app: FastifyInstance, ctx: OAuthContext): Prom
   const metadata = serverMetadata(ctx.host);
   app.get('/.well-known/oauth-authorization-server', async () => metadata);
   app.get('/oauth2/style.css', async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(ctx.templates.css));
-  app.post('/oauth2/register', registerEndpoint(ctx));
+  // RFC 7591 §3.1: registration alone takes JSON, and only JSON (a form is a 415).
+  await app.register(async (json) => {
+    jsonParsers(json);
+    json.post('/oauth2/register', registerEndpoint(ctx));
+  });
   app.get('/oauth2/authorize', authorizeEndpoint(ctx));
   // OIDC Core §3.1.2.1: the authorization endpoint takes POST too, with the same parameters.
   app.post('/oauth2/authorize', authorizeEndpoint(ctx));

@@ -1,20 +1,25 @@
 /**
  * Redirect URI rules (RFC 9700 §4.1.3, RFC 8252 §7.3): the URI in a request must equal one
  * the client registered, character for character, except that for loopback IP literals the
- * port may differ (native apps get an ephemeral port at run time).
+ * port may differ (native apps get an ephemeral port at run time). Nothing else may differ:
+ * the comparison is on the strings, never on URLs as a parser normalizes them, so user
+ * information (`http://evil@127.0.0.1/cb`), dot segments (`/x/../cb`), other spellings of the
+ * address (`http://2130706433/cb`, `http://127.1/cb`, `[0:0:0:0:0:0:0:1]`), an upper-case
+ * scheme and a fragment (RFC 6749 §3.1.2) all fail to match.
  */
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]']);
 
+/**
+ * `http://127.0.0.1` or `http://[::1]`, an optional port of 1 to 5 digits without a leading
+ * zero, then the rest (path and query) in RFC 3986 characters, no fragment.
+ */
+const LOOPBACK = /^http:\/\/(127\.0\.0\.1|\[::1\])(?::([1-9][0-9]{0,4}))?([/?][A-Za-z0-9\-._~:/?[\]@!$&'()*+,;=%]*)?$/;
+
+/** The URI without its port, when it is a loopback redirect URI; else null. */
 function loopbackKey(uri: string): string | null {
-  let u: URL;
-  try {
-    u = new URL(uri);
-  } catch {
-    return null;
-  }
-  if (u.protocol !== 'http:' || !LOOPBACK_HOSTS.has(u.hostname)) return null;
-  // Everything but the port must still match.
-  return `${u.protocol}//${u.hostname}${u.pathname}${u.search}`;
+  const m = LOOPBACK.exec(uri);
+  if (m === null) return null;
+  if (m[2] !== undefined && Number(m[2]) > 65535) return null;
+  return `http://${m[1]}${m[3] ?? ''}`;
 }
 
 /** The registered URI `requested` matches, or null. Undefined `requested` works for one registered URI. */

@@ -3,7 +3,8 @@
  * Anything that is not an exposed OAuthError is answered as a bare server_error, so no stack,
  * message or cause ever reaches a client.
  */
-import { OAuthErrorCodes, isOAuthError, type OAuthErrorCode } from './errors.js';
+import { MalformedParametersError, UnsupportedBodyError } from '../http/form.js';
+import { OAuthError, OAuthErrorCodes, isOAuthError, type OAuthErrorCode } from './errors.js';
 
 export interface OAuthErrorResponse {
   readonly status: number;
@@ -12,9 +13,24 @@ export interface OAuthErrorResponse {
 
 /** The status and JSON body to answer `err` with. */
 export function renderError(err: unknown): OAuthErrorResponse {
+  err = edgeError(err);
   if (isOAuthError(err) && err.expose) {
     return { status: err.status, body: { error: err.error, error_description: err.description } };
   }
   const entry = OAuthErrorCodes.server_error;
   return { status: entry.status, body: { error: 'server_error', error_description: entry.description } };
+}
+
+/**
+ * The edge decoder's refusals (http/form.ts) as the OAuth error they are: invalid_request,
+ * 415 for a body of the wrong type, else 400, with a fixed description.
+ */
+export function edgeError(err: unknown): unknown {
+  if (err instanceof UnsupportedBodyError) {
+    return new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded', { status: 415, cause: err });
+  }
+  if (err instanceof MalformedParametersError) {
+    return new OAuthError('invalid_request', err.reason === 'repeated' ? 'a parameter is given more than once' : 'the request parameters are not valid percent-encoded UTF-8', { cause: err });
+  }
+  return err;
 }

@@ -3,20 +3,16 @@
  * session cookie, then the CSRF token bound to this browser and this user (csrf.ts).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { formOf, type Form } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { browserOf, parseCookies, readSession, type Session } from '../session.js';
 import { checkAccountCsrf } from './csrf.js';
 import { accountMessage } from './page.js';
 
 export type Gate =
-  | { readonly ok: true; readonly session: Session; readonly form: Record<string, string>; readonly browser: string }
+  | { readonly ok: true; readonly session: Session; readonly form: Form; readonly browser: string }
   | { readonly ok: false; readonly reply: FastifyReply };
 
-/** The posted fields: a null-prototype record of strings (the form parser's), or none. */
-export function formOf(req: FastifyRequest): Record<string, string> {
-  const body = req.body;
-  return body !== null && typeof body === 'object' ? (body as Record<string, string>) : Object.create(null);
-}
 
 export function formExpired(ctx: OAuthContext, reply: FastifyReply): FastifyReply {
   return accountMessage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Go back to your account page and try again.');

@@ -12,7 +12,8 @@ import { browserOf, issueSession, parseCookies, rotatedCsrfCookie, sessionCookie
 import { prepareUsername, stripOwnHost } from '../username.js';
 import { checkPassword, retryAfter } from '../password-check.js';
 import { accountCsrf, checkAccountCsrf } from './csrf.js';
-import { formExpired, formOf } from './gate.js';
+import { formOf } from '../../http/form.js';
+import { formExpired } from './gate.js';
 import { accountLoginPage, accountPath } from './page.js';
 
 export function accountLoginEndpoint(ctx: OAuthContext) {

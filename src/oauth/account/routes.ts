@@ -5,11 +5,10 @@
  *   POST /account/revoke    revoke one grant                      revoke.ts
  *   POST /account/password  change the password                   password.ts
  *   POST /account/signout   clear the session cookie              signout.ts
- * In their own plugin scope: form bodies only (anything else is a 415), and errors rendered
- * as pages rather than the OAuth endpoints' JSON.
+ * In their own plugin scope, errors rendered as pages rather than the OAuth endpoints' JSON
+ * (bodies: forms only, decoded by http/form.ts; anything else is a 415).
  */
 import type { FastifyInstance } from 'fastify';
-import { formParsers } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { accountLoginEndpoint } from './login.js';
 import { accountMessage } from './page.js';
@@ -20,7 +19,6 @@ import { signOutEndpoint } from './signout.js';
 
 export async function accountRoutes(app: FastifyInstance, ctx: OAuthContext): Promise<void> {
   await app.register(async (scope) => {
-    formParsers(scope);
     scope.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
       const status = err.statusCode ?? 500;
       if (status >= 400 && status < 500) {

@@ -6,7 +6,7 @@
  * nothing the query says is echoed.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { singleValued } from '../../http/form.js';
+import { queryOf } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { parseCookies, readSession } from '../session.js';
 import { accountCsrf, browserId } from './csrf.js';
@@ -21,7 +21,7 @@ const DONE: Readonly<Record<string, string>> = Object.freeze({
 
 export function showAccountEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const query = singleValued(req.query);
+    const query = queryOf(req);
     const cookies = parseCookies(req.headers.cookie);
     const browser = browserId(ctx.host, cookies, reply);
     const session = await readSession(ctx, cookies);

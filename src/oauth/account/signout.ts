@@ -10,7 +10,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthContext } from '../context.js';
 import { cookie, parseCookies, readSession, SESSION_COOKIE } from '../session.js';
 import { checkAccountCsrf } from './csrf.js';
-import { formExpired, formOf } from './gate.js';
+import { formOf } from '../../http/form.js';
+import { formExpired } from './gate.js';
 import { accountPath } from './page.js';
 
 export function signOutEndpoint(ctx: OAuthContext) {

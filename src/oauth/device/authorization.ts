@@ -9,6 +9,7 @@
  *  DEVICE_CODE_TTL_S, polled no faster than every POLL_INTERVAL_S.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { formOf } from '../../http/form.js';
 import { isStorageError } from '../../storage/errors.js';
 import type { DeviceRecord } from '../../storage/port.js';
 import { authenticateClient } from '../clientauth.js';
@@ -39,7 +40,7 @@ export function deviceAuthorizationEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     try {
       enforceRate(ctx.limits.token, req, reply, 'device authorization requests');
-      const body = formBody(req);
+      const body = formOf(req);
       const client = await authenticateClient(ctx.host, req.headers.authorization, body);
       if (!client.metadata.grant_types.includes(DEVICE_CODE_GRANT)) {
         throw new OAuthError('unauthorized_client', 'client did not register the device_code grant');
@@ -83,15 +84,6 @@ export function deviceAuthorizationEndpoint(ctx: OAuthContext) {
   };
 }
 
-/** The body as form parameters; anything else (JSON, no body) is an invalid_request. */
-function formBody(req: FastifyRequest): Record<string, string> {
-  const type = req.headers['content-type'] ?? '';
-  const body = req.body;
-  if (!/^application\/x[-/]www-form-urlencoded\b/i.test(type) || body === null || typeof body !== 'object') {
-    throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded');
-  }
-  return body as Record<string, string>;
-}
 
 /**
  * Store the device with a fresh user code, drawing again when the code is taken (the column

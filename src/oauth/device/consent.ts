@@ -11,9 +11,8 @@
  *  - GET /oauth2/device/done: reads the outcome from storage, never from the URL.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { singleValued } from '../../http/form.js';
 import type { DeviceRecord } from '../../storage/port.js';
-import { formField } from '../../http/form.js';
+import { formField, formOf, queryOf } from '../../http/form.js';
 import { clientDisplay } from '../client-identity.js';
 import type { OAuthContext } from '../context.js';
 import { verifyClient } from '../registration/client-id.js';
@@ -28,7 +27,7 @@ const EXPIRED = 'This request has expired or was already answered. Enter the cod
 /** The `request` query parameter, or undefined (also when repeated). */
 function requestParam(req: FastifyRequest): string | undefined {
   try {
-    return singleValued(req.query)['request'];
+    return queryOf(req)['request'];
   } catch {
     return undefined;
   }
@@ -78,8 +77,9 @@ export function consentPageEndpoint(ctx: OAuthContext) {
 export function consentEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const cookies = parseCookies(req.headers.cookie);
-    const request = formField(req.body, 'request');
-    if (!checkCsrf(ctx.host, browserOf(ctx.host, cookies), request, formField(req.body, 'csrf'))) {
+    const form = formOf(req);
+    const request = formField(form, 'request');
+    if (!checkCsrf(ctx.host, browserOf(ctx.host, cookies), request, formField(form, 'csrf'))) {
       return deviceErrorPage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Enter the code from your device again.');
     }
     const now = Date.now();
@@ -92,7 +92,7 @@ export function consentEndpoint(ctx: OAuthContext) {
     if (session === null) return reply.code(303).header('location', consentLocation(ctx, request)).send();
     const done = `${ctx.host.basePath}${DEVICE_PATHS.done}?request=${encodeURIComponent(request)}`;
 
-    if (formField(req.body, 'decision') !== 'allow') {
+    if (formField(form, 'decision') !== 'allow') {
       await ctx.store.decideDevice(device.deviceHash, { approved: false });
       ctx.log.info({ user: session.user, client: client.client_name }, 'user denied a device');
       return reply.code(303).header('location', done).send();

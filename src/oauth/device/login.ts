@@ -7,7 +7,7 @@
  * consent step (POST-redirect-GET).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { formField } from '../../http/form.js';
+import { formField, formOf } from '../../http/form.js';
 import { clientDisplay } from '../client-identity.js';
 import type { OAuthContext } from '../context.js';
 import { checkPassword, signInRefusal } from '../password-check.js';
@@ -21,8 +21,9 @@ import { pendingDevice } from './request.js';
 export function loginEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const cookies = parseCookies(req.headers.cookie);
-    const request = formField(req.body, 'request');
-    if (!checkCsrf(ctx.host, browserOf(ctx.host, cookies), request, formField(req.body, 'csrf'))) {
+    const form = formOf(req);
+    const request = formField(form, 'request');
+    if (!checkCsrf(ctx.host, browserOf(ctx.host, cookies), request, formField(form, 'csrf'))) {
       return deviceErrorPage(ctx, reply, 403, 'Form expired', 'This form is no longer valid. Enter the code from your device again.');
     }
     const device = await pendingDevice(ctx, request, Date.now());
@@ -36,12 +37,12 @@ export function loginEndpoint(ctx: OAuthContext) {
       return deviceErrorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
     }
     const csrf = csrfToken(ctx.host, browserOf(ctx.host, cookies)!, request);
-    const typed = formField(req.body, 'username');
+    const typed = formField(form, 'username');
     const again = (status: number, error: string) => deviceLoginPage(ctx, reply, { status, clientName, request, csrf, username: typed, error });
 
     const prepared = prepareUsername(stripOwnHost(typed, ctx.host.host));
     if (!prepared.ok) return again(400, prepared.message);
-    const check = await checkPassword(ctx, prepared.user, formField(req.body, 'password'), req.ip);
+    const check = await checkPassword(ctx, prepared.user, formField(form, 'password'), req.ip);
     if (check.result !== 'ok') {
       const { status, message } = signInRefusal(check, reply);
       return again(status, message);

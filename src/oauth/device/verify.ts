@@ -19,8 +19,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { addressKey } from '../../http/address-key.js';
-import { singleValued } from '../../http/form.js';
-import { formField } from '../../http/form.js';
+import { formField, formOf, queryOf, type Form } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { errorPage } from '../endpoints/pages.js';
 import { browserOf, checkCsrf, csrfToken, parseCookies } from '../session.js';
@@ -52,9 +51,9 @@ function locked(ctx: OAuthContext, reply: FastifyReply, csrf: string, userCode: 
 
 export function verifyPageEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    let params: Record<string, string>;
+    let params: Form;
     try {
-      params = singleValued(req.query);
+      params = queryOf(req);
     } catch (err) {
       return errorPage(ctx, reply, 400, 'Invalid request', (err as Error).message);
     }
@@ -70,9 +69,10 @@ export function verifyPageEndpoint(ctx: OAuthContext) {
 
 export function verifyEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const typed = formField(req.body, 'user_code');
+    const form = formOf(req);
+    const typed = formField(form, 'user_code');
     const browser = browserOf(ctx.host, parseCookies(req.headers.cookie));
-    if (!checkCsrf(ctx.host, browser, CODE_ENTRY_FORM, formField(req.body, 'csrf'))) {
+    if (!checkCsrf(ctx.host, browser, CODE_ENTRY_FORM, formField(form, 'csrf'))) {
       // A fresh form (and cookie when missing): the user can simply try again.
       const csrf = csrfToken(ctx.host, browserId(ctx, req, reply), CODE_ENTRY_FORM);
       return codeEntryPage(ctx, reply, { status: 403, csrf, userCode: typed.slice(0, 32), error: 'This form had expired. Enter the code again.' });

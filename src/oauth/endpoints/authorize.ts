@@ -36,7 +36,7 @@
  * (consent.ts): the user has then signed in and seen the client.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { singleValued } from '../../http/form.js';
+import { paramsOf, type Form } from '../../http/form.js';
 import { clientDisplay } from '../client-identity.js';
 import { consentOnRecord } from '../consent-record.js';
 import type { OAuthContext } from '../context.js';
@@ -60,9 +60,9 @@ const refuse = (error: string, description: string): Refusal => ({ error, descri
 
 export function authorizeEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    let params: Record<string, string>;
+    let params: Form;
     try {
-      params = singleValued(req.method === 'POST' ? req.body : req.query);
+      params = paramsOf(req);
     } catch (err) {
       return errorPage(ctx, reply, 400, 'Invalid request', (err as Error).message);
     }

@@ -7,7 +7,7 @@
  * redirecting"), and RFC 6749 §4.1.2.1 wants the client told.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { singleValued } from '../../http/form.js';
+import { queryOf } from '../../http/form.js';
 import { clientDisplay } from '../client-identity.js';
 import type { OAuthContext } from '../context.js';
 import { verifyClient } from '../registration/client-id.js';
@@ -21,7 +21,7 @@ export function consentPageEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     let requestToken: string | undefined;
     try {
-      requestToken = singleValued(req.query)['request'];
+      requestToken = queryOf(req)['request'];
     } catch {
       requestToken = undefined;
     }

@@ -5,6 +5,7 @@
  * On failure the error page is sent and null returned.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { formOf, type Form } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import type { ClientMetadata } from '../registration/metadata.js';
 import { verifyClient } from '../registration/client-id.js';
@@ -12,7 +13,7 @@ import { browserOf, checkCsrf, parseCookies, readRequestToken, type Authorizatio
 import { errorPage } from './pages.js';
 
 export interface FormRequest {
-  readonly body: Record<string, string>;
+  readonly body: Form;
   readonly cookies: Record<string, string>;
   /** This browser's CSRF cookie (checked). */
   readonly browser: string;
@@ -22,7 +23,7 @@ export interface FormRequest {
 }
 
 export async function readFormRequest(ctx: OAuthContext, req: FastifyRequest, reply: FastifyReply): Promise<FormRequest | null> {
-  const body = req.body as Record<string, string>;
+  const body = formOf(req);
   const cookies = parseCookies(req.headers.cookie);
   const requestToken = body['request'] ?? '';
   const browser = browserOf(ctx.host, cookies);

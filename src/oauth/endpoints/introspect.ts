@@ -4,6 +4,7 @@
  * (§2.2), so the answer reveals nothing about other clients' tokens.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { formOf } from '../../http/form.js';
 import { authenticateClient } from '../clientauth.js';
 import type { OAuthContext } from '../context.js';
 import { OAuthError } from '../errors.js';
@@ -14,7 +15,7 @@ export function introspectEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     try {
       enforceRate(ctx.limits.token, req, reply, 'introspection requests');
-      const body = req.body as Record<string, string>;
+      const body = formOf(req);
       const client = await authenticateClient(ctx.host, req.headers.authorization, body);
       if (client.metadata.token_endpoint_auth_method === 'none') {
         throw new OAuthError('invalid_client', 'introspection needs client authentication', { cause: new Error('public client') });

@@ -5,9 +5,10 @@ import type { RateLimiter } from '../../http/ratelimit.js';
 import { OAuthError } from '../errors.js';
 import type { OAuthContext } from '../context.js';
 import { isOAuthError } from '../errors.js';
-import { renderError } from '../render-error.js';
+import { edgeError, renderError } from '../render-error.js';
 
 export function sendOAuthError(ctx: OAuthContext, reply: FastifyReply, err: unknown): FastifyReply {
+  err = edgeError(err);
   const { status, body } = renderError(err);
   if (!isOAuthError(err) || !err.expose) ctx.log.error({ err: (err as Error).message }, 'OAuth request failed');
   else if (err.cause !== undefined) ctx.log.info({ error: err.error, cause: (err.cause as Error).message }, 'OAuth request refused');

@@ -9,6 +9,7 @@
  * authorized to act on that token. This tells nothing new: the caller holds the token.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { formOf } from '../../http/form.js';
 import { authenticateClient } from '../clientauth.js';
 import type { OAuthContext } from '../context.js';
 import { OAuthError } from '../errors.js';
@@ -19,7 +20,7 @@ export function revokeEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     try {
       enforceRate(ctx.limits.token, req, reply, 'revocation requests');
-      const body = req.body as Record<string, string>;
+      const body = formOf(req);
       const client = await authenticateClient(ctx.host, req.headers.authorization, body);
       const token = body['token'];
       if (token === undefined) throw new OAuthError('invalid_request', 'token is required');

@@ -20,6 +20,7 @@
  * registered the refresh_token grant and the grant includes offline_access (as Prosody does).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { formOf } from '../../http/form.js';
 import type { TokenRecord } from '../../storage/port.js';
 import { authenticateClient, type AuthenticatedClient } from '../clientauth.js';
 import type { OAuthContext } from '../context.js';
@@ -56,7 +57,7 @@ export function tokenEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     try {
       enforceRate(ctx.limits.token, req, reply, 'token requests');
-      const body = req.body as Record<string, string>;
+      const body = formOf(req);
       const client = await authenticateClient(ctx.host, req.headers.authorization, body);
       const type = body['grant_type'];
       if (type === undefined) throw new OAuthError('invalid_request', 'grant_type is required');

@@ -10,13 +10,13 @@
  *    insufficient_scope.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { formOf, queryOf } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { OAuthError, isOAuthError } from '../errors.js';
-import { renderError } from '../render-error.js';
+import { edgeError, renderError } from '../render-error.js';
 
 /** RFC 6750 §2.1 b64token. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
-const FORM = /^application\/x[-/]www-form-urlencoded\s*(;|$)/i;
 
 /** The request had no credentials at all (RFC 6750 §3.1: answer without an error code). */
 export class NoBearerToken extends Error {
@@ -26,12 +26,10 @@ export class NoBearerToken extends Error {
 /** The access token of a request; throws NoBearerToken or an invalid_request OAuthError. */
 export function bearerToken(req: FastifyRequest): string {
   const header = req.headers.authorization;
-  const query = req.query as Record<string, unknown> | undefined;
-  if (query !== undefined && query !== null && Object.hasOwn(query, 'access_token')) {
+  if (Object.hasOwn(queryOf(req), 'access_token')) {
     throw new OAuthError('invalid_request', 'access tokens are not accepted in the query string');
   }
-  const body = req.method === 'POST' && FORM.test(req.headers['content-type'] ?? '') ? (req.body as Record<string, string> | null) : null;
-  const inBody = body !== null && body !== undefined && Object.hasOwn(body, 'access_token') ? body['access_token'] : undefined;
+  const inBody = req.method === 'POST' ? formOf(req)['access_token'] : undefined;
   if (header !== undefined && inBody !== undefined) {
     throw new OAuthError('invalid_request', 'the access token must be sent in one way only');
   }
@@ -53,6 +51,7 @@ export function bearerToken(req: FastifyRequest): string {
 /** The RFC 6750 §3 error response: status, WWW-Authenticate and a JSON body. */
 export function sendBearerError(ctx: OAuthContext, reply: FastifyReply, err: unknown, scope: string): FastifyReply {
   const realm = `Bearer realm="${ctx.host.issuer}"`;
+  err = edgeError(err);
   if (err instanceof NoBearerToken) {
     return reply.code(401).header('www-authenticate', realm).send();
   }

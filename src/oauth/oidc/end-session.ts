@@ -27,6 +27,7 @@ import { compactVerify, createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthContext } from '../context.js';
 import type { OAuthHost } from '../host.js';
+import { formOf, paramsOf, type Form } from '../../http/form.js';
 import { verifyClient } from '../registration/client-id.js';
 import { withParams } from '../redirect.js';
 import { browserCookie, checkCsrf, cookie, CSRF_COOKIE, csrfToken, parseCookies, readSession, SESSION_COOKIE, type ReadSession } from '../session.js';
@@ -49,15 +50,18 @@ interface Hint {
   readonly aud: string;
 }
 
-/** The parameters of a GET (query) or POST (form body); null when one is repeated. */
+/** The parameters of a GET (query) or POST (form body); null when they cannot be decoded. */
 function readParams(req: FastifyRequest): Params | null {
-  const source = (req.method === 'GET' ? req.query : req.body) as Record<string, unknown> | undefined;
+  let source: Form;
+  try {
+    source = paramsOf(req);
+  } catch {
+    return null;
+  }
   const out: Params = {};
-  if (source === null || typeof source !== 'object') return out;
   for (const name of PARAMS) {
     const v = source[name];
-    if (Array.isArray(v)) return null;
-    if (typeof v === 'string' && v !== '') out[name] = v;
+    if (v !== undefined && v !== '') out[name] = v;
   }
   return out;
 }
@@ -135,7 +139,7 @@ async function readLogoutRequest(host: OAuthHost, token: string | undefined): Pr
 export function endSessionEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const p = readParams(req);
-    if (p === null) return errorPage(ctx, reply, 400, 'Invalid request', 'The sign-out request repeats a parameter.');
+    if (p === null) return errorPage(ctx, reply, 400, 'Invalid request', 'The sign-out request repeats a parameter or cannot be read.');
     const hint = await verifyHint(ctx.host, p.id_token_hint);
     const to = await target(ctx, p, hint);
     if (!to.ok) return errorPage(ctx, reply, 400, 'Invalid request', to.message);
@@ -163,8 +167,8 @@ export function endSessionEndpoint(ctx: OAuthContext) {
 /** POST {issuer}/oauth2/logout/confirm: the user's answer to the confirmation form. */
 export function endSessionConfirmEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const form = (req.body ?? {}) as Record<string, unknown>;
-    const field = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : undefined);
+    const form = formOf(req);
+    const field = (name: string): string | undefined => form[name];
     const requestToken = field('request');
     const request = await readLogoutRequest(ctx.host, requestToken);
     const cookies = parseCookies(req.headers.cookie);
