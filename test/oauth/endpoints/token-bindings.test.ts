@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { CODE_TTL_MS } from '../../../src/oauth/endpoints/issue-code.js';
-import { authorize, basic, introspect, pkce, REDIRECT, register, signInAndAllow, startOAuth, token, type Registered } from '../../helpers/oauth.js';
+import { authorize, basic, introspect, pkce, REDIRECT, register, signInAndAllow, startOAuth, token, type OAuthServer, type Registered } from '../../helpers/oauth.js';
 
 const OTHER_REDIRECT = 'https://app.example.net/other-callback';
 
@@ -24,6 +24,9 @@ async function codeFor(issuer: string, client: Registered, opts: { redirectUri?:
 }
 
 const authOf = (c: Registered) => basic(c.client_id!, c.client_secret!);
+
+/** The reasons the server logged for refused token requests (never sent to the client). */
+const refusals = (s: OAuthServer): unknown[] => s.log.entries.filter((e) => e.msg === 'OAuth request refused').map((e) => e.obj['cause']);
 
 /** Date.now() under the test's control from here on; timers stay real. */
 function controlClock(t: TestContext): void {
@@ -40,6 +43,7 @@ test('attack: a code redeemed by another client of the same host is refused; its
   assert.equal(stolen.status, 400, JSON.stringify(stolen.body));
   assert.equal(stolen.body['error'], 'invalid_grant');
   assert.equal(stolen.body['access_token'], undefined);
+  assert.deepEqual(refusals(s), ['code of another client']);
   // The code was valid all along: its own client redeems it.
   const own = await token(issuer, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }, authOf(victim));
   assert.equal(own.status, 200, JSON.stringify(own.body));
@@ -62,6 +66,7 @@ test('attack: a code redeemed with another of the client\'s registered redirect 
     const late = await token(issuer, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }, authOf(client));
     assert.equal(late.body['error'], 'invalid_grant', String(redirect));
   }
+  assert.deepEqual(refusals(s).filter((c) => c !== 'code already used'), Array(3).fill('redirect_uri differs from the authorization request'));
   // The same flow with the redirect_uri the code was sent to succeeds, for either URI.
   for (const redirect of [REDIRECT, OTHER_REDIRECT]) {
     const { code, verifier } = await codeFor(issuer, client, { redirectUri: redirect });
@@ -84,9 +89,12 @@ test('attack: a code whose request named no redirect_uri is refused with a redir
   const a = await flow();
   const wrong = await token(issuer, { grant_type: 'authorization_code', code: a.code, code_verifier: a.verifier, redirect_uri: 'https://app.example.net/elsewhere' }, auth);
   assert.equal(wrong.body['error'], 'invalid_grant');
-  // Without one, as the authorization request was, the next code is redeemed.
+  // Without one, as the authorization request was, the next code is redeemed; so is one with
+  // the client's only registered URI, where the code was sent.
   const b = await flow();
   assert.equal((await token(issuer, { grant_type: 'authorization_code', code: b.code, code_verifier: b.verifier }, auth)).status, 200);
+  const c = await flow();
+  assert.equal((await token(issuer, { grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: REDIRECT }, auth)).status, 200);
 });
 
 test('attack: a code presented when its lifetime is over is refused; one a millisecond younger is redeemed', async (t) => {
@@ -104,6 +112,7 @@ test('attack: a code presented when its lifetime is over is refused; one a milli
   assert.equal(expired.status, 400, JSON.stringify(expired.body));
   assert.equal(expired.body['error'], 'invalid_grant');
   assert.equal(expired.body['access_token'], undefined);
+  assert.deepEqual(refusals(s), ['code expired']);
 });
 
 test('attack: a refresh token presented when its lifetime is over is refused; a millisecond earlier it rotates', async (t) => {
@@ -124,6 +133,7 @@ test('attack: a refresh token presented when its lifetime is over is refused; a 
   const expired = await token(issuer, { grant_type: 'refresh_token', refresh_token: second.body['refresh_token'] as string }, authOf(client));
   assert.equal(expired.status, 400, JSON.stringify(expired.body));
   assert.equal(expired.body['error'], 'invalid_grant');
+  assert.deepEqual(refusals(s), ['refresh token expired']);
 });
 
 test('attack: a refresh token presented by another client is refused and not spent', async (t) => {
@@ -139,6 +149,7 @@ test('attack: a refresh token presented by another client is refused and not spe
   assert.equal(stolen.status, 400, JSON.stringify(stolen.body));
   assert.equal(stolen.body['error'], 'invalid_grant');
   assert.equal(stolen.body['access_token'], undefined);
+  assert.deepEqual(refusals(s), ['refresh token of another client']);
   // Its own client still rotates it: the attempt spent nothing.
   const own = await token(issuer, { grant_type: 'refresh_token', refresh_token: refresh }, authOf(victim));
   assert.equal(own.status, 200, JSON.stringify(own.body));

@@ -71,9 +71,13 @@ test('a missing code, verifier or refresh token is invalid_request; an unknown c
   assert.equal(noRefresh.status, 400);
   assert.equal(noRefresh.body['error'], 'invalid_request');
   assert.match(noRefresh.body['error_description'] as string, /refresh_token is required/);
+  const noVerifier = await token(issuer, { grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT }, auth);
+  assert.equal(noVerifier.body['error'], 'invalid_request');
+  assert.equal(noVerifier.body['error_description'], 'code_verifier is required (PKCE)');
   const unknown = await token(issuer, { grant_type: 'authorization_code', code: 'never-issued', redirect_uri: REDIRECT, code_verifier: verifier }, auth);
   assert.equal(unknown.status, 400);
   assert.equal(unknown.body['error'], 'invalid_grant');
+  assert.ok(s.log.entries.some((e) => e.msg === 'OAuth request refused' && e.obj['cause'] === 'unknown code'));
 });
 
 test('attack: an access token presented as a refresh token is refused, and the grant keeps working', async (t) => {
@@ -85,6 +89,7 @@ test('attack: an access token presented as a refresh token is refused, and the g
   assert.equal(res.status, 400, JSON.stringify(res.body));
   assert.equal(res.body['error'], 'invalid_grant');
   assert.equal(res.body['access_token'], undefined);
+  assert.ok(s.log.entries.some((e) => e.msg === 'OAuth request refused' && e.obj['cause'] === 'unknown refresh token'));
   const real = await token(issuer, { grant_type: 'refresh_token', refresh_token: tokens['refresh_token'] as string }, authOf(client));
   assert.equal(real.status, 200, JSON.stringify(real.body));
 });
@@ -99,6 +104,7 @@ test('a refresh asking for an empty or malformed scope is invalid_scope and spen
     const res = await token(issuer, { grant_type: 'refresh_token', refresh_token: refresh, scope }, authOf(client));
     assert.equal(res.status, 400, JSON.stringify(scope));
     assert.equal(res.body['error'], 'invalid_scope', JSON.stringify(scope));
+    assert.equal(res.body['error_description'], 'a refresh may only narrow the scope');
   }
   assert.equal((await token(issuer, { grant_type: 'refresh_token', refresh_token: refresh, scope: 'xmpp' }, authOf(client))).status, 200);
 });
@@ -114,4 +120,5 @@ test('attack: the token endpoint is rate-limited per client address; the limit a
   const limited = await token(issuer, { grant_type: 'refresh_token', refresh_token: 'guess-3' }, authOf(client));
   assert.equal(limited.status, 429);
   assert.equal(limited.body['error'], 'temporarily_unavailable');
+  assert.equal(limited.body['error_description'], 'too many token requests; try again later');
 });
