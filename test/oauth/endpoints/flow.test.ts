@@ -163,6 +163,7 @@ test('attack: PKCE downgrade — no challenge, plain method, wrong or missing ve
   assert.equal(missing.body['error'], 'invalid_request');
   const wrong = await token(issuer, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: pkce().verifier }, auth);
   assert.equal(wrong.body['error'], 'invalid_grant');
+  assert.ok(s.log.entries.some((e) => e.msg === 'OAuth request refused' && e.obj['cause'] === 'code_verifier does not match the code_challenge'));
   // The code was spent by that attempt: the right verifier now fails too.
   const late = await token(issuer, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }, auth);
   assert.equal(late.body['error'], 'invalid_grant');
