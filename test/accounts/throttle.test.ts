@@ -6,14 +6,21 @@ import { parseConfigText } from '../../src/config/load.js';
 import { outcome } from '../helpers/engine.js';
 import { fixture } from '../helpers/paths.js';
 
-test('MemoryThrottle blocks after the limit within the window, and a success clears it', () => {
+test('MemoryThrottle blocks after the limit within the window, and a success clears it', (ctx) => {
+  ctx.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
   const t = new MemoryThrottle(3, 60_000);
   for (let i = 0; i < 3; i++) {
     assert.equal(t.blockedFor('k'), 0);
     t.fail('k');
   }
-  const wait = t.blockedFor('k');
-  assert.ok(wait > 59_000 && wait <= 60_000);
+  // The window started at the first failure: blocked for all of it, to the millisecond.
+  assert.equal(t.blockedFor('k'), 60_000);
+  ctx.mock.timers.tick(59_999);
+  assert.equal(t.blockedFor('k'), 1);
+  ctx.mock.timers.tick(1);
+  assert.equal(t.blockedFor('k'), 0, 'the window is over');
+  for (let i = 0; i < 3; i++) t.fail('k');
+  assert.equal(t.blockedFor('k'), 60_000, 'a new window');
   assert.equal(t.blockedFor('other'), 0);
   t.succeed('k');
   assert.equal(t.blockedFor('k'), 0);

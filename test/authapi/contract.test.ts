@@ -56,6 +56,9 @@ test('501 for what the script does not implement, without asking it', async (t) 
   assert.equal((await postForm(`${base}/auth/set_password`, { user: 'e', server: 'localhost', pass: 'x' })).status, 501);
   assert.equal((await postForm(`${base}/auth/remove_user`, { user: 'e', server: 'localhost' })).status, 501);
   assert.ok(!existsSync(join(dir, 'q.hex')), 'the script was asked');
+  // Positive control: a command the script implements is sent, and recorded.
+  assert.equal(await (await fetch(`${base}/auth/user_exists?${q({ user: 'e', server: 'localhost' })}`)).text(), 'true'); // fast.mjs: every user exists
+  assert.deepEqual(recorded(join(dir, 'q.hex')), ['isuser:e:localhost']);
 });
 
 test('503 when the engine cannot answer; never true', async (t) => {
@@ -81,7 +84,15 @@ test('a password with a newline is refused with 400 and never forwarded', async 
   assert.equal((await fetch(`${base}/auth/user_exists?${q({ user: 'a:b', server: 'localhost' })}`)).status, 400);
   assert.ok(!existsSync(rec) || readFileSync(rec, 'utf8') === '');
   assert.ok(!log.text().includes('owned'));
+  // Positive control: a clean password is sent, and recorded.
+  assert.equal(await (await fetch(`${base}/auth/check_password?${q({ user: 'alice', server: 'localhost', pass: 'secret' })}`)).text(), 'true');
+  assert.deepEqual(recorded(rec), ['auth:alice:localhost:secret']);
 });
+
+/** The queries a fixture script recorded (test/fixtures/lib/serve.mjs, RECORD_FILE). */
+function recorded(file: string): string[] {
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((hex) => Buffer.from(hex, 'hex').toString('utf8'));
+}
 
 test('missing and repeated parameters are 400', async (t) => {
   const { base } = await startHttp(t, script('fast.mjs'));

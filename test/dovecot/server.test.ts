@@ -129,6 +129,9 @@ test('a newline or NUL smuggled into the password never reaches the script', asy
   assert.equal(await c.plain(3, 'alice:admin', 'secret'), 'FAIL\t3\tuser=alice:admin\treason=Authentication failed');
   assert.ok(!existsSync(rec) || readFileSync(rec, 'utf8') === '', 'the script received a query');
   assert.ok(!s.log.text().includes('owned'), 'the password was logged');
+  // Positive control: a clean login on the same connection is sent, and recorded.
+  assert.equal(await c.plain(4, 'alice', 'secret'), 'OK\t4\tuser=alice');
+  assert.deepEqual(readFileSync(rec, 'utf8').split('\n').filter(Boolean).map((h) => Buffer.from(h, 'hex').toString('utf8')), ['auth:alice:localhost:secret']);
 });
 
 test('malformed requests get FAIL or a closed connection, never a crash', async (t) => {

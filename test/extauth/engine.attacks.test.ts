@@ -91,13 +91,13 @@ for (const protocol of ['generic', 'ejabberd'] as const) {
   });
 
   test(`${protocol}: output after a reply, with no query outstanding, retires the process`, async (t) => {
-    // A stray "yes" 20 ms after every reply; queries come 300 ms apart.
+    // A stray "yes" 20 ms after every reply; the next query waits until the engine saw it.
     const { engine } = fixtureEngine('unsolicited.mjs', { protocol, env: { FIXTURE_AFTER_MS: '20' } });
     t.after(() => engine.close());
     const results = [];
     for (let i = 0; i < 4; i++) {
       results.push(await outcome(engine.auth('alice', 'localhost', 'wrong')));
-      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(await waitFor(() => engine.stats().badReplies === i + 1), `stray output ${i + 1} seen`);
     }
     assert.ok(!results.includes(true), JSON.stringify(results));
     assert.equal(engine.stats().badReplies, 4);

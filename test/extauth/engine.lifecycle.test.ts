@@ -73,19 +73,27 @@ test('an empty password is "no" without a query', async (t) => {
   assert.equal(await engine.auth('alice', 'localhost', ''), false);
   assert.equal(await engine.setpass('alice', 'localhost', ''), false);
   assert.deepEqual(received(), []);
+  // Positive control: a query that is sent is recorded.
+  assert.equal(await engine.auth('alice', 'localhost', 'x'), false);
+  assert.deepEqual(received().map(String), ['auth:alice:localhost:x']);
 });
 
 test('a process that crashes mid-query fails that query as an error and is replaced', async (t) => {
   const { engine } = fixtureEngine('crash-query.mjs');
   t.after(() => engine.close());
+  assert.ok(await waitFor(() => engine.stats().idle === 1), 'the first process is up');
   const [pid] = engine.pids();
+  assert.equal(typeof pid, 'number');
   assert.equal(await engine.auth('alice', 'localhost', 'secret'), true);
   const err = await engine.auth('alice', 'localhost', 'crash').catch((e: unknown) => e);
   assert.equal((err as { code: string }).code, 'ERR_EXTAUTH_EXITED');
   assert.equal((err as { exitCode: number }).exitCode, 7);
   assert.equal((err as { sent: boolean }).sent, true);
   assert.equal(await engine.auth('alice', 'localhost', 'secret'), true);
-  assert.ok(!engine.pids().includes(pid!));
+  const [replacement] = engine.pids();
+  assert.equal(typeof replacement, 'number', 'a replacement runs');
+  assert.notEqual(replacement, pid);
+  assert.ok(isGone(pid!), 'the crashed process is reaped');
   assert.equal(engine.stats().restarts, 1);
 });
 
@@ -94,18 +102,18 @@ test('a program that dies at start is restarted with backoff, answers are errors
   const { engine } = fixtureEngine('crash-start.mjs', { logger: log, backoffInitialMs: 50, backoffMaxMs: 400, queueTimeoutMs: 100 });
   t.after(() => engine.close());
   const results = new Set<boolean | string>();
-  const end = Date.now() + 1500;
-  while (Date.now() < end) {
-    results.add(await outcome(engine.auth('alice', 'localhost', 'secret')));
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  // Ask until the fifth restart: each answer comes within the queue wait, so this ends.
+  while (engine.stats().restarts < 5) results.add(await outcome(engine.auth('alice', 'localhost', 'secret')));
+  assert.ok(results.size > 0);
   assert.ok(!results.has(true) && !results.has(false), [...results].join());
-  const restarts = engine.stats().restarts;
-  // Delays 0, 50, 100, 200, 400, 400...: about 6-8 starts in 1.5 s, not hundreds.
-  assert.ok(restarts >= 3 && restarts <= 12, `restarts=${restarts}`);
-  // Logged once per burst (at failures 1, 2, 4, 8), not once per crash.
+  // Logged once per burst, then at failures 2, 4, 8..., each with the delay the pool chose:
+  // none for the first replacement, then doubling from 50 ms.
   const failures = log.entries.filter((e) => e.msg?.startsWith('auth script process ended before giving any good answer'));
-  assert.ok(failures.length >= 2 && failures.length < restarts, `${failures.length} logs for ${restarts} restarts`);
+  assert.deepEqual(
+    failures.slice(0, 3).map((e) => [e.obj['failures'], e.obj['retryInMs']]),
+    [[1, 0], [2, 50], [4, 200]],
+  );
+  assert.ok(failures.every((e) => [1, 2, 4, 8, 16].includes(e.obj['failures'] as number)), 'not once per crash');
   // The script's stderr is in the log.
   assert.ok(log.entries.some((e) => e.obj['stderr'] === 'fatal: cannot open the user database'));
 });
@@ -156,11 +164,15 @@ test('a timeout kills the process (SIGTERM, then SIGKILL of its whole group) and
     queueTimeoutMs: 2000,
   });
   t.after(() => silent.close());
+  assert.ok(await waitFor(() => silent.stats().idle === 1), 'the first process is up');
   const [silentPid] = silent.pids();
+  assert.equal(typeof silentPid, 'number');
   assert.equal(await outcome(silent.auth('a', 'h', 'x')), 'ERR_EXTAUTH_TIMEOUT');
   assert.ok(await waitFor(() => isGone(silentPid!)), 'timed-out process is gone');
-  await waitFor(() => silent.stats().idle === 1);
-  assert.notEqual(silent.pids()[0], silentPid);
+  assert.ok(await waitFor(() => silent.stats().idle === 1), 'a replacement is up');
+  const [replacement] = silent.pids();
+  assert.equal(typeof replacement, 'number');
+  assert.notEqual(replacement, silentPid);
   // Shutdown of the stubborn script (ignores EOF and SIGTERM): SIGKILL reaches it and its grandchild.
   await engine.close();
   assert.ok(isGone(pid!), 'script killed');
@@ -187,7 +199,7 @@ test('stderr is logged line by line, rate-limited, with the password redacted', 
 test('queries wait in FIFO order for a free process; the queue wait is bounded', async (t) => {
   const { engine } = fixtureEngine('slow.mjs', { env: { FIXTURE_DELAY_MS: '100' }, queueTimeoutMs: 250, queueLimit: 10 });
   t.after(() => engine.close());
-  await waitFor(() => engine.stats().idle === 1);
+  assert.ok(await waitFor(() => engine.stats().idle === 1));
   const served: number[] = [];
   const all = [0, 1, 2, 3, 4].map((i) =>
     outcome(engine.auth(`u${i}`, 'h', 'delay-100')).then((r) => {
@@ -218,7 +230,7 @@ test('an AbortSignal cancels a waiting or running query', async (t) => {
 test('10,000 concurrent queries on 4 processes with a queue limit of 1,000: every one answered or overloaded, memory bounded', async (t) => {
   const { engine } = fixtureEngine('fast.mjs', { size: 4, queueLimit: 1000, queueTimeoutMs: 10_000, timeoutMs: 10_000 });
   t.after(() => engine.close());
-  await waitFor(() => engine.stats().idle === 4);
+  assert.ok(await waitFor(() => engine.stats().idle === 4));
   const heapBefore = process.memoryUsage().heapUsed;
   let maxQueued = 0;
   const counts = new Map<string, number>();
@@ -251,7 +263,7 @@ test('10,000 concurrent queries on 4 processes with a queue limit of 1,000: ever
 test('close() fails queued queries, lets in-flight ones finish, and reaps every process', async (t) => {
   const { engine } = fixtureEngine('slow.mjs', { size: 2, env: { FIXTURE_DELAY_MS: '150' } });
   t.after(() => engine.close());
-  await waitFor(() => engine.stats().idle === 2);
+  assert.ok(await waitFor(() => engine.stats().idle === 2));
   const pids = engine.pids();
   const inflight = [outcome(engine.auth('a', 'h', 'delay-150')), outcome(engine.auth('b', 'h', 'delay-150'))];
   const queued = outcome(engine.auth('c', 'h', 'delay-150'));

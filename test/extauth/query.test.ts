@@ -68,3 +68,36 @@ test('parse refuses malformed queries with a typed error', () => {
   assert.equal(code('isuser::h'), 'ERR_EXTAUTH_INVALID_INPUT/user');
   assert.equal(code('__proto__:a:h'), 'ERR_EXTAUTH_UNSUPPORTED/command');
 });
+
+test('attack: a query the bridge receives with a field missing is refused, never re-split into other fields', () => {
+  // "auth:alice" must not become user "alic" on host "auth" with password "alice".
+  for (const raw of ['auth:alice', 'auth:alice:localhost', 'isuser:alice', 'setpass:alice', 'removeuser3:bob:localhost']) {
+    const r = parseQuery(Buffer.from(raw));
+    assert.ok(r instanceof Error, `${raw} parsed as ${JSON.stringify(r)}`);
+    assert.equal((r as { code: string }).code, 'ERR_EXTAUTH_INVALID_INPUT', raw);
+  }
+  assert.deepEqual(parseQuery(Buffer.from('auth:alice:localhost:')), { command: 'auth', user: 'alice', host: 'localhost', password: '' });
+});
+
+test('attack: a query with bytes that are not UTF-8 is refused, not decoded with replacement characters', () => {
+  const raw = Buffer.concat([Buffer.from('auth:al'), Buffer.from([0xff, 0xfe]), Buffer.from(':localhost:pw')]);
+  const r = parseQuery(raw);
+  assert.ok(r instanceof Error, JSON.stringify(r));
+  assert.equal((r as { code: string }).code, 'ERR_EXTAUTH_INVALID_INPUT');
+  assert.equal((r as Error).message, 'query is not well-formed UTF-8');
+});
+
+test('callers: an unknown command is refused as invalid input; a missing, extra or non-string field is a TypeError', () => {
+  const evil = { command: 'auth\nsetpass', user: 'alice', host: 'localhost', password: 'x' } as unknown as Query;
+  assert.equal(rejects(evil), 'ERR_EXTAUTH_INVALID_INPUT/command');
+  assert.throws(() => validateQuery({ command: 'auth', user: 'alice', host: 'localhost' } as Query, limits), TypeError);
+  assert.throws(() => validateQuery({ command: 'isuser', user: 'alice', host: 'localhost', password: 'x' } as Query, limits), TypeError);
+  assert.throws(() => validateQuery({ command: 'isuser', user: 42, host: 'localhost' } as unknown as Query, limits), TypeError);
+  assert.throws(() => validateQuery({ command: 'isuser', user: 'alice', host: null } as unknown as Query, limits), TypeError);
+});
+
+test('queries without a password end at the host; with one, the password follows', () => {
+  assert.equal(encodeQuery({ command: 'isuser', user: 'alice', host: 'localhost' }).toString(), 'isuser:alice:localhost');
+  assert.equal(encodeQuery({ command: 'removeuser', user: 'bob', host: 'h' }).toString(), 'removeuser:bob:h');
+  assert.equal(encodeQuery({ command: 'auth', user: 'alice', host: 'localhost', password: 'p:ä' }).toString(), 'auth:alice:localhost:p:ä');
+});

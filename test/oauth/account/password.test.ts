@@ -129,6 +129,10 @@ test('attack: a line break in the new password is refused and never reaches the 
   assert.deepEqual(s.users(), USERS, "neither alice's nor bob's password changed");
   assert.ok(!queries().some((q) => q.startsWith('setpass')), `no setpass sent: ${JSON.stringify(queries())}`);
   assert.equal((await introspect(issuer, tokens.access, tokens.auth))['active'], true);
+  // Positive control: the recording works (the sign-in's query is there), and a clean change is sent.
+  assert.ok(queries().includes('auth:alice:localhost:old-pass'), JSON.stringify(queries()));
+  assert.equal((await change(b, issuer, page, 'old-pass', 'new-pass')).status, 303);
+  assert.ok(queries().includes('setpass:alice:localhost:new-pass'), JSON.stringify(queries()));
 });
 
 test('a script that cannot set passwords: "Password changes are not available here", nothing revoked', async (t) => {
@@ -154,6 +158,8 @@ test('the current password check is throttled: refused unasked after too many fa
   const page = await signIn(b, issuer, 'alice', 'old-pass');
   for (let i = 0; i < 2; i++) assert.equal((await change(b, issuer, page, `guess-${i}`, 'next')).status, 401);
   const before = queries().length;
+  // Positive control: the sign-in and both guesses reached the script and were recorded.
+  assert.deepEqual(queries().filter((q) => q.startsWith('auth:alice:localhost:')), ['auth:alice:localhost:old-pass', 'auth:alice:localhost:guess-0', 'auth:alice:localhost:guess-1']);
   const refused = await change(b, issuer, page, 'old-pass', 'next');
   assert.equal(refused.status, 429);
   assert.ok(Number(refused.headers.get('retry-after')) > 0);

@@ -163,6 +163,7 @@ test('attack: PKCE downgrade — no challenge, plain method, wrong or missing ve
   assert.equal(missing.body['error'], 'invalid_request');
   const wrong = await token(issuer, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: pkce().verifier }, auth);
   assert.equal(wrong.body['error'], 'invalid_grant');
+  assert.ok(s.log.entries.some((e) => e.msg === 'OAuth request refused' && e.obj['cause'] === 'code_verifier does not match the code_challenge'));
   // The code was spent by that attempt: the right verifier now fails too.
   const late = await token(issuer, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }, auth);
   assert.equal(late.body['error'], 'invalid_grant');
@@ -181,6 +182,9 @@ test('attack: code replay — refused, and the tokens the code issued are revoke
   const replay = await token(issuer, form, auth);
   assert.equal(replay.status, 400);
   assert.equal(replay.body['error'], 'invalid_grant');
+  // The operator learns which grant was revoked, and why the request was refused.
+  assert.ok(s.log.entries.some((e) => e.msg === 'authorization code replayed; grant revoked' && typeof e.obj['grant'] === 'string'));
+  assert.ok(s.log.entries.some((e) => e.msg === 'OAuth request refused' && e.obj['cause'] === 'code already used'));
   assert.equal((await introspect(issuer, first.body['access_token'] as string, auth))['active'], false);
   const r = await token(issuer, { grant_type: 'refresh_token', refresh_token: first.body['refresh_token'] as string }, auth);
   assert.equal(r.body['error'], 'invalid_grant');
@@ -199,6 +203,8 @@ test('attack: refresh token reuse revokes the grant', async (t) => {
   assert.equal(rotated.status, 200);
   const reuse = await token(issuer, { grant_type: 'refresh_token', refresh_token: old }, auth);
   assert.equal(reuse.body['error'], 'invalid_grant');
+  assert.ok(s.log.entries.some((e) => e.msg === 'rotated refresh token reused; grant revoked' && typeof e.obj['grant'] === 'string'));
+  assert.ok(s.log.entries.some((e) => e.msg === 'OAuth request refused' && e.obj['cause'] === 'refresh token already used'));
   // The legitimate holder's new tokens died with the grant.
   assert.equal((await introspect(issuer, rotated.body['access_token'] as string, auth))['active'], false);
   const next = await token(issuer, { grant_type: 'refresh_token', refresh_token: rotated.body['refresh_token'] as string }, auth);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as client from 'openid-client';
 import { TestBrowser, field } from '../../helpers/browser.js';
-import { REDIRECT, startOAuth } from '../../helpers/oauth.js';
+import { REDIRECT, signInAndAllow, startOAuth } from '../../helpers/oauth.js';
 
 test('openid-client: discovery, registration, code + PKCE, refresh, introspection, revocation', async (t) => {
   const s = await startOAuth(t);
@@ -69,7 +69,7 @@ test('openid-client: discovery, registration, code + PKCE, refresh, introspectio
   await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token!), (err: Error & { error?: string }) => err.error === 'invalid_grant');
 });
 
-test('openid-client: a wrong state or a response from another issuer is rejected by the client', async (t) => {
+test('openid-client: a callback with a wrong state, or claiming another issuer, is rejected before any token request; the real one is redeemed', async (t) => {
   const s = await startOAuth(t);
   const issuer = new URL(s.issuer());
   const options = { execute: [client.allowInsecureRequests], algorithm: 'oauth2' as const };
@@ -79,7 +79,29 @@ test('openid-client: a wrong state or a response from another issuer is rejected
     undefined,
     options,
   );
-  // A forged callback claiming another issuer: the client refuses it before any token request.
-  const forged = new URL(`${REDIRECT}?code=abc&state=s&iss=${encodeURIComponent('https://evil.example')}`);
-  await assert.rejects(client.authorizationCodeGrant(config, forged, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: 's' }));
+  const verifier = client.randomPKCECodeVerifier();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope: 'xmpp',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state: 'the-state-sent',
+  });
+  const callback = await signInAndAllow(url.href, issuer.href);
+  assert.equal(callback.searchParams.get('state'), 'the-state-sent');
+  // The callback Gatehouse sent, checked against another state (a login CSRF'd into this session).
+  await assert.rejects(
+    client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 'another-state' }),
+    (err: Error) => /"state"/.test((err.cause as Error | undefined)?.message ?? ''),
+  );
+  // The same code, in a callback claiming another issuer (mix-up, RFC 9207).
+  const mixed = new URL(callback);
+  mixed.searchParams.set('iss', 'https://evil.example');
+  await assert.rejects(
+    client.authorizationCodeGrant(config, mixed, { pkceCodeVerifier: verifier, expectedState: 'the-state-sent' }),
+    (err: Error) => /"iss"/.test((err.cause as Error | undefined)?.message ?? ''),
+  );
+  // Neither reached the token endpoint: the real callback still redeems the code.
+  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 'the-state-sent' });
+  assert.equal(tokens.scope, 'xmpp');
 });

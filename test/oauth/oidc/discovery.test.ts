@@ -89,7 +89,7 @@ test('openid-client: OIDC discovery, code flow with openid + nonce + PKCE, id_to
   assert.equal(info['jid'], 'alice@localhost');
 });
 
-test('openid-client refuses an id_token whose nonce is not the one it sent', async (t) => {
+test('the id_token carries the nonce of its own authorization request; openid-client refuses another', async (t) => {
   const s = await startOAuth(t);
   const issuer = s.issuer();
   const registered = await register(issuer);
@@ -110,4 +110,17 @@ test('openid-client refuses an id_token whose nonce is not the one it sent', asy
     client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's', expectedNonce: 'another-nonce' }),
     (err: Error) => /"nonce" claim/.test((err.cause as Error | undefined)?.message ?? ''),
   );
+  // Gatehouse's part: a second authorization, its own nonce, in its own id_token.
+  const verifier2 = client.randomPKCECodeVerifier();
+  const url2 = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier2),
+    code_challenge_method: 'S256',
+    state: 's2',
+    nonce: 'the-second-nonce',
+  });
+  const callback2 = await signInAndAllow(url2.href, issuer, { browser: new TestBrowser() });
+  const tokens = await client.authorizationCodeGrant(config, callback2, { pkceCodeVerifier: verifier2, expectedState: 's2', expectedNonce: 'the-second-nonce' });
+  assert.equal(tokens.claims()?.nonce, 'the-second-nonce');
 });

@@ -1,0 +1,101 @@
+// Mutation testing of the security core: which test files judge which source files.
+// Each group mutates a few source files and runs only the compiled test files that exercise
+// them, so one mutant costs seconds, not a whole suite. `scripts/mutate.mjs` runs the groups;
+// `mutation/README.md` says how, and `mutation/equivalent.md` lists the surviving mutants that
+// no test can kill, each with the reason.
+//
+// `tests` are paths under dist/test without the `.test.js` suffix.
+export const GROUPS = [
+  {
+    name: 'oauth-token',
+    mutate: ['src/oauth/endpoints/token.ts', 'src/oauth/pkce.ts'],
+    tests: ['oauth/pkce', 'oauth/endpoints/token-bindings', 'oauth/endpoints/token-requests', 'oauth/endpoints/refresh-scope', 'oauth/endpoints/flow', 'oauth/oidc/id-token'],
+  },
+  {
+    name: 'oauth-redirect',
+    mutate: ['src/oauth/redirect.ts', 'src/oauth/registration/redirect-uri.ts', 'src/oauth/registration/uri.ts'],
+    tests: ['oauth/redirect', 'oauth/registration/metadata', 'oauth/endpoints/redirect-trust', 'oauth/endpoints/flow', 'oauth/oidc/end-session'],
+  },
+  {
+    name: 'oauth-registration',
+    mutate: [
+      'src/oauth/registration/client-id.ts',
+      'src/oauth/registration/client-secret.ts',
+      'src/oauth/registration/client-cache.ts',
+      'src/oauth/registration/keys.ts',
+      'src/oauth/registration/metadata.ts',
+      'src/oauth/registration/fields.ts',
+      'src/oauth/registration/vocabulary.ts',
+      'src/oauth/endpoints/register.ts',
+    ],
+    tests: [
+      'oauth/registration/client-id',
+      'oauth/registration/client-id.attacks',
+      'oauth/registration/client-secret',
+      'oauth/registration/keys',
+      'oauth/registration/metadata',
+    ],
+  },
+  {
+    name: 'oauth-clientauth',
+    mutate: ['src/oauth/clientauth.ts'],
+    tests: ['oauth/endpoints/flow', 'oauth/endpoints/revoke', 'oauth/registration/client-secret'],
+  },
+  {
+    name: 'oauth-session-csrf',
+    mutate: ['src/oauth/session.ts', 'src/oauth/account/csrf.ts'],
+    tests: ['oauth/endpoints/flow', 'oauth/endpoints/csrf-cookie', 'oauth/account/page', 'oauth/oidc/prompt'],
+  },
+  {
+    name: 'oauth-endpoints',
+    mutate: [
+      'src/oauth/endpoints/authorize.ts',
+      'src/oauth/endpoints/consent.ts',
+      'src/oauth/endpoints/issue-code.ts',
+      'src/oauth/endpoints/login.ts',
+      'src/oauth/endpoints/revoke.ts',
+      'src/oauth/endpoints/introspect.ts',
+      'src/oauth/endpoints/password.ts',
+      'src/oauth/grants.ts',
+    ],
+    tests: [
+      'oauth/endpoints/flow',
+      'oauth/endpoints/redirect-trust',
+      'oauth/endpoints/revoke',
+      'oauth/endpoints/password-grant',
+      'oauth/endpoints/login-throttle',
+      'oauth/endpoints/token-bindings',
+      'oauth/lifecycle',
+    ],
+  },
+  {
+    name: 'extauth-wire-query',
+    mutate: ['src/extauth/wire/*.ts', 'src/extauth/query.ts'],
+    tests: ['extauth/wire/frame16', 'extauth/wire/line', 'extauth/wire/protocol', 'extauth/query'],
+  },
+  {
+    name: 'extauth-engine',
+    mutate: ['src/extauth/process.ts', 'src/extauth/pool.ts', 'src/extauth/engine.ts', 'src/extauth/job.ts', 'src/extauth/queue.ts', 'src/extauth/stderr.ts'],
+    tests: ['extauth/engine.attacks', 'extauth/engine.deadline', 'extauth/engine.lifecycle'],
+  },
+  {
+    name: 'bridge',
+    mutate: ['src/bridge/*.ts'],
+    tests: ['bridge/bridge', 'bridge/lockstep'],
+  },
+  {
+    name: 'dovecot',
+    mutate: ['src/dovecot/*.ts'],
+    tests: ['dovecot/escape', 'dovecot/server'],
+  },
+  {
+    name: 'authapi',
+    mutate: ['src/authapi/*.ts'],
+    tests: ['authapi/contract'],
+  },
+  {
+    name: 'accounts',
+    mutate: ['src/accounts/*.ts'],
+    tests: ['accounts/reload', 'accounts/throttle', 'oauth/lifecycle'],
+  },
+];

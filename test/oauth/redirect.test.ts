@@ -1,0 +1,59 @@
+/**
+ * Redirect URI matching (RFC 9700 §4.1.3, RFC 8252 §7.3): exact, character for character,
+ * except the port of a loopback IP literal. Each near miss an attacker could register or send
+ * is tried.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { matchRedirectUri, withParams } from '../../src/oauth/redirect.js';
+
+const WEB = ['https://app.example.net/callback'];
+const NATIVE = ['http://127.0.0.1:8123/cb?x=1', 'http://[::1]/cb', 'org.example.chat:/cb'];
+
+test('an exact registered URI matches; without one, the only registered URI is chosen', () => {
+  assert.equal(matchRedirectUri(WEB, 'https://app.example.net/callback'), 'https://app.example.net/callback');
+  assert.equal(matchRedirectUri(WEB, undefined), 'https://app.example.net/callback');
+  assert.equal(matchRedirectUri(NATIVE, undefined), null, 'several registered: the request must name one');
+  assert.equal(matchRedirectUri(NATIVE, 'org.example.chat:/cb'), 'org.example.chat:/cb');
+});
+
+test('attack: near misses of a web redirect URI do not match', () => {
+  for (const uri of [
+    'https://app.example.net/callback/',
+    'https://app.example.net/callback?x=1',
+    'https://app.example.net/callback#f',
+    'https://app.example.net/Callback',
+    'https://APP.example.net/callback',
+    'https://app.example.net:443/callback',
+    'https://app.example.net.evil.example/callback',
+    'http://app.example.net/callback',
+    'https://app.example.net/callback/../evil',
+  ]) {
+    assert.equal(matchRedirectUri(WEB, uri), null, uri);
+  }
+});
+
+test('loopback: any port, everything else exact', () => {
+  assert.equal(matchRedirectUri(NATIVE, 'http://127.0.0.1:40555/cb?x=1'), 'http://127.0.0.1:40555/cb?x=1');
+  assert.equal(matchRedirectUri(NATIVE, 'http://127.0.0.1/cb?x=1'), 'http://127.0.0.1/cb?x=1');
+  assert.equal(matchRedirectUri(NATIVE, 'http://[::1]:9/cb'), 'http://[::1]:9/cb');
+  for (const uri of [
+    'http://127.0.0.1:40555/cb', // query differs
+    'http://127.0.0.1:40555/cb?x=2',
+    'http://127.0.0.1:40555/cb2?x=1', // path differs
+    'https://127.0.0.1:40555/cb?x=1', // scheme differs
+    'http://[::1]:40555/cb?x=1', // the other loopback literal than registered
+    'http://127.0.0.1:9/cb?x=1'.replace('127.0.0.1', 'localhost'),
+    'http://127.0.0.2:40555/cb?x=1',
+    'http://127.0.0.1.evil.example:40555/cb?x=1',
+    'not a uri',
+  ]) {
+    assert.equal(matchRedirectUri(NATIVE, uri), null, uri);
+  }
+  // A registered non-loopback URI grants no port freedom.
+  assert.equal(matchRedirectUri(['https://app.example.net:8443/cb'], 'https://app.example.net:9443/cb'), null);
+});
+
+test('parameters are added to the redirect URI, keeping its own query', () => {
+  assert.equal(withParams('https://app.example.net/cb?a=1', { code: 'c d', state: undefined, iss: 'https://i/x' }), 'https://app.example.net/cb?a=1&code=c+d&iss=https%3A%2F%2Fi%2Fx');
+});
