@@ -5,7 +5,7 @@
  * from the service's accounts: the same pools, cache, throttles, token check, logs and metrics
  * as the other faces, instead of one Node process and one pool per worker.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { Counter, Gauge } from 'prom-client';
 import type { Accounts } from '../accounts/accounts.js';
 import type { QueryLimits } from '../extauth/query.js';
@@ -13,7 +13,7 @@ import type { ProtocolName } from '../extauth/wire/protocol.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { Registry } from '../metrics/registry.js';
-import { listenOn, type ListenOptions } from '../net/listen.js';
+import { StreamListeners, type ListenOptions } from '../net/listen.js';
 import { runLockstepBridge } from './lockstep.js';
 
 export interface ExtauthSocketOptions {
@@ -33,9 +33,7 @@ export interface ExtauthSocketOptions {
 export class ExtauthSocketServer {
   readonly #o: ExtauthSocketOptions;
   readonly #log: Logger;
-  readonly #servers: Server[] = [];
-  readonly #sockets = new Set<Socket>();
-  readonly #maxConnections: number;
+  readonly #listeners: StreamListeners;
   readonly #open: Gauge | null;
   readonly #events: Counter<'event'> | null;
   #id = 0;
@@ -43,7 +41,12 @@ export class ExtauthSocketServer {
   constructor(options: ExtauthSocketOptions) {
     this.#o = options;
     this.#log = options.logger ?? silentLogger;
-    this.#maxConnections = options.maxConnections ?? 1000;
+    const max = options.maxConnections ?? 1000;
+    this.#listeners = new StreamListeners({
+      maxConnections: max,
+      onRefused: () => this.#log.warn({ max }, 'extauth connection refused: too many connections'),
+      serve: (socket) => this.#serve(socket),
+    });
     const registers = options.metrics === undefined ? null : [options.metrics];
     this.#open =
       registers === null
@@ -62,37 +65,21 @@ export class ExtauthSocketServer {
 
   /** Start listening; resolves with the bound TCP port (if any). */
   listen(options: ListenOptions): Promise<{ port?: number }> {
-    return listenOn(() => this.#server(), options);
+    return this.#listeners.listen(options);
   }
 
-  /** Stop accepting and close every connection: the workers' programs see EOF and exit. */
-  async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    await Promise.all(this.#servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  }
-
-  #server(): Server {
-    const server = createServer((socket) => this.#serve(socket));
-    this.#servers.push(server);
-    return server;
+  /** Stop accepting and close every connection: the workers' programs see EOF and answer no. */
+  close(): Promise<void> {
+    return this.#listeners.close();
   }
 
   #serve(socket: Socket): void {
-    if (this.#sockets.size >= this.#maxConnections) {
-      this.#log.warn({ max: this.#maxConnections }, 'extauth connection refused: too many connections');
-      socket.destroy();
-      return;
-    }
     const log = this.#log.child({ conn: ++this.#id });
-    this.#sockets.add(socket);
     this.#open?.inc();
     socket.setNoDelay(true);
     // A worker that went away: its answer has nowhere to go, and nothing else is lost.
     socket.on('error', (err) => log.debug({ err: err.message }, 'extauth connection error'));
-    socket.once('close', () => {
-      this.#sockets.delete(socket);
-      this.#open?.dec();
-    });
+    socket.once('close', () => this.#open?.dec());
     runLockstepBridge({
       input: socket,
       write: (bytes) => {

@@ -10,13 +10,12 @@
  * `alice\40other.local@dove.local`. A username naming another host is a plain FAIL, and
  * the script is never asked.
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import type { Accounts } from '../accounts/accounts.js';
 import { AccountsError } from '../accounts/errors.js';
 import { ExtauthError } from '../extauth/errors.js';
 import { identityOf } from '../identity/username.js';
 import type { Logger } from '../log/logger.js';
-import { listenOn, type ListenOptions } from '../net/listen.js';
+import { StreamListeners, type ListenOptions } from '../net/listen.js';
 import { silentLogger } from '../log/logger.js';
 import { DovecotConnection, type Authenticate, type Verdict } from './connection.js';
 
@@ -76,42 +75,29 @@ export function authenticator(accounts: Pick<Accounts, 'query'>, defaultHost: st
 }
 
 export class DovecotAuthServer {
-  readonly #servers: Server[] = [];
-  readonly #sockets = new Set<Socket>();
+  readonly #listeners: StreamListeners;
   readonly #authenticate: Authenticate;
   readonly #log: Logger;
-  readonly #maxConnections: number;
   #cuid = 0;
 
   constructor(options: DovecotServerOptions) {
     this.#log = options.logger ?? silentLogger;
     this.#authenticate = authenticator(options.accounts, options.defaultHost, this.#log, options.hosts);
-    this.#maxConnections = options.maxConnections ?? 1000;
+    const max = options.maxConnections ?? 1000;
+    this.#listeners = new StreamListeners({
+      maxConnections: max,
+      onRefused: () => this.#log.warn({ max }, 'dovecot connection refused: too many connections'),
+      serve: (socket) => new DovecotConnection(socket, { authenticate: this.#authenticate, logger: this.#log, cuid: ++this.#cuid }),
+    });
   }
 
   /** Start listening; resolves with the bound TCP port (if any). */
   listen(options: ListenOptions): Promise<{ port?: number }> {
-    return listenOn(() => this.#server(), options);
+    return this.#listeners.listen(options);
   }
 
   /** Stop accepting, close every connection. */
-  async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    await Promise.all(this.#servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  }
-
-  #server(): Server {
-    const server = createServer((socket) => {
-      if (this.#sockets.size >= this.#maxConnections) {
-        this.#log.warn({ max: this.#maxConnections }, 'dovecot connection refused: too many connections');
-        socket.destroy();
-        return;
-      }
-      this.#sockets.add(socket);
-      socket.once('close', () => this.#sockets.delete(socket));
-      new DovecotConnection(socket, { authenticate: this.#authenticate, logger: this.#log, cuid: ++this.#cuid });
-    });
-    this.#servers.push(server);
-    return server;
+  close(): Promise<void> {
+    return this.#listeners.close();
   }
 }

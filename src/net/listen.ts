@@ -4,7 +4,7 @@
  * is replaced (anything else at that path is refused), and the socket gets its file mode.
  */
 import { chmodSync, rmSync, statSync } from 'node:fs';
-import type { Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 
 export interface ListenOptions {
   /** Unix socket path; an existing socket file there is replaced. */
@@ -19,7 +19,7 @@ export interface ListenOptions {
  * Listen with each server `make()` returns: one for the socket, one for the port, as asked.
  * Resolves with the bound TCP port (if any).
  */
-export async function listenOn(make: () => Server, options: ListenOptions): Promise<{ port?: number }> {
+async function listenOn(make: () => Server, options: ListenOptions): Promise<{ port?: number }> {
   const result: { port?: number } = {};
   if (options.socket !== undefined) {
     removeStaleSocket(options.socket);
@@ -43,11 +43,61 @@ export async function listenOn(make: () => Server, options: ListenOptions): Prom
 }
 
 /** Remove a socket file left by a previous run; refuse to remove anything else. */
-export function removeStaleSocket(path: string): void {
+function removeStaleSocket(path: string): void {
   try {
     if (statSync(path).isSocket()) rmSync(path);
     else throw new Error(`${path} exists and is not a socket`);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * The listeners and open connections of one stream face: each accepted connection is handed to
+ * `serve` (beyond `maxConnections` it is closed at once and `onRefused` told), and `close()`
+ * stops accepting and ends every connection.
+ */
+export class StreamListeners {
+  readonly #servers: Server[] = [];
+  readonly #sockets = new Set<Socket>();
+  readonly #serve: (socket: Socket) => void;
+  readonly #maxConnections: number;
+  readonly #onRefused: () => void;
+
+  constructor(options: { serve: (socket: Socket) => void; maxConnections?: number | undefined; onRefused?: () => void }) {
+    this.#serve = options.serve;
+    this.#maxConnections = options.maxConnections ?? 1000;
+    this.#onRefused = options.onRefused ?? (() => {});
+  }
+
+  /** Connections open now. */
+  get connections(): number {
+    return this.#sockets.size;
+  }
+
+  /** Start listening; resolves with the bound TCP port (if any). */
+  listen(options: ListenOptions): Promise<{ port?: number }> {
+    return listenOn(() => this.#server(), options);
+  }
+
+  /** Stop accepting, close every connection. */
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    await Promise.all(this.#servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+
+  #server(): Server {
+    const server = createServer((socket) => {
+      if (this.#sockets.size >= this.#maxConnections) {
+        this.#onRefused();
+        socket.destroy();
+        return;
+      }
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+      this.#serve(socket);
+    });
+    this.#servers.push(server);
+    return server;
   }
 }
