@@ -9,6 +9,8 @@ export { AccountsError, AccountsErrorCodes, type AccountsErrorCode } from './acc
 export { MemoryThrottle, type FailureThrottle } from './accounts/throttle.js';
 export { ACCOUNT_CHANGES, type AccountChange, type AccountChangeKind, type AccountLifecycle } from './accounts/lifecycle.js';
 export { runBridge, type BridgeOptions, type BridgeStats } from './bridge/bridge.js';
+export { runLockstepBridge, type LockstepOptions, type LockstepStats } from './bridge/lockstep.js';
+export { ExtauthSocketServer, type ExtauthSocketOptions } from './bridge/socket-server.js';
 export { silentLogger, type Logger } from './log/logger.js';
 export * from './checkscript/index.js';
 export { DovecotAuthServer, type DovecotServerOptions } from './dovecot/server.js';
