@@ -185,7 +185,8 @@ export class Accounts {
     if (q.command === 'auth' && this.#tokenVerifier !== null && (await this.#tokenVerifier(q))) return true;
     const counts = PASSWORD_CHECKS.has(q.command);
     // One identity per user (DESIGN.md rule 11): `Dave` and `dave` share their failures.
-    const userKey = identityKey(q.user, q.host);
+    // Only password checks are throttled: the identity is prepared for them alone.
+    const userKey = counts ? identityKey(q.user, q.host) : '';
     const address = ctx.address ? addressKey(ctx.address) : null;
     const pairKey = `${userKey} ${address ?? NO_ADDRESS}`;
     const pairs = address === null ? rt.nameless : rt.pairs;

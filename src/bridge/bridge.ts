@@ -9,11 +9,19 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Accounts } from '../accounts/accounts.js';
-import { parseQuery, type Query, type QueryLimits } from '../extauth/query.js';
+import { DEFAULT_QUERY_LIMITS, parseQuery, type Query, type QueryLimits } from '../extauth/query.js';
 import { wireProtocol, type ProtocolName } from '../extauth/wire/protocol.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { identityOf } from '../identity/username.js';
+
+/**
+ * The bounds on queries a server may send: a field as the engine allows it, the whole query as
+ * the most generous engine allows it (each engine checks its own bound again).
+ */
+export function servedQueryLimits(accounts: Pick<Accounts, 'engines'>): QueryLimits {
+  return { maxFieldBytes: DEFAULT_QUERY_LIMITS.maxFieldBytes, maxQueryBytes: Math.max(...accounts.engines().map((e) => e.limits.maxQueryBytes)) };
+}
 
 export interface BridgeOptions {
   readonly input: Readable;

@@ -76,6 +76,8 @@ interface Unit {
 /** The query being answered; its answer is written only while it is still `current`. */
 interface Pending {
   readonly query: Query;
+  /** When the query's first byte arrived (performance.now() ms). */
+  readonly started: number;
   readonly deadline: number;
   readonly timer: NodeJS.Timeout;
 }
@@ -133,6 +135,7 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
       const deadline = started + budget;
       const p: Pending = {
         query: q,
+        started,
         deadline,
         timer: setTimeout(() => abandon(p, "no answer before the caller's deadline"), Math.max(0, deadline - performance.now())),
       };
@@ -152,7 +155,7 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
       if (current !== p) return; // abandoned: its answer is never written
       current = null;
       clearTimeout(p.timer);
-      answer(p.deadline - budget, yes);
+      answer(p.started, yes);
     };
 
     const refuse = (u: Unit, why: string): void => {

@@ -7,7 +7,7 @@ import { writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { parseArgs } from 'node:util';
 import { Accounts } from '../accounts/accounts.js';
-import { runBridge, type BridgeStats } from '../bridge/bridge.js';
+import { runBridge, servedQueryLimits, type BridgeStats } from '../bridge/bridge.js';
 import { runLockstepBridge } from '../bridge/lockstep.js';
 import { takeTerminal } from '../bridge/terminal.js';
 import { oauthHosts } from '../oauth/host.js';
@@ -124,7 +124,7 @@ async function serveBridge(values: ExtauthFlags, onTerminal: boolean, early: Buf
 
   const callerTimeoutMs = callerTimeoutFlagMs ?? config.extauthCallerTimeoutMs;
   log.info({ serveProtocol, config: config.source, lockstep, callerTimeoutMs: lockstep ? callerTimeoutMs : undefined }, 'extauth bridge ready');
-  const limits = { maxFieldBytes: 1023, maxQueryBytes: Math.max(...accounts.engines().map((e) => e.limits.maxQueryBytes)) };
+  const limits = servedQueryLimits(accounts);
   try {
     let stats: BridgeStats;
     if (lockstep) {

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Accounts } from '../accounts/accounts.js';
+import { servedQueryLimits } from '../bridge/bridge.js';
 import { ExtauthSocketServer } from '../bridge/socket-server.js';
 import { DovecotAuthServer } from '../dovecot/server.js';
 import { buildApp } from '../http/app.js';
@@ -70,7 +71,7 @@ export async function serveCommand(args: string[]): Promise<number> {
           accounts,
           protocol: config.extauthSocket.protocol,
           callerTimeoutMs: config.extauthSocket.callerTimeoutMs,
-          limits: { maxFieldBytes: 1023, maxQueryBytes: Math.max(...accounts.engines().map((e) => e.limits.maxQueryBytes)) },
+          limits: servedQueryLimits(accounts),
           logger: log.child({ face: 'extauth' }),
           metrics,
         })

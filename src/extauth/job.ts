@@ -63,6 +63,11 @@ export class Job {
     this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(0, deadline - performance.now()));
   }
 
+  /** The job has a caller's deadline (expireAt). */
+  get hasDeadline(): boolean {
+    return this.#deadlineTimer !== undefined;
+  }
+
   /** A process took the job; `abandon` ends that process if the deadline passes first. */
   startedOn(abandon: () => void): void {
     this.#abandon = abandon;

@@ -156,11 +156,13 @@ export class AuthProcess {
       this.#jobTimer.refresh();
     }
     this.#deadline = performance.now() + this.#o.timeoutMs;
-    job.startedOn(() => {
-      if (this.#job !== job) return;
-      this.#log.warn({}, "the caller's deadline passed before the auth script answered; replacing it");
-      this.retire('ERR_EXTAUTH_DEADLINE', "no reply before the caller's deadline");
-    });
+    if (job.hasDeadline) {
+      job.startedOn(() => {
+        if (this.#job !== job) return;
+        this.#log.warn({}, "the caller's deadline passed before the auth script answered; replacing it");
+        this.retire('ERR_EXTAUTH_DEADLINE', "no reply before the caller's deadline");
+      });
+    }
     this.#child.stdin!.write(job.frame);
   }
 
