@@ -78,7 +78,6 @@ interface Pending {
   readonly query: Query;
   /** When the query's first byte arrived (performance.now() ms). */
   readonly started: number;
-  readonly deadline: number;
   readonly timer: NodeJS.Timeout;
 }
 
@@ -136,7 +135,6 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
       const p: Pending = {
         query: q,
         started,
-        deadline,
         timer: setTimeout(() => abandon(p, "no answer before the caller's deadline"), Math.max(0, deadline - performance.now())),
       };
       current = p;
