@@ -20,7 +20,7 @@ import { parseConfigText } from '../../dist/src/config/load.js';
 import { buildApp } from '../../dist/src/http/app.js';
 import { silentLogger } from '../../dist/src/log/logger.js';
 import { openPostgresStore } from '../../dist/src/storage/postgres.js';
-import { openSqliteStore } from '../../dist/src/storage/sqlite.js';
+import { openSqliteStore } from '../../dist/src/storage/sqlite-open.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { StorageError } from './errors.js';
 import type { OAuthStore } from './port.js';
 import { openPostgresStore } from './postgres.js';
-import { openSqliteStore } from './sqlite.js';
+import { openSqliteStore } from './sqlite-open.js';
 
 export type { CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenKind, TokenRecord } from './port.js';
 export { StorageError, StorageErrorCodes, isStorageError, type StorageErrorCode } from './errors.js';
-export { EXPIRED_TOKEN_RETENTION_MS, SqliteStore, openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
+export { EXPIRED_TOKEN_RETENTION_MS, SqliteStore } from './sqlite.js';
+export { openSqliteStore, type SqliteStoreOptions } from './sqlite-open.js';
 export { ThreadedSqliteStore } from './sqlite-threaded.js';
 export { PostgresStore, openPostgresStore, type PostgresStoreOptions } from './postgres.js';
 

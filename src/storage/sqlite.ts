@@ -8,7 +8,8 @@
  * - revoking a grant revokes what it issued, in the same transaction;
  * - every driver failure surfaces as a StorageError with the driver error as `cause`.
  * This class runs every statement on the calling thread; `gatehouse serve` wraps it in
- * ThreadedSqliteStore (sqlite-threaded.ts), whose writer thread holds a SqliteStore of its own.
+ * ThreadedSqliteStore (sqlite-threaded.ts), whose writer thread holds a SqliteStore of its own;
+ * sqlite-open.ts picks one.
  */
 import Database from 'better-sqlite3';
 import { StorageError } from './errors.js';
@@ -385,30 +386,4 @@ export class SqliteStore implements OAuthStore {
     }
     this.#db.close();
   }
-}
-
-export interface SqliteStoreOptions {
-  /**
-   * Where writes run: `thread` (the default for a file) on a writer thread of their own, so
-   * that waiting for the disk never blocks the event loop (sqlite-threaded.ts); `inline` on
-   * the calling thread. A private ':memory:' database is always inline: a second connection
-   * could not see it.
-   */
-  readonly writer?: 'thread' | 'inline';
-}
-
-/**
- * Opens the SQLite store in `file` (':memory:' for a private in-memory database), creating it
- * and applying pending migrations.
- *
- * @example
- * const store = await openSqliteStore('/var/lib/gatehouse/gatehouse.sqlite');
- * const r = await store.consumeCode(hash, Date.now());
- * if (r.status !== 'ok') throw new OAuthError('invalid_grant');
- */
-export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<OAuthStore & { readonly schemaVersion: number }> {
-  if (file === ':memory:' || options.writer === 'inline') return SqliteStore.open(file);
-  // Imported here: sqlite-threaded.ts imports this module.
-  const { ThreadedSqliteStore } = await import('./sqlite-threaded.js');
-  return ThreadedSqliteStore.open(file);
 }

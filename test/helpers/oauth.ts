@@ -7,7 +7,7 @@ import { buildApp } from '../../src/http/app.js';
 import { accountLifecycle } from '../../src/oauth/lifecycle.js';
 import { tokenVerifier } from '../../src/oauth/token-password.js';
 import type { OAuthStore } from '../../src/storage/port.js';
-import { openSqliteStore } from '../../src/storage/sqlite.js';
+import { openSqliteStore } from '../../src/storage/sqlite-open.js';
 import type { GatehouseConfig } from '../../src/config/types.js';
 import { oauthHosts } from '../../src/oauth/host.js';
 import { join } from 'node:path';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { openSqliteStore } from '../../src/storage/sqlite.js';
+import { openSqliteStore } from '../../src/storage/sqlite-open.js';
 import type { RaceJob, RaceReport } from './fixtures/race-worker.js';
 import { codeRecord, grantRecord, T0, tokenRecord } from './records.js';
 

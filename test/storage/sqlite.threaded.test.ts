@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { StorageError } from '../../src/storage/errors.js';
-import { openSqliteStore } from '../../src/storage/sqlite.js';
+import { openSqliteStore } from '../../src/storage/sqlite-open.js';
 import { ThreadedSqliteStore } from '../../src/storage/sqlite-threaded.js';
 import { codeRecord, grantRecord, T0, tokenRecord } from './records.js';
 
