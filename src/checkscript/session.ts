@@ -4,9 +4,10 @@
  * process group (so a kill reaches anything it forked). Every stdout byte is kept and cut into
  * reply units for the probes to judge; stderr is captured apart and never read as a reply.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import { signalGroup, spawnScript } from '../extauth/spawn.js';
 import type { ProtocolName } from '../extauth/wire/protocol.js';
 import { createSplitter, type ReplySplitter, type ReplyUnit } from './replies.js';
 
@@ -63,14 +64,7 @@ export class ScriptSession {
 
   constructor(options: SessionOptions) {
     this.#splitter = createSplitter(options.protocol);
-    const [file, ...args] = options.argv as [string, ...string[]];
-    this.#child = spawn(file, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-      cwd: options.cwd,
-      env: options.env,
-      windowsHide: true,
-    });
+    this.#child = spawnScript(options);
     const child = this.#child;
     child.on('error', (err) => {
       if (child.pid === undefined) {
@@ -197,14 +191,9 @@ export class ScriptSession {
    * even when the script itself has exited: anything it forked may still be in it.
    */
   async kill(): Promise<void> {
-    const pid = this.#child.pid;
-    if (pid !== undefined && !this.#killed) {
+    if (!this.#killed) {
       this.#killed = true;
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        /* the group is empty: everything in it is gone */
-      }
+      signalGroup(this.#child, 'SIGKILL');
     }
     await this.until(() => this.#ended, 2000);
     this.#child.stdout!.destroy();

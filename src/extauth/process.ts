@@ -12,11 +12,12 @@
  * can never answer another query (4); an exit fails the query in flight as an error (5);
  * stderr is logged, never read as a reply (1, 8).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../log/logger.js';
 import { ExtauthError, type ExtauthErrorCode } from './errors.js';
 import type { Job } from './job.js';
 import { StderrLog } from './stderr.js';
+import { signalGroup, spawnScript } from './spawn.js';
 import { WireError } from './wire/errors.js';
 import { PARTIAL, YES, type ReadResult, type ReplyReader, type WireProtocol } from './wire/protocol.js';
 
@@ -98,16 +99,8 @@ export class AuthProcess {
     this.#closedPromise = new Promise((r) => (this.#resolveClosed = r));
     this.#stderr = new StderrLog({ logger: this.#log, secrets: () => [this.#secret, this.#previousSecret].filter((x): x is string => x !== undefined) });
 
-    const [file, ...args] = options.argv as [string, ...string[]];
-    // detached: the script leads its own process group, so a kill reaches anything it forked,
-    // and it has no controlling terminal. stdio are three pipes: no pty, no line discipline.
-    this.#child = spawn(file, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
-      cwd: options.cwd,
-      env: options.env,
-      windowsHide: true,
-    });
+    // Pipes, no shell, its own process group (spawn.ts).
+    this.#child = spawnScript(options);
     const child = this.#child;
     child.once('spawn', () => this.#onSpawn());
     child.on('error', (err) => this.#onError(err));
@@ -327,14 +320,7 @@ export class AuthProcess {
   #finish(): void {
     if (this.#closed) return;
     // Anything the script forked into its process group goes with it: no orphans (rule 9).
-    const pid = this.#child.pid;
-    if (pid !== undefined) {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        /* the group is already empty */
-      }
-    }
+    signalGroup(this.#child, 'SIGKILL');
     this.#closed = true;
     clearTimeout(this.#jobTimer);
     clearTimeout(this.#startTimer);
@@ -377,16 +363,7 @@ export class AuthProcess {
   }
 
   #kill(signal: NodeJS.Signals): void {
-    const pid = this.#child.pid;
-    if (pid === undefined || this.#closed) return;
-    try {
-      process.kill(-pid, signal); // the whole process group
-    } catch {
-      try {
-        this.#child.kill(signal);
-      } catch {
-        /* already gone */
-      }
-    }
+    if (this.#closed) return;
+    signalGroup(this.#child, signal); // the whole process group
   }
 }
