@@ -4,6 +4,7 @@
  * the configuration reference; the README's table is generated from the same facts.
  */
 import { DEFAULT_QUERY_LIMITS } from '../extauth/query.js';
+import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 import { splitCommand } from './argv.js';
 
 export type Scope = 'global' | 'host';
@@ -111,8 +112,7 @@ export const ports: Check<readonly number[]> = (v, key, problems) => {
   return undefined;
 };
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel };
 
 export const KEYS: readonly KeyDef[] = [
   {

@@ -10,6 +10,10 @@ export interface Logger {
   child(bindings: Record<string, unknown>): Logger;
 }
 
+/** The levels of `log_level`, pino's names, most verbose first. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 const noop = (): void => {};
 
 /** Discards everything; the default of library objects. */

@@ -1,8 +1,7 @@
 /** The process logger: pino, JSON lines on stderr (stdout may carry a protocol) or in a file. */
 import { isatty } from 'node:tty';
 import { pino } from 'pino';
-import type { LogLevel } from '../config/keys.js';
-import type { Logger } from './logger.js';
+import type { Logger, LogLevel } from './logger.js';
 
 export interface LogTarget {
   /** Append to this file (log_file) instead of writing to stderr. */
