@@ -21,11 +21,6 @@ export function version(): string {
   return pkg.version;
 }
 
-/** Register a subcommand (used by modules that add commands). */
-export function registerCommand(name: string, load: () => Promise<Command>): void {
-  COMMANDS[name] = load;
-}
-
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   const args = argv.filter((a) => a !== '--verbose');
