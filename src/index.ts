@@ -15,4 +15,6 @@ export { silentLogger, type Logger } from './log/logger.js';
 export * from './checkscript/index.js';
 export { DovecotAuthServer, type DovecotServerOptions } from './dovecot/server.js';
 export type { ListenOptions } from './net/listen.js';
-export { buildApp, type AppOptions } from './http/app.js';
+export { buildApp, type AppOptions } from './server/http-app.js';
+export { buildServices, wireAccounts, type Services } from './server/services.js';
+export { startService, type RunningService } from './server/service.js';

@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Accounts } from '../../dist/src/accounts/accounts.js';
 import { parseConfigText } from '../../dist/src/config/load.js';
-import { buildApp } from '../../dist/src/http/app.js';
+import { buildApp } from '../../dist/src/server/http-app.js';
+import { oauthHosts } from '../../dist/src/oauth/host.js';
 import { silentLogger } from '../../dist/src/log/logger.js';
 import { openPostgresStore } from '../../dist/src/storage/postgres.js';
 import { openSqliteStore } from '../../dist/src/storage/sqlite-open.js';
@@ -46,7 +47,7 @@ const databaseUrl = process.env.GH_BENCH_DATABASE_URL;
 const dir = mkdtempSync(join(tmpdir(), 'gh-bench-oauth-'));
 const store = databaseUrl ? await openPostgresStore(databaseUrl) : await openSqliteStore(join(dir, 'gatehouse.sqlite'));
 const accounts = new Accounts(config, silentLogger);
-const app = await buildApp({ config, accounts, store, logger: silentLogger });
+const app = await buildApp({ config, accounts, hosts: oauthHosts(config), store, logger: silentLogger });
 await app.listen({ host: '127.0.0.1', port });
 
 let closing = false;

@@ -13,7 +13,7 @@ import { renderText } from '../checkscript/report.js';
 import { ConfigError } from '../config/errors.js';
 import type { ExtauthConfig, GatehouseConfig } from '../config/types.js';
 import { oauthHosts } from '../oauth/host.js';
-import { openStore } from '../storage/index.js';
+import { needsStore, openConfiguredStore } from '../server/services.js';
 import { configPath, loadForCli } from './config.js';
 
 export const DOCTOR_USAGE = `Usage: gatehouse doctor [--config FILE] [--skip-script]
@@ -67,9 +67,9 @@ export async function doctorCommand(args: string[]): Promise<number> {
     say(report.ok, `auth script ${name}`, report.ok ? `passes check-script (${x.protocol} protocol)` : `${failures.length} problem(s):\n${renderText(report)}`);
   }
 
-  if (oauthHosts(config).length > 0) {
+  if (needsStore(config, oauthHosts(config))) {
     try {
-      const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      const store = await openConfiguredStore(config);
       await store.getGrant('doctor-probe');
       await store.close();
       say(true, 'database', config.databaseUrl === null ? `SQLite in ${config.dataDir} opens and is migrated` : 'opens and is migrated');

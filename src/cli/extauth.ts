@@ -6,17 +6,13 @@
 import { writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { parseArgs } from 'node:util';
-import { Accounts } from '../accounts/accounts.js';
 import { runBridge, servedQueryLimits, type BridgeStats } from '../bridge/bridge.js';
 import { runLockstepBridge } from '../bridge/lockstep.js';
 import { takeTerminal } from '../bridge/terminal.js';
-import { oauthHosts } from '../oauth/host.js';
-import { accountLifecycle } from '../oauth/lifecycle.js';
-import { tokenVerifier } from '../oauth/token-password.js';
-import { openStore } from '../storage/index.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../extauth/wire/protocol.js';
 import type { Logger } from '../log/logger.js';
 import { createLogger } from '../log/pino.js';
+import { buildServices } from '../server/services.js';
 import { loadForCli } from './config.js';
 import { reloadHandler } from './reload.js';
 import { UsageError } from './errors.js';
@@ -82,19 +78,11 @@ async function serveBridge(values: ExtauthFlags, onTerminal: boolean, early: Buf
   const log = createLogger(config.logLevel, { command: 'extauth' }, { file: config.logFile, notOnTerminal: true });
   if (isatty(1) || isatty(2)) guardTerminal(log);
 
-  // OAuth access tokens are accepted as passwords on hosts that serve OAuth: the bridge reads
-  // the same database as `gatehouse serve`.
-  const hosts = oauthHosts(config);
-  const store = hosts.length > 0 ? await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }) : undefined;
-  const oauthNames = new Set(hosts.map((h) => h.host));
-  // A password changed or an account removed through the bridge revokes its grants (lifecycle.ts).
-  const accounts = new Accounts(
-    config,
-    log,
-    store === undefined ? undefined : tokenVerifier(store, oauthNames),
-    undefined,
-    store === undefined ? undefined : accountLifecycle(store, oauthNames, log),
-  );
+  // The same services as `gatehouse serve` (server/services.ts): OAuth access tokens are
+  // accepted as passwords, and a password changed or an account removed through the bridge
+  // revokes its grants.
+  const services = await buildServices(config, log);
+  const { accounts } = services;
 
   // Node reads the terminal in raw mode too (VMIN 1: reads block again after the drain).
   if (onTerminal) process.stdin.setRawMode(true);
@@ -105,8 +93,7 @@ async function serveBridge(values: ExtauthFlags, onTerminal: boolean, early: Buf
     stopping = true;
     log.info({ why }, 'stopping');
     process.stdin.pause();
-    await accounts.close();
-    await store?.close();
+    await services.close();
     // The bridge belongs to its server: once stopped, nothing may keep it alive. Exit status
     // 0: Prosody's module never starts its program again after any other status.
     process.exit(0);

@@ -2,14 +2,14 @@
 import type { TestContext } from 'node:test';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { parseConfigText } from '../../src/config/load.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp } from '../../src/server/http-app.js';
 import { MemoryLogger } from './log.js';
 
 export async function startHttp(t: TestContext, toml: string): Promise<{ base: string; log: MemoryLogger }> {
   const config = parseConfigText(toml);
   const log = new MemoryLogger();
   const accounts = new Accounts(config, log);
-  const app = await buildApp({ config, accounts, logger: log });
+  const app = await buildApp({ config, accounts, hosts: [], logger: log });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   t.after(async () => {
     await app.close();

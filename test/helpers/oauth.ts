@@ -3,9 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { parseConfigText } from '../../src/config/load.js';
-import { buildApp } from '../../src/http/app.js';
-import { accountLifecycle } from '../../src/oauth/lifecycle.js';
-import { tokenVerifier } from '../../src/oauth/token-password.js';
+import { buildApp } from '../../src/server/http-app.js';
+import { wireAccounts } from '../../src/server/services.js';
 import type { OAuthStore } from '../../src/storage/port.js';
 import { openSqliteStore } from '../../src/storage/sqlite-open.js';
 import type { GatehouseConfig } from '../../src/config/types.js';
@@ -59,9 +58,9 @@ export async function serveConfig(
 ): Promise<{ store: OAuthStore; log: MemoryLogger; accounts: Accounts }> {
   const log = new MemoryLogger();
   const store = await openSqliteStore(storeFile);
-  const names = new Set(oauthHosts(config).map((h) => h.host));
-  const accounts = new Accounts(config, log, tokenVerifier(store, names), undefined, accountLifecycle(store, names, log));
-  const app = await buildApp({ config, accounts, store, logger: log });
+  const hosts = oauthHosts(config);
+  const accounts = wireAccounts(config, log, hosts, store);
+  const app = await buildApp({ config, accounts, hosts, store, logger: log });
   await app.listen({ host: '127.0.0.1', port });
   t.after(async () => {
     await app.close();

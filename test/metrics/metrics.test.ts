@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { parseConfigText } from '../../src/config/load.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp } from '../../src/server/http-app.js';
 import { openStore } from '../../src/storage/index.js';
 import { fixtureCommand, writeConfig } from '../helpers/bridge.js';
 import { waitFor } from '../helpers/engine.js';
@@ -196,7 +196,7 @@ test('/readyz: storage must answer when a store is configured', async (t) => {
   const log = new MemoryLogger();
   const accounts = new Accounts(config, log);
   const store = await openStore({ databaseUrl: null, dataDir: mkdtempSync(join(tmpdir(), 'gh-readyz-')) });
-  const app = await buildApp({ config, accounts, store, logger: log });
+  const app = await buildApp({ config, accounts, hosts: [], store, logger: log });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   t.after(async () => {
     await app.close();

@@ -1,5 +1,5 @@
 /**
- * The HTTP application factory, separate from listening (fastify's testing guide): tests
+ * The HTTP face: the application factory, separate from listening (fastify's testing guide): tests
  * build it and call inject() or listen on port 0.
  *
  * Hardened defaults: a small body limit, prototype-poisoning payloads rejected, Ajv without
@@ -19,7 +19,7 @@ import { authApi } from '../authapi/routes.js';
 import type { GatehouseConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
-import { oauthHosts } from '../oauth/host.js';
+import type { OAuthHost } from '../oauth/host.js';
 import type { OAuthContext } from '../oauth/context.js';
 import { oauthRoutes, wellKnownAtRoot } from '../oauth/plugin.js';
 import { Templates } from '../oauth/views/render.js';
@@ -28,16 +28,18 @@ import { httpMetrics, methodLabel, UNMATCHED_ROUTE } from '../metrics/http.js';
 import { readinessCheck } from '../metrics/readiness.js';
 import { createRegistry, type Registry } from '../metrics/registry.js';
 import type { OAuthStore } from '../storage/port.js';
-import { crossOriginMarker } from './cors.js';
-import { correctFormType, formParsers, parseQueryString } from './form.js';
-import { setSecurityHeaders } from './headers.js';
-import { RateLimiter } from './ratelimit.js';
+import { crossOriginMarker } from '../http/cors.js';
+import { correctFormType, formParsers, parseQueryString } from '../http/form.js';
+import { setSecurityHeaders } from '../http/headers.js';
+import { RateLimiter } from '../http/ratelimit.js';
 
 export interface AppOptions {
   readonly config: GatehouseConfig;
   readonly accounts: Accounts;
-  /** Needed when a host has OAuth configured (oauth2_issuer). */
-  readonly store?: OAuthStore;
+  /** The hosts that serve OAuth, as services.ts built them (oauthHosts of the config). */
+  readonly hosts: readonly OAuthHost[];
+  /** Needed when a host serves OAuth. */
+  readonly store?: OAuthStore | undefined;
   readonly logger?: Logger;
   /**
    * The Prometheus registry to fill and serve on /metrics; default: a fresh one per app with
@@ -120,7 +122,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.type(registry.contentType).send(body);
   });
 
-  const hosts = oauthHosts(options.config);
+  const hosts = options.hosts;
   if (hosts.length > 0) {
     if (options.store === undefined) throw new TypeError('OAuth hosts are configured but no store was given');
     const templates = new Templates(options.config.templateDir);
