@@ -149,3 +149,33 @@ log_level = "info"`;
     child.kill('SIGKILL');
   }
 });
+
+test('serve: at log level "warn" it still says in one stderr line where it listens and what it serves', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-serve-start-'));
+  const config = writeConfig(`${fixtureCommand(fixture('fast.mjs'))}
+http_ports = [0]
+data_dir = ${JSON.stringify(join(dir, 'data'))}
+oauth2_registration_key = "start-line-registration-key-0123456789"
+log_level = "warn"
+[hosts."localhost"]
+oauth2_issuer = "http://127.0.0.1:5280/localhost"`);
+  const child = spawn(process.execPath, [GATEHOUSE_BIN, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  assert.ok(await waitFor(() => stderr.includes('\n'), 30_000), 'nothing on stderr');
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 1, stderr);
+  // stderr is a pipe here and carries the JSON log: the line is a JSON log line too.
+  const line = JSON.parse(lines[0]!) as { msg: string };
+  const m = /^gatehouse serve: HTTP on (http:\/\/127\.0\.0\.1:\d+) \(auth API at \/auth; OAuth issuer http:\/\/127\.0\.0\.1:5280\/localhost\); SQLite in (.+); config (.+)$/.exec(line.msg);
+  assert.ok(m, line.msg);
+  assert.equal(m[2], join(dir, 'data'));
+  assert.equal(m[3], config);
+  // The address it names is the one that answers.
+  assert.equal(await (await fetch(`${m[1]}/auth/check_password?user=alice&server=localhost&pass=secret`)).text(), 'true');
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  assert.equal(stderr.trim().split('\n').length, 1, `more than the start line at level warn: ${stderr}`);
+});
