@@ -19,7 +19,10 @@ export interface KeyDef<T = unknown> {
   readonly scope: Scope;
   readonly default: T;
   readonly check: Check<T>;
+  /** One line for the README's configuration table (scripts/config-table.mjs writes it). */
   readonly doc: string;
+  /** How the default reads in that table, when the value alone does not say it. */
+  readonly shown?: string;
 }
 
 function show(value: unknown): string {
@@ -121,6 +124,7 @@ export const KEYS: readonly KeyDef[] = [
     scope: 'host',
     default: null,
     check: command,
+    shown: '(required)',
     doc: 'Program to run: a string (split like a shell would, without a shell) or an argv array. Run in the directory of the config file.',
   },
   {
@@ -164,7 +168,7 @@ export const KEYS: readonly KeyDef[] = [
     scope: 'host',
     default: DEFAULT_QUERY_LIMITS.maxQueryBytes,
     check: number({ min: 64, max: 65535, integer: true }),
-    doc: 'Longest query (`cmd:user:host:password`) sent to a script, in bytes.',
+    doc: "Longest query (`cmd:user:host:password`) sent to a script, in bytes (ejabberd's frame caps it at 65535).",
   },
   {
     name: 'external_auth_kill_grace',
@@ -185,6 +189,7 @@ export const KEYS: readonly KeyDef[] = [
       problems.push(`${key}: expected a list of commands including "auth", from ${all.map((c) => `"${c}"`).join(', ')}, got ${show(v)}`);
       return undefined;
     },
+    shown: 'all six',
     doc: 'Commands the script implements; the others are refused without asking it (HTTP API: 501).',
   },
   {
@@ -192,7 +197,7 @@ export const KEYS: readonly KeyDef[] = [
     scope: 'host',
     default: 0,
     check: number({ min: 0, max: 86400, unit: 'seconds' }),
-    doc: 'Seconds to cache a positive `auth`/`isuser` answer (0: off). Keyed by an HMAC, never the password.',
+    doc: 'Seconds to cache a positive `auth`/`isuser` answer (0: off). Keyed by an HMAC, never the password; `setpass`/`removeuser` invalidate.',
   },
   {
     name: 'auth_failure_limit_user',
@@ -234,7 +239,8 @@ export const KEYS: readonly KeyDef[] = [
     scope: 'host',
     default: null,
     check: number({ min: 1, integer: true, unit: 'seconds' }),
-    doc: 'Seconds a registered client stays valid (none: forever).',
+    shown: 'none (forever)',
+    doc: 'Seconds a registered client stays valid.',
   },
   {
     name: 'oauth2_issuer',
@@ -311,7 +317,8 @@ export const KEYS: readonly KeyDef[] = [
     scope: 'host',
     default: null,
     check: string,
-    doc: 'Name shown on the login and consent pages (default: the host).',
+    shown: 'the host',
+    doc: 'Name shown on the login and consent pages.',
   },
   {
     name: 'http_ports',
@@ -332,13 +339,14 @@ export const KEYS: readonly KeyDef[] = [
     scope: 'global',
     default: null,
     check: string,
-    doc: "Unix socket where `gatehouse serve` speaks the extauth protocol, one worker per connection, in lockstep (ejabberd: `extauth_program: \"socat STDIO UNIX-CONNECT:/run/gatehouse/extauth.sock\"`). Relative to the config file.",
+    doc: "Unix socket where `gatehouse serve` speaks the extauth protocol, one worker per connection, in lockstep (ejabberd: `extauth_program: \"gatehouse-extauth-connect /run/gatehouse/extauth.sock\"`). Relative to the config file.",
   },
   {
     name: 'extauth_socket_mode',
     scope: 'global',
     default: 0o660,
     check: number({ min: 0, max: 0o777, integer: true }),
+    shown: '`0o660`',
     doc: 'File mode of the extauth socket (TOML octal, e.g. `0o660`): the user ejabberd runs as must be able to connect.',
   },
   {
@@ -381,6 +389,7 @@ export const KEYS: readonly KeyDef[] = [
     scope: 'global',
     default: 0o660,
     check: number({ min: 0, max: 0o777, integer: true }),
+    shown: '`0o660`',
     doc: 'File mode of the Dovecot auth socket (TOML octal, e.g. `0o660`).',
   },
   {
@@ -409,7 +418,8 @@ export const KEYS: readonly KeyDef[] = [
     scope: 'global',
     default: null,
     check: stringList(),
-    doc: 'Hosts the Dovecot auth listeners serve; a username naming any other host (`alice@other.example`) is refused without asking the script. Default: `dovecot_default_host` only.',
+    doc: 'Hosts the Dovecot auth listeners serve; a username naming any other host (`alice@other.example`) is refused without asking the script.',
+    shown: '`[dovecot_default_host]`',
   },
   {
     name: 'http_auth_path',
@@ -442,14 +452,14 @@ export const KEYS: readonly KeyDef[] = [
       problems.push(`${key}: expected a list of proxy addresses or CIDR ranges, e.g. ["127.0.0.1"], got ${show(v)}`);
       return undefined;
     },
-    doc: 'Reverse proxies whose X-Forwarded-For is believed, so that throttling by client address sees the client, not the proxy.',
+    doc: 'Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges), so that throttling by client address sees the client, not the proxy.',
   },
   {
     name: 'log_level',
     scope: 'global',
     default: 'info',
     check: oneOf(LOG_LEVELS),
-    doc: 'One of trace, debug, info, warn, error, fatal, silent. Logs are JSON on stderr.',
+    doc: 'One of trace, debug, info, warn, error, fatal, silent. Logs are JSON lines on stderr; `gatehouse serve` also writes one start line there whatever the level.',
   },
   {
     name: 'log_file',
@@ -477,7 +487,7 @@ export const KEYS: readonly KeyDef[] = [
     scope: 'global',
     default: null,
     check: string,
-    doc: '`postgres://...` to use PostgreSQL instead of the embedded SQLite.',
+    doc: '`postgres://...` to use PostgreSQL instead of the embedded SQLite (several instances share it).',
   },
 ];
 
