@@ -2,7 +2,7 @@
  * Errors of the OAuth 2.0 server. Each carries the registered `error` value (RFC 6749 §4.1.2.1,
  * §5.2; RFC 6750 §3.1; RFC 7009 §2.2.1; RFC 7591 §3.2.2; RFC 8628 §3.5), the HTTP status it is
  * answered with, and an `expose` flag: an error that is not exposed reaches the client only as
- * a bare `server_error` (see render-error.ts). `description` is what the client may read;
+ * a bare `server_error` (see respond/render-error.ts). `description` is what the client may read;
  * the real reason for the log travels in `cause`.
  */
 

@@ -18,7 +18,7 @@ import {
   unsupportedGrantType,
   type OAuthErrorCode,
 } from '../../src/oauth/errors.js';
-import { renderError } from '../../src/oauth/render-error.js';
+import { renderError } from '../../src/oauth/respond/render-error.js';
 
 // RFC 6749 §5.2: error = 1*NQSCHAR; error_description = 1*NQSCHAR.
 const NQSCHAR = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/;

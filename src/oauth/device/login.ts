@@ -8,14 +8,14 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formField, formOf } from '../../http/form.js';
-import { clientDisplay } from '../client-identity.js';
+import { clientDisplay } from '../clients/identity.js';
 import type { OAuthContext } from '../context.js';
 import { checkPassword, signInRefusal } from '../password-check.js';
 import { verifyClient } from '../registration/client-id.js';
-import { browserOf, checkCsrf, csrfToken, issueSession, parseCookies, rotatedCsrfCookie, sessionCookie } from '../session.js';
-import { prepareUsername, stripOwnHost } from '../username.js';
+import { browserOf, checkCsrf, csrfToken, issueSession, parseCookies, rotatedCsrfCookie, sessionCookie } from '../session/session.js';
+import { prepareUsername, stripOwnHost } from '../session/username.js';
 import { consentLocation } from './consent.js';
-import { deviceErrorPage, deviceLoginPage } from './pages.js';
+import { deviceErrorPage, deviceLoginPage } from '../pages/device.js';
 import { pendingDevice } from './request.js';
 
 export function loginEndpoint(ctx: OAuthContext) {

@@ -5,11 +5,11 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formOf } from '../../http/form.js';
-import { authenticateClient } from '../clientauth.js';
+import { authenticateClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
 import { OAuthError } from '../errors.js';
-import { hashSecret } from '../secrets.js';
-import { enforceRate, sendOAuthError } from './respond.js';
+import { hashSecret } from '../tokens/secrets.js';
+import { enforceRate, sendOAuthError } from '../respond/send-error.js';
 
 export function introspectEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {

@@ -22,16 +22,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formOf } from '../../http/form.js';
 import type { TokenRecord } from '../../storage/port.js';
-import { authenticateClient, type AuthenticatedClient } from '../clientauth.js';
+import { authenticateClient, type AuthenticatedClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
 import { OAuthError } from '../errors.js';
-import { verifyPkce } from '../pkce.js';
-import { parseScope } from '../scopes.js';
-import { hashSecret, newSecret } from '../secrets.js';
-import { enforceRate, sendOAuthError } from './respond.js';
-import { deviceCodeGrant } from '../device/grant.js';
+import { verifyPkce } from '../authorize/pkce.js';
+import { parseScope } from '../consent/scopes.js';
+import { hashSecret, newSecret } from '../tokens/secrets.js';
+import { enforceRate, sendOAuthError } from '../respond/send-error.js';
+import { deviceCodeGrant } from '../grants/device-code.js';
 import { idTokenFor } from '../oidc/id-token.js';
-import { passwordGrant } from './password.js';
+import { passwordGrant } from '../grants/password.js';
 
 /** The body of a successful token response (RFC 6749 §5.1). */
 export interface TokenResponse {

@@ -13,7 +13,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formOf, queryOf } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { OAuthError, isOAuthError } from '../errors.js';
-import { edgeError, renderError } from '../render-error.js';
+import { edgeError, renderError } from '../respond/render-error.js';
 
 /** RFC 6750 §2.1 b64token. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -61,7 +61,7 @@ export function sendBearerError(ctx: OAuthContext, reply: FastifyReply, err: unk
     if (err.error === 'insufficient_scope') challenge += `, scope="${scope}"`;
     reply.header('www-authenticate', challenge);
   }
-  // Not respond.ts's sendOAuthError: its 401 challenge is the token endpoint's Basic one.
+  // Not respond/send-error.ts's sendOAuthError: its 401 challenge is the token endpoint's Basic one.
   const { status, body } = renderError(err);
   if (!isOAuthError(err) || !err.expose) ctx.log.error({ err: (err as Error).message }, 'UserInfo request failed');
   else if (err.cause !== undefined) ctx.log.info({ error: err.error, cause: (err.cause as Error).message }, 'bearer token refused');

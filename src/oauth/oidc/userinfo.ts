@@ -23,7 +23,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthContext } from '../context.js';
 import { OAuthError } from '../errors.js';
 import type { OAuthHost } from '../host.js';
-import { hashSecret } from '../secrets.js';
+import { hashSecret } from '../tokens/secrets.js';
 import { bearerToken, sendBearerError } from './bearer.js';
 
 /** The scope the endpoint requires. */

@@ -5,7 +5,7 @@ import type { RateLimiter } from '../../http/ratelimit.js';
 import { OAuthError } from '../errors.js';
 import type { OAuthContext } from '../context.js';
 import { isOAuthError } from '../errors.js';
-import { edgeError, renderError } from '../render-error.js';
+import { edgeError, renderError } from './render-error.js';
 
 export function sendOAuthError(ctx: OAuthContext, reply: FastifyReply, err: unknown): FastifyReply {
   err = edgeError(err);

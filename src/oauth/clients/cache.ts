@@ -11,10 +11,10 @@
  */
 import { createHash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { verifyClient } from './client-id.js';
-import { clientSecretFor, secretEquals } from './client-secret.js';
-import type { RegistrationKeys } from './keys.js';
-import type { ClientMetadata } from './metadata.js';
+import { verifyClient } from '../registration/client-id.js';
+import { clientSecretFor, secretEquals } from '../registration/client-secret.js';
+import type { RegistrationKeys } from '../registration/keys.js';
+import type { ClientMetadata } from '../registration/metadata.js';
 
 export interface VerifiedClient {
   readonly clientId: string;

@@ -4,14 +4,14 @@
  * that registered it. The password is checked by the auth script with the throttling every
  * face shares, and a newline in it is refused before it reaches the script.
  */
-import type { AuthenticatedClient } from '../clientauth.js';
+import type { AuthenticatedClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
 import { OAuthError } from '../errors.js';
 import { checkPassword } from '../password-check.js';
-import { limitToClient, parseScope } from '../scopes.js';
-import { createGrant } from '../grants.js';
-import { prepareUsername, stripOwnHost } from '../username.js';
-import { issueTokens, type GrantRequest, type TokenResponse } from './token.js';
+import { limitToClient, parseScope } from '../consent/scopes.js';
+import { createGrant } from '../consent/grant.js';
+import { prepareUsername, stripOwnHost } from '../session/username.js';
+import { issueTokens, type GrantRequest, type TokenResponse } from '../endpoints/token.js';
 
 export async function passwordGrant(
   ctx: OAuthContext,

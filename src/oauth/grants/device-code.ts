@@ -14,14 +14,14 @@
  *     the interval grows by SLOW_DOWN_STEP_S for this and every later poll (§3.5); else
  *     authorization_pending. Only pending polls are timed: a final answer is never delayed.
  */
-import type { AuthenticatedClient } from '../clientauth.js';
+import type { AuthenticatedClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
 import { issueTokens, type TokenResponse } from '../endpoints/token.js';
 import { OAuthError } from '../errors.js';
 import { idTokenFor } from '../oidc/id-token.js';
 import { DEVICE_CODE_GRANT } from '../registration/vocabulary.js';
-import { hashSecret } from '../secrets.js';
-import { SLOW_DOWN_STEP_S } from './policy.js';
+import { hashSecret } from '../tokens/secrets.js';
+import { SLOW_DOWN_STEP_S } from '../device/policy.js';
 
 const invalid = (why: string) => new OAuthError('invalid_grant', undefined, { cause: new Error(why) });
 

@@ -9,8 +9,8 @@ import { formOf, type Form } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import type { ClientMetadata } from '../registration/metadata.js';
 import { verifyClient } from '../registration/client-id.js';
-import { browserOf, checkCsrf, parseCookies, readRequestToken, type AuthorizationRequest } from '../session.js';
-import { errorPage } from './pages.js';
+import { browserOf, checkCsrf, parseCookies, readRequestToken, type AuthorizationRequest } from '../session/session.js';
+import { errorPage } from '../pages/authorize.js';
 
 export interface FormRequest {
   readonly body: Form;

@@ -8,9 +8,9 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
-import type { OAuthStore } from '../storage/port.js';
-import type { OAuthHost } from './host.js';
-import { randomBase64url } from './secrets.js';
+import type { OAuthStore } from '../../storage/port.js';
+import type { OAuthHost } from '../host.js';
+import { randomBase64url } from '../tokens/secrets.js';
 
 export const SESSION_COOKIE = 'gh_session';
 export const CSRF_COOKIE = 'gh_csrf';

@@ -8,13 +8,13 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { queryOf } from '../../http/form.js';
-import { clientDisplay } from '../client-identity.js';
+import { clientDisplay } from '../clients/identity.js';
 import type { OAuthContext } from '../context.js';
 import { verifyClient } from '../registration/client-id.js';
-import { csrfToken, readRequestToken, readSession, sessionFits } from '../session.js';
+import { csrfToken, readRequestToken, readSession, sessionFits } from '../session/session.js';
 import { readFormRequest } from './form-request.js';
-import { errorPage, loginPage, redirectToClient } from './pages.js';
-import { showNext } from './authorize.js';
+import { errorPage, loginPage, redirectToClient } from '../pages/authorize.js';
+import { showNext } from './endpoint.js';
 import { issueCode } from './issue-code.js';
 
 export function consentPageEndpoint(ctx: OAuthContext) {

@@ -8,9 +8,9 @@
  * client can never present a secret, a confidential one never go without, and no request may
  * use two methods at once.
  */
-import { ClientCache, type VerifiedClient } from './registration/client-cache.js';
-import { OAuthError } from './errors.js';
-import type { OAuthHost } from './host.js';
+import { ClientCache, type VerifiedClient } from './cache.js';
+import { OAuthError } from '../errors.js';
+import type { OAuthHost } from '../host.js';
 
 export type AuthenticatedClient = VerifiedClient;
 

@@ -3,8 +3,8 @@
  * Anything that is not an exposed OAuthError is answered as a bare server_error, so no stack,
  * message or cause ever reaches a client.
  */
-import { MalformedParametersError, UnsupportedBodyError } from '../http/form.js';
-import { OAuthError, OAuthErrorCodes, isOAuthError, type OAuthErrorCode } from './errors.js';
+import { MalformedParametersError, UnsupportedBodyError } from '../../http/form.js';
+import { OAuthError, OAuthErrorCodes, isOAuthError, type OAuthErrorCode } from '../errors.js';
 
 export interface OAuthErrorResponse {
   readonly status: number;

@@ -5,13 +5,13 @@
  * are built here with `html`.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ClientDisplay } from '../client-identity.js';
+import type { ClientDisplay } from '../clients/identity.js';
 import type { OAuthContext } from '../context.js';
-import { cssHref } from '../endpoints/pages.js';
-import { SCOPE_DESCRIPTIONS } from '../scopes.js';
-import { browserCookie, parseCookies } from '../session.js';
+import { cssHref } from './authorize.js';
+import { SCOPE_DESCRIPTIONS } from '../consent/scopes.js';
+import { browserCookie, parseCookies } from '../session/session.js';
 import { html, SafeHtml } from '../views/render.js';
-import { formatUserCode } from './user-code.js';
+import { formatUserCode } from '../device/user-code.js';
 
 /** Paths of the device pages, under the issuer. */
 export const DEVICE_PATHS = {

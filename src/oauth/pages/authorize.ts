@@ -1,9 +1,9 @@
 /** Rendering of the authorization pages and redirects back to the client. */
 import type { FastifyReply } from 'fastify';
-import type { ClientDisplay } from '../client-identity.js';
+import type { ClientDisplay } from '../clients/identity.js';
 import type { OAuthContext } from '../context.js';
-import { withParams } from '../redirect.js';
-import { SCOPE_DESCRIPTIONS } from '../scopes.js';
+import { withParams } from '../authorize/redirect.js';
+import { SCOPE_DESCRIPTIONS } from '../consent/scopes.js';
 import { html, SafeHtml } from '../views/render.js';
 
 export function cssHref(ctx: OAuthContext): string {
