@@ -16,7 +16,7 @@
  */
 import type { AuthenticatedClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
-import { issueTokens, type TokenResponse } from '../endpoints/token.js';
+import { issueTokens, type TokenResponse } from '../tokens/issue.js';
 import { OAuthError } from '../errors.js';
 import { idTokenFor } from '../oidc/id-token.js';
 import { DEVICE_CODE_GRANT } from '../registration/vocabulary.js';

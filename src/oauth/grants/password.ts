@@ -11,7 +11,8 @@ import { checkPassword } from '../password-check.js';
 import { limitToClient, parseScope } from '../consent/scopes.js';
 import { createGrant } from '../consent/grant.js';
 import { prepareUsername, stripOwnHost } from '../session/username.js';
-import { issueTokens, type GrantRequest, type TokenResponse } from '../endpoints/token.js';
+import type { GrantRequest } from './grant.js';
+import { issueTokens, type TokenResponse } from '../tokens/issue.js';
 
 export async function passwordGrant(
   ctx: OAuthContext,
