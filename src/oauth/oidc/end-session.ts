@@ -32,7 +32,8 @@ import { verifyClient } from '../registration/client-id.js';
 import { withParams } from '../authorize/redirect.js';
 import { browserCookie, checkCsrf, cookie, CSRF_COOKIE, csrfToken, parseCookies, readSession, SESSION_COOKIE, type ReadSession } from '../session/session.js';
 import { cssHref, errorPage } from '../pages/authorize.js';
-import { ID_TOKEN_ALG, oidcKeys } from './keys.js';
+import { ID_TOKEN_ALG } from './alg.js';
+import { oidcKeys } from './keys.js';
 
 export const END_SESSION_PATH = '/oauth2/logout';
 export const END_SESSION_CONFIRM_PATH = '/oauth2/logout/confirm';
