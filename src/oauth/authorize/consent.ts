@@ -10,7 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { queryOf } from '../../http/form.js';
 import { clientDisplay } from '../clients/identity.js';
 import type { OAuthContext } from '../context.js';
-import { verifyClient } from '../registration/client-id.js';
+import { lookupClient } from '../clients/lookup.js';
 import { csrfToken, readRequestToken, readSession, sessionFits } from '../session/session.js';
 import { readFormRequest } from './form-request.js';
 import { errorPage, loginPage, redirectToClient } from '../pages/authorize.js';
@@ -29,7 +29,7 @@ export function consentPageEndpoint(ctx: OAuthContext) {
     if (request === null) return errorPage(ctx, reply, 400, 'Form expired', 'This request has expired. Go back to the application and start again.');
     let client;
     try {
-      client = await verifyClient(request.client_id, ctx.host.keys);
+      client = (await lookupClient(ctx.host, request.client_id)).metadata;
     } catch {
       return errorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
     }

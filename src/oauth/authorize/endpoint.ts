@@ -43,7 +43,7 @@ import type { OAuthContext } from '../context.js';
 import { OAuthError } from '../errors.js';
 import { isValidChallenge } from './pkce.js';
 import { matchRedirectUri } from './redirect.js';
-import { verifyClient } from '../registration/client-id.js';
+import { lookupClient } from '../clients/lookup.js';
 import type { ClientMetadata } from '../registration/metadata.js';
 import { limitToClient, parseScope } from '../consent/scopes.js';
 import { browserCookie, csrfToken, issueRequestToken, parseCookies, readSession, sessionFits, type AuthorizationRequest, type ReadSession } from '../session/session.js';
@@ -68,7 +68,7 @@ export function authorizeEndpoint(ctx: OAuthContext) {
     }
     let client: ClientMetadata;
     try {
-      client = await verifyClient(params['client_id'], ctx.host.keys);
+      client = (await lookupClient(ctx.host, params['client_id'])).metadata;
     } catch {
       return errorPage(ctx, reply, 400, 'Unknown application', 'The application that sent you here is not registered with this server.');
     }

@@ -9,6 +9,7 @@
  * use two methods at once.
  */
 import { ClientCache, type VerifiedClient } from './cache.js';
+import { lookupClient } from './lookup.js';
 import { OAuthError } from '../errors.js';
 import type { OAuthHost } from '../host.js';
 
@@ -49,7 +50,7 @@ export async function authenticateClient(
     method = 'none';
   }
   if (clientId === undefined) throw fail('no client_id');
-  const client = await host.clients.verify(clientId);
+  const client = await lookupClient(host, clientId);
   const registeredPublic = client.secret === null;
   if (registeredPublic !== (method === 'none')) throw fail(`registered ${client.metadata.token_endpoint_auth_method}, used ${method}`);
   if (method !== 'none' && !ClientCache.secretMatches(client, secret)) throw fail('wrong client_secret');

@@ -37,14 +37,18 @@ export class ClientCache {
     this.#max = max;
   }
 
-  /** The verified client, or throws OAuthError invalid_client (from verifyClient). */
-  async verify(clientId: string): Promise<VerifiedClient> {
-    const hit = this.#entries.get(clientId);
+  /**
+   * The verified client, or throws OAuthError invalid_client (from verifyClient, which also
+   * refuses a client_id that is not a string: an absent parameter).
+   */
+  async verify(presented: unknown): Promise<VerifiedClient> {
+    const hit = typeof presented === 'string' ? this.#entries.get(presented) : undefined;
     if (hit !== undefined) {
       if (hit.expiresAt > Date.now()) return hit;
-      this.#entries.delete(clientId);
+      this.#entries.delete(hit.clientId);
     }
-    const metadata = await verifyClient(clientId, this.#keys);
+    const metadata = await verifyClient(presented, this.#keys);
+    const clientId = presented as string; // verifyClient refuses anything else
     // Verified above: decoding without checking again is safe here.
     const exp = decodeJwt(clientId).exp;
     const key = this.#keys.find(decodeProtectedHeader(clientId).kid)!;

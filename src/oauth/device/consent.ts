@@ -15,7 +15,7 @@ import type { DeviceRecord } from '../../storage/port.js';
 import { formField, formOf, queryOf } from '../../http/form.js';
 import { clientDisplay } from '../clients/identity.js';
 import type { OAuthContext } from '../context.js';
-import { verifyClient } from '../registration/client-id.js';
+import { lookupClient } from '../clients/lookup.js';
 import type { ClientMetadata } from '../registration/metadata.js';
 import { hashSecret, newId } from '../tokens/secrets.js';
 import { browserOf, checkCsrf, csrfToken, parseCookies, readSession } from '../session/session.js';
@@ -36,7 +36,7 @@ function requestParam(req: FastifyRequest): string | undefined {
 /** The client of a device, or null when its registration no longer verifies (expired, key rotated out). */
 async function clientOf(ctx: OAuthContext, device: DeviceRecord): Promise<ClientMetadata | null> {
   try {
-    return await verifyClient(device.clientId, ctx.host.keys);
+    return (await lookupClient(ctx.host, device.clientId)).metadata;
   } catch {
     return null;
   }

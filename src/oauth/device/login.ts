@@ -11,7 +11,7 @@ import { formField, formOf } from '../../http/form.js';
 import { clientDisplay } from '../clients/identity.js';
 import type { OAuthContext } from '../context.js';
 import { checkPassword, signInRefusal } from '../password-check.js';
-import { verifyClient } from '../registration/client-id.js';
+import { lookupClient } from '../clients/lookup.js';
 import { browserOf, checkCsrf, csrfToken, issueSession, parseCookies, rotatedCsrfCookie, sessionCookie } from '../session/session.js';
 import { prepareUsername, stripOwnHost } from '../session/username.js';
 import { consentLocation } from './consent.js';
@@ -32,7 +32,7 @@ export function loginEndpoint(ctx: OAuthContext) {
     }
     let clientName: string;
     try {
-      clientName = clientDisplay(await verifyClient(device.clientId, ctx.host.keys), null).name;
+      clientName = clientDisplay((await lookupClient(ctx.host, device.clientId)).metadata, null).name;
     } catch {
       return deviceErrorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
     }

@@ -28,7 +28,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthContext } from '../context.js';
 import type { OAuthHost } from '../host.js';
 import { formOf, paramsOf, type Form } from '../../http/form.js';
-import { verifyClient } from '../registration/client-id.js';
+import { lookupClient } from '../clients/lookup.js';
 import { withParams } from '../authorize/redirect.js';
 import { browserCookie, checkCsrf, cookie, CSRF_COOKIE, csrfToken, parseCookies, readSession, SESSION_COOKIE, type ReadSession } from '../session/session.js';
 import { cssHref, errorPage } from '../pages/authorize.js';
@@ -90,7 +90,7 @@ async function target(ctx: OAuthContext, p: Params, hint: Hint | null): Promise<
   if (p.post_logout_redirect_uri === undefined || hint === null) return { ok: true, redirect: null };
   let registered: readonly string[];
   try {
-    registered = (await verifyClient(hint.aud, ctx.host.keys)).post_logout_redirect_uris ?? [];
+    registered = (await lookupClient(ctx.host, hint.aud)).metadata.post_logout_redirect_uris ?? [];
   } catch {
     return { ok: true, redirect: null };
   }
