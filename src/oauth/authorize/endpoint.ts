@@ -40,7 +40,6 @@ import { paramsOf, type Form } from '../../http/form.js';
 import { clientDisplay } from '../clients/identity.js';
 import { consentOnRecord } from '../consent/on-record.js';
 import type { OAuthContext } from '../context.js';
-import { OAuthError } from '../errors.js';
 import { isValidChallenge } from './pkce.js';
 import { matchRedirectUri } from './redirect.js';
 import { lookupClient } from '../clients/lookup.js';
@@ -184,5 +183,3 @@ export async function showNext(
   if (!sessionFits(session, request.auth_after)) return loginPage(ctx, reply, { clientName: shown.name, request: requestToken, csrf });
   return consentPage(ctx, reply, { client: shown, scope: request.scope, user: session.user, request: requestToken, csrf });
 }
-
-export { OAuthError };

@@ -10,12 +10,12 @@
  */
 import { ClientCache, type VerifiedClient } from './cache.js';
 import { lookupClient } from './lookup.js';
-import { OAuthError } from '../errors.js';
+import { invalidClient } from '../errors.js';
 import type { OAuthHost } from '../host.js';
 
 export type AuthenticatedClient = VerifiedClient;
 
-const fail = (why: string) => new OAuthError('invalid_client', 'client authentication failed', { cause: new Error(why) });
+const fail = (why: string) => invalidClient('client authentication failed', new Error(why));
 
 export async function authenticateClient(
   host: OAuthHost,

@@ -7,7 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formOf } from '../../http/form.js';
 import { authenticateClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
-import { OAuthError } from '../errors.js';
+import { invalidRequest, unsupportedGrantType } from '../errors.js';
 import { authorizationCodeGrant } from '../grants/authorization-code.js';
 import { deviceCodeGrant } from '../grants/device-code.js';
 import type { GrantHandler } from '../grants/grant.js';
@@ -22,9 +22,9 @@ export function tokenEndpoint(ctx: OAuthContext) {
       const body = formOf(req);
       const client = await authenticateClient(ctx.host, req.headers.authorization, body);
       const type = body['grant_type'];
-      if (type === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
+      if (type === undefined) throw invalidRequest('grant_type is required');
       const handler = GRANT_HANDLERS[type];
-      if (handler === undefined) throw new OAuthError('unsupported_grant_type');
+      if (handler === undefined) throw unsupportedGrantType();
       return reply.send(await handler(ctx, client, body, { address: req.ip }));
     } catch (err) {
       return sendOAuthError(ctx, reply, err);

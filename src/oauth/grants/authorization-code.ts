@@ -9,20 +9,20 @@
  */
 import type { AuthenticatedClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
-import { OAuthError } from '../errors.js';
+import { invalidGrant, invalidRequest, unauthorizedClient } from '../errors.js';
 import { verifyPkce } from '../authorize/pkce.js';
 import { idTokenFor } from '../oidc/id-token.js';
 import { mintTokens, type TokenResponse } from '../tokens/issue.js';
 import { hashSecret } from '../tokens/secrets.js';
 
-const grant = (why: string) => new OAuthError('invalid_grant', undefined, { cause: new Error(why) });
+const grant = (why: string) => invalidGrant(undefined, new Error(why));
 
 export async function authorizationCodeGrant(ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>): Promise<TokenResponse> {
-  if (!client.metadata.grant_types.includes('authorization_code')) throw new OAuthError('unauthorized_client');
+  if (!client.metadata.grant_types.includes('authorization_code')) throw unauthorizedClient();
   const code = body['code'];
   const verifier = body['code_verifier'];
-  if (code === undefined) throw new OAuthError('invalid_request', 'code is required');
-  if (verifier === undefined) throw new OAuthError('invalid_request', 'code_verifier is required (PKCE)');
+  if (code === undefined) throw invalidRequest('code is required');
+  if (verifier === undefined) throw invalidRequest('code_verifier is required (PKCE)');
   const now = Date.now();
   const hash = hashSecret(code);
   // Read first, redeem last: the bindings are checked before anything is written, and the

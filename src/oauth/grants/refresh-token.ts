@@ -13,16 +13,16 @@ import type { TokenRecord } from '../../storage/port.js';
 import type { AuthenticatedClient } from '../clients/authenticate.js';
 import { parseScope } from '../consent/scopes.js';
 import type { OAuthContext } from '../context.js';
-import { OAuthError } from '../errors.js';
+import { invalidGrant, invalidRequest, invalidScope, unauthorizedClient } from '../errors.js';
 import { mintTokens, type TokenResponse } from '../tokens/issue.js';
 import { hashSecret } from '../tokens/secrets.js';
 
-const grant = (why: string) => new OAuthError('invalid_grant', undefined, { cause: new Error(why) });
+const grant = (why: string) => invalidGrant(undefined, new Error(why));
 
 export async function refreshTokenGrant(ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>): Promise<TokenResponse> {
-  if (!client.metadata.grant_types.includes('refresh_token')) throw new OAuthError('unauthorized_client');
+  if (!client.metadata.grant_types.includes('refresh_token')) throw unauthorizedClient();
   const presented = body['refresh_token'];
-  if (presented === undefined) throw new OAuthError('invalid_request', 'refresh_token is required');
+  if (presented === undefined) throw invalidRequest('refresh_token is required');
   const now = Date.now();
   const hash = hashSecret(presented);
   const found = await ctx.store.findToken(hash);
@@ -38,7 +38,7 @@ export async function refreshTokenGrant(ctx: OAuthContext, client: Authenticated
     const asked = parseScope(body['scope']);
     const held = new Set(token.scope.split(' '));
     if (asked === null || asked.length === 0 || !asked.every((s) => held.has(s))) {
-      throw new OAuthError('invalid_scope', 'a refresh may only narrow the scope');
+      throw invalidScope('a refresh may only narrow the scope');
     }
     scope = asked.join(' ');
   }

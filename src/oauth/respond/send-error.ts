@@ -2,7 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { addressKey } from '../../http/address-key.js';
 import type { RateLimiter } from '../../http/ratelimit.js';
-import { OAuthError } from '../errors.js';
+import { temporarilyUnavailable } from '../errors.js';
 import type { OAuthContext } from '../context.js';
 import { isOAuthError } from '../errors.js';
 import { edgeError, renderError } from './render-error.js';
@@ -25,6 +25,6 @@ export function enforceRate(limiter: RateLimiter, req: FastifyRequest, reply: Fa
   const wait = limiter.take(addressKey(req.ip));
   if (wait > 0) {
     reply.header('retry-after', String(Math.ceil(wait / 1000)));
-    throw new OAuthError('temporarily_unavailable', `too many ${what}; try again later`, { status: 429 });
+    throw temporarilyUnavailable(`too many ${what}; try again later`, undefined, 429);
   }
 }
