@@ -8,7 +8,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
-import { browserOf, issueSession, parseCookies, rotatedCsrfCookie, sessionCookie } from '../session/session.js';
+import { parseCookies } from '../session/cookies.js';
+import { browserOf, rotatedCsrfCookie } from '../session/csrf.js';
+import { issueSession, sessionCookie } from '../session/session.js';
 import { prepareUsername, stripOwnHost } from '../session/username.js';
 import { checkPassword, retryAfter } from '../password-check.js';
 import { accountCsrf, checkAccountCsrf } from './csrf.js';

@@ -8,7 +8,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { queryOf } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
-import { parseCookies, readSession } from '../session/session.js';
+import { parseCookies } from '../session/cookies.js';
+import { readSession } from '../session/session.js';
 import { accountCsrf, browserId } from './csrf.js';
 import { accountLoginPage, accountPage } from '../pages/account.js';
 

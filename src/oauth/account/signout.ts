@@ -8,7 +8,8 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthContext } from '../context.js';
-import { cookie, parseCookies, readSession, SESSION_COOKIE } from '../session/session.js';
+import { cookie, parseCookies } from '../session/cookies.js';
+import { readSession, SESSION_COOKIE } from '../session/session.js';
 import { checkAccountCsrf } from './csrf.js';
 import { formOf } from '../../http/form.js';
 import { formExpired } from './gate.js';

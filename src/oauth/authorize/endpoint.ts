@@ -45,7 +45,10 @@ import { matchRedirectUri } from './redirect.js';
 import { lookupClient } from '../clients/lookup.js';
 import type { ClientMetadata } from '../registration/metadata.js';
 import { limitToClient, parseScope } from '../consent/scopes.js';
-import { browserCookie, csrfToken, issueRequestToken, parseCookies, readSession, sessionFits, type AuthorizationRequest, type ReadSession } from '../session/session.js';
+import { parseCookies } from '../session/cookies.js';
+import { browserCookie, csrfToken } from '../session/csrf.js';
+import { issueRequestToken, type AuthorizationRequest } from '../session/request-token.js';
+import { readSession, sessionFits, type ReadSession } from '../session/session.js';
 import { issueCode } from './issue-code.js';
 import { consentPage, errorPage, loginPage, redirectToClient } from '../pages/authorize.js';
 

@@ -9,7 +9,9 @@ import { formOf, type Form } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import type { ClientMetadata } from '../registration/metadata.js';
 import { lookupClient } from '../clients/lookup.js';
-import { browserOf, checkCsrf, parseCookies, readRequestToken, type AuthorizationRequest } from '../session/session.js';
+import { parseCookies } from '../session/cookies.js';
+import { browserOf, checkCsrf } from '../session/csrf.js';
+import { readRequestToken, type AuthorizationRequest } from '../session/request-token.js';
 import { errorPage } from '../pages/authorize.js';
 
 export interface FormRequest {

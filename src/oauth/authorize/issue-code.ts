@@ -9,7 +9,8 @@ import type { OAuthContext } from '../context.js';
 import { createGrant } from '../consent/grant.js';
 import type { ClientMetadata } from '../registration/metadata.js';
 import { hashSecret, newSecret } from '../tokens/secrets.js';
-import type { AuthorizationRequest, Session } from '../session/session.js';
+import type { AuthorizationRequest } from '../session/request-token.js';
+import type { Session } from '../session/session.js';
 import { redirectToClient } from '../pages/authorize.js';
 
 /** Authorization codes live two minutes (RFC 6749 §4.1.2 recommends at most ten). */

@@ -18,7 +18,9 @@ import type { OAuthContext } from '../context.js';
 import { lookupClient } from '../clients/lookup.js';
 import type { ClientMetadata } from '../registration/metadata.js';
 import { hashSecret, newId } from '../tokens/secrets.js';
-import { browserOf, checkCsrf, csrfToken, parseCookies, readSession } from '../session/session.js';
+import { parseCookies } from '../session/cookies.js';
+import { browserOf, checkCsrf, csrfToken } from '../session/csrf.js';
+import { readSession } from '../session/session.js';
 import { browserId, DEVICE_PATHS, deviceConsentPage, deviceDonePage, deviceErrorPage, deviceLoginPage } from '../pages/device.js';
 import { pendingDevice, readDeviceRequest } from './request.js';
 

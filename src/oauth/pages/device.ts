@@ -9,7 +9,8 @@ import type { ClientDisplay } from '../clients/identity.js';
 import type { OAuthContext } from '../context.js';
 import { cssHref } from './authorize.js';
 import { SCOPE_DESCRIPTIONS } from '../consent/scopes.js';
-import { browserCookie, parseCookies } from '../session/session.js';
+import { parseCookies } from '../session/cookies.js';
+import { browserCookie } from '../session/csrf.js';
 import { html, SafeHtml } from '../views/render.js';
 import { formatUserCode } from '../device/user-code.js';
 
