@@ -15,7 +15,9 @@ import { csrfToken } from '../session/csrf.js';
 import { readRequestToken } from '../session/request-token.js';
 import { readSession, sessionFits } from '../session/session.js';
 import { readFormRequest } from './form-request.js';
-import { errorPage, loginPage, redirectToClient } from '../pages/authorize.js';
+import { loginPage } from '../pages/authorize.js';
+import { errorPage } from '../pages/layout.js';
+import { redirectToClient } from './redirect-to-client.js';
 import { showNext } from './endpoint.js';
 import { issueCode } from './issue-code.js';
 

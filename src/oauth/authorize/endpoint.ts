@@ -50,7 +50,9 @@ import { browserCookie, csrfToken } from '../session/csrf.js';
 import { issueRequestToken, type AuthorizationRequest } from '../session/request-token.js';
 import { readSession, sessionFits, type ReadSession } from '../session/session.js';
 import { issueCode } from './issue-code.js';
-import { consentPage, errorPage, loginPage, redirectToClient } from '../pages/authorize.js';
+import { consentPage, loginPage } from '../pages/authorize.js';
+import { errorPage } from '../pages/layout.js';
+import { redirectToClient } from './redirect-to-client.js';
 
 /** An authorization error (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6): its code and description. */
 interface Refusal {

@@ -12,7 +12,7 @@ import { lookupClient } from '../clients/lookup.js';
 import { parseCookies } from '../session/cookies.js';
 import { browserOf, checkCsrf } from '../session/csrf.js';
 import { readRequestToken, type AuthorizationRequest } from '../session/request-token.js';
-import { errorPage } from '../pages/authorize.js';
+import { errorPage } from '../pages/layout.js';
 
 export interface FormRequest {
   readonly body: Form;

@@ -19,7 +19,7 @@ import { invalidScope, unauthorizedClient } from '../errors.js';
 import { DEVICE_CODE_GRANT } from '../registration/vocabulary.js';
 import { limitToClient, parseScope } from '../consent/scopes.js';
 import { hashSecret, newSecret } from '../tokens/secrets.js';
-import { DEVICE_PATHS } from '../pages/device.js';
+import { DEVICE_PATHS } from './paths.js';
 import { DEVICE_CODE_TTL_S, POLL_INTERVAL_S, USER_CODE_ATTEMPTS } from './policy.js';
 import { formatUserCode, newUserCode } from './user-code.js';
 

@@ -21,7 +21,9 @@ import { hashSecret, newId } from '../tokens/secrets.js';
 import { parseCookies } from '../session/cookies.js';
 import { browserOf, checkCsrf, csrfToken } from '../session/csrf.js';
 import { readSession } from '../session/session.js';
-import { browserId, DEVICE_PATHS, deviceConsentPage, deviceDonePage, deviceErrorPage, deviceLoginPage } from '../pages/device.js';
+import { deviceConsentPage, deviceDonePage, deviceErrorPage, deviceLoginPage } from '../pages/device.js';
+import { browserId } from './browser.js';
+import { DEVICE_PATHS } from './paths.js';
 import { pendingDevice, readDeviceRequest } from './request.js';
 
 const EXPIRED = 'This request has expired or was already answered. Enter the code from your device again.';

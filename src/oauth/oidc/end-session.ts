@@ -33,7 +33,7 @@ import { withParams } from '../authorize/redirect.js';
 import { cookie, parseCookies } from '../session/cookies.js';
 import { browserCookie, checkCsrf, CSRF_COOKIE, csrfToken } from '../session/csrf.js';
 import { readSession, SESSION_COOKIE, type ReadSession } from '../session/session.js';
-import { cssHref, errorPage } from '../pages/authorize.js';
+import { cssHref, errorPage } from '../pages/layout.js';
 import { ID_TOKEN_ALG } from './alg.js';
 import { oidcKeys } from './keys.js';
 
