@@ -9,7 +9,8 @@ import { authenticateClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
 import { invalidClient, invalidRequest } from '../errors.js';
 import { hashSecret } from '../tokens/secrets.js';
-import { enforceRate, sendOAuthError } from '../respond/send-error.js';
+import { enforceRate } from '../respond/rate-limit.js';
+import { sendOAuthError } from '../respond/send-error.js';
 
 export function introspectEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {

@@ -14,7 +14,8 @@ import { authenticateClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
 import { invalidRequest, unauthorizedClient } from '../errors.js';
 import { hashSecret } from '../tokens/secrets.js';
-import { enforceRate, sendOAuthError } from '../respond/send-error.js';
+import { enforceRate } from '../respond/rate-limit.js';
+import { sendOAuthError } from '../respond/send-error.js';
 
 export function revokeEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {

@@ -13,7 +13,8 @@ import { deviceCodeGrant } from '../grants/device-code.js';
 import type { GrantHandler } from '../grants/grant.js';
 import { passwordGrant } from '../grants/password.js';
 import { refreshTokenGrant } from '../grants/refresh-token.js';
-import { enforceRate, sendOAuthError } from '../respond/send-error.js';
+import { enforceRate } from '../respond/rate-limit.js';
+import { sendOAuthError } from '../respond/send-error.js';
 
 export function tokenEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {

@@ -1,8 +1,5 @@
 /** JSON error responses of the OAuth API endpoints (RFC 6749 §5.2). */
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { addressKey } from '../../http/address-key.js';
-import type { RateLimiter } from '../../http/ratelimit.js';
-import { temporarilyUnavailable } from '../errors.js';
+import type { FastifyReply } from 'fastify';
 import type { OAuthContext } from '../context.js';
 import { isOAuthError } from '../errors.js';
 import { edgeError, renderError } from './render-error.js';
@@ -15,16 +12,4 @@ export function sendOAuthError(ctx: OAuthContext, reply: FastifyReply, err: unkn
   // RFC 6749 §5.2: a 401 for invalid_client carries the scheme the client may use.
   if (status === 401) reply.header('www-authenticate', 'Basic realm="oauth2"');
   return reply.code(status).send(body);
-}
-
-/**
- * Throws a 429 `temporarily_unavailable` (with Retry-After) when the client address (its /64
- * for IPv6, http/address-key.ts) is over the limit.
- */
-export function enforceRate(limiter: RateLimiter, req: FastifyRequest, reply: FastifyReply, what: string): void {
-  const wait = limiter.take(addressKey(req.ip));
-  if (wait > 0) {
-    reply.header('retry-after', String(Math.ceil(wait / 1000)));
-    throw temporarilyUnavailable(`too many ${what}; try again later`, undefined, 429);
-  }
 }
