@@ -8,12 +8,12 @@
 export const GROUPS = [
   {
     name: 'oauth-token',
-    mutate: ['src/oauth/endpoints/token.ts', 'src/oauth/pkce.ts'],
+    mutate: ['src/oauth/endpoints/token.ts', 'src/oauth/grants/authorization-code.ts', 'src/oauth/grants/refresh-token.ts', 'src/oauth/tokens/issue.ts', 'src/oauth/authorize/pkce.ts'],
     tests: ['oauth/pkce', 'oauth/endpoints/token-bindings', 'oauth/endpoints/token-requests', 'oauth/endpoints/refresh-scope', 'oauth/endpoints/flow', 'oauth/oidc/id-token'],
   },
   {
     name: 'oauth-redirect',
-    mutate: ['src/oauth/redirect.ts', 'src/oauth/registration/redirect-uri.ts', 'src/oauth/registration/uri.ts'],
+    mutate: ['src/oauth/authorize/redirect.ts', 'src/oauth/registration/redirect-uri.ts', 'src/oauth/registration/uri.ts'],
     tests: ['oauth/redirect', 'oauth/registration/metadata', 'oauth/endpoints/redirect-trust', 'oauth/endpoints/flow', 'oauth/oidc/end-session'],
   },
   {
@@ -21,7 +21,7 @@ export const GROUPS = [
     mutate: [
       'src/oauth/registration/client-id.ts',
       'src/oauth/registration/client-secret.ts',
-      'src/oauth/registration/client-cache.ts',
+      'src/oauth/clients/cache.ts',
       'src/oauth/registration/keys.ts',
       'src/oauth/registration/metadata.ts',
       'src/oauth/registration/fields.ts',
@@ -38,25 +38,25 @@ export const GROUPS = [
   },
   {
     name: 'oauth-clientauth',
-    mutate: ['src/oauth/clientauth.ts'],
+    mutate: ['src/oauth/clients/authenticate.ts'],
     tests: ['oauth/endpoints/flow', 'oauth/endpoints/revoke', 'oauth/registration/client-secret'],
   },
   {
     name: 'oauth-session-csrf',
-    mutate: ['src/oauth/session.ts', 'src/oauth/account/csrf.ts'],
+    mutate: ['src/oauth/session/session.ts', 'src/oauth/session/csrf.ts', 'src/oauth/session/request-token.ts', 'src/oauth/session/cookies.ts', 'src/oauth/account/csrf.ts'],
     tests: ['oauth/endpoints/flow', 'oauth/endpoints/csrf-cookie', 'oauth/account/page', 'oauth/oidc/prompt'],
   },
   {
     name: 'oauth-endpoints',
     mutate: [
-      'src/oauth/endpoints/authorize.ts',
-      'src/oauth/endpoints/consent.ts',
-      'src/oauth/endpoints/issue-code.ts',
-      'src/oauth/endpoints/login.ts',
+      'src/oauth/authorize/endpoint.ts',
+      'src/oauth/authorize/consent.ts',
+      'src/oauth/authorize/issue-code.ts',
+      'src/oauth/authorize/login.ts',
       'src/oauth/endpoints/revoke.ts',
       'src/oauth/endpoints/introspect.ts',
-      'src/oauth/endpoints/password.ts',
-      'src/oauth/grants.ts',
+      'src/oauth/grants/password.ts',
+      'src/oauth/consent/grant.ts',
     ],
     tests: [
       'oauth/endpoints/flow',

@@ -2,7 +2,7 @@
 // Mutation testing of the security core, one group of mutation/groups.mjs after another.
 //   node scripts/mutate.mjs                       every group
 //   node scripts/mutate.mjs --group oauth-token   one group (repeatable)
-//   node scripts/mutate.mjs src/oauth/pkce.ts     only these files, in the groups that hold them
+//   node scripts/mutate.mjs src/oauth/authorize/pkce.ts     only these files, in the groups that hold them
 //   node scripts/mutate.mjs src/a.ts:40-90        only these lines of a file
 //   node scripts/mutate.mjs --incremental ...     reuse the last results of unchanged code and tests
 // Reports land in reports/mutation/<group>.{json,html}; the summary table is printed at the end.

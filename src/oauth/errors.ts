@@ -2,7 +2,7 @@
  * Errors of the OAuth 2.0 server. Each carries the registered `error` value (RFC 6749 §4.1.2.1,
  * §5.2; RFC 6750 §3.1; RFC 7009 §2.2.1; RFC 7591 §3.2.2; RFC 8628 §3.5), the HTTP status it is
  * answered with, and an `expose` flag: an error that is not exposed reaches the client only as
- * a bare `server_error` (see render-error.ts). `description` is what the client may read;
+ * a bare `server_error` (see respond/render-error.ts). `description` is what the client may read;
  * the real reason for the log travels in `cause`.
  */
 
@@ -84,46 +84,60 @@ export function isOAuthError(err: unknown): err is OAuthError {
 
 type Description = string | undefined;
 
-/** RFC 6749 §5.2 invalid_request. */
-export const invalidRequest = (d?: Description, cause?: unknown): OAuthError =>
-  new OAuthError('invalid_request', d, { cause });
+/**
+ * The factories of the catalogue, one per `error` value a handler raises: `description` is what
+ * the client may read (the catalogue's default when absent), `cause` the real reason for the
+ * log, `status` an override of the catalogue's status (a 429 or 415 that is still, by its
+ * code, an invalid_request or temporarily_unavailable).
+ */
+type Factory = (description?: Description, cause?: unknown, status?: number) => OAuthError;
 
-/** RFC 6749 §5.2 invalid_client. */
-export const invalidClient = (d?: Description, cause?: unknown): OAuthError =>
-  new OAuthError('invalid_client', d, { cause });
+const factory =
+  (error: OAuthErrorCode): Factory =>
+  (description, cause, status) =>
+    new OAuthError(error, description, { cause, status });
+
+/** RFC 6749 §5.2 invalid_request. */
+export const invalidRequest = factory('invalid_request');
+
+/** RFC 6749 §5.2 invalid_client (401, RFC 6749 §5.2: with a WWW-Authenticate challenge). */
+export const invalidClient = factory('invalid_client');
 
 /** RFC 6749 §5.2 invalid_grant. */
-export const invalidGrant = (d?: Description, cause?: unknown): OAuthError =>
-  new OAuthError('invalid_grant', d, { cause });
+export const invalidGrant = factory('invalid_grant');
 
 /** RFC 6749 §5.2 invalid_scope. */
-export const invalidScope = (d?: Description, cause?: unknown): OAuthError =>
-  new OAuthError('invalid_scope', d, { cause });
+export const invalidScope = factory('invalid_scope');
 
-/** RFC 6749 §5.2 unauthorized_client. */
-export const unauthorizedClient = (d?: Description, cause?: unknown): OAuthError =>
-  new OAuthError('unauthorized_client', d, { cause });
+/** RFC 6749 §5.2 unauthorized_client (also RFC 7009 §2.1: another client's token). */
+export const unauthorizedClient = factory('unauthorized_client');
 
 /** RFC 6749 §5.2 unsupported_grant_type. */
-export const unsupportedGrantType = (d?: Description, cause?: unknown): OAuthError =>
-  new OAuthError('unsupported_grant_type', d, { cause });
+export const unsupportedGrantType = factory('unsupported_grant_type');
 
-/** RFC 6749 §4.1.2.1 access_denied. */
-export const accessDenied = (d?: Description, cause?: unknown): OAuthError =>
-  new OAuthError('access_denied', d, { cause });
+/** RFC 6749 §4.1.2.1 access_denied (RFC 8628 §3.5: the user denied the device). */
+export const accessDenied = factory('access_denied');
+
+/** RFC 6749 §4.1.2.1, §5.2 temporarily_unavailable (exposed: the client should retry). */
+export const temporarilyUnavailable = factory('temporarily_unavailable');
+
+/** RFC 6750 §3.1 invalid_token (401). */
+export const invalidToken = factory('invalid_token');
+
+/** RFC 6750 §3.1 insufficient_scope (403). */
+export const insufficientScope = factory('insufficient_scope');
 
 /** RFC 7591 §3.2.2 invalid_redirect_uri. */
-export const invalidRedirectUri = (d?: Description, cause?: unknown): OAuthError =>
-  new OAuthError('invalid_redirect_uri', d, { cause });
+export const invalidRedirectUri = factory('invalid_redirect_uri');
 
 /** RFC 7591 §3.2.2 invalid_client_metadata. */
-export const invalidClientMetadata = (d?: Description, cause?: unknown): OAuthError =>
-  new OAuthError('invalid_client_metadata', d, { cause });
+export const invalidClientMetadata = factory('invalid_client_metadata');
 
-/** RFC 6749 §5.2 temporarily_unavailable (exposed: the client should retry). */
-export const temporarilyUnavailable = (d?: Description, cause?: unknown): OAuthError =>
-  new OAuthError('temporarily_unavailable', d, { cause });
+/** RFC 8628 §3.5 authorization_pending: the user has not decided yet; poll again. */
+export const authorizationPending = factory('authorization_pending');
 
-/** An unexpected failure: logged with its cause, answered as a bare server_error. */
-export const serverError = (cause?: unknown): OAuthError =>
-  new OAuthError('server_error', undefined, { cause, expose: false });
+/** RFC 8628 §3.5 slow_down: polled too soon; the interval grows. */
+export const slowDown = factory('slow_down');
+
+/** RFC 8628 §3.5 expired_token: the device code expired. */
+export const expiredToken = factory('expired_token');

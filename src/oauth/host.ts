@@ -6,7 +6,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { GatehouseConfig, HostConfig } from '../config/types.js';
-import { ClientCache } from './registration/client-cache.js';
+import { ClientCache } from './clients/cache.js';
 import { RegistrationKeys } from './registration/keys.js';
 
 export class OAuthHost {
@@ -15,7 +15,7 @@ export class OAuthHost {
   /** The issuer's path without a trailing slash ('' for an issuer at the root). */
   readonly basePath: string;
   readonly keys: RegistrationKeys;
-  /** Client_ids already verified (see registration/client-cache.ts). */
+  /** Client_ids already verified (see clients/cache.ts). */
   readonly clients: ClientCache;
   readonly registrationTtlS: number | null;
   readonly accessTokenTtlS: number;

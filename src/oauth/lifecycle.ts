@@ -19,7 +19,7 @@
 import type { AccountLifecycle } from '../accounts/lifecycle.js';
 import type { Logger } from '../log/logger.js';
 import type { OAuthStore } from '../storage/port.js';
-import { prepareUsername } from './username.js';
+import { prepareUsername } from './session/username.js';
 
 export function accountLifecycle(store: Pick<OAuthStore, 'revokeAccount'>, oauthHosts: ReadonlySet<string>, log: Logger): AccountLifecycle {
   return async (change) => {

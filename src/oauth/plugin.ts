@@ -11,23 +11,23 @@ import { accountRoutes } from './account/routes.js';
 import { deviceRoutes } from './device/routes.js';
 import { oidcRoutes } from './oidc/routes.js';
 import type { OAuthContext } from './context.js';
-import { authorizeEndpoint } from './endpoints/authorize.js';
-import { consentEndpoint, consentPageEndpoint } from './endpoints/consent.js';
+import { authorizeEndpoint } from './authorize/endpoint.js';
+import { consentEndpoint, consentPageEndpoint } from './authorize/consent.js';
 import { introspectEndpoint } from './endpoints/introspect.js';
-import { loginEndpoint } from './endpoints/login.js';
+import { loginEndpoint } from './authorize/login.js';
 import { serverMetadata } from './endpoints/metadata.js';
 import { registerEndpoint } from './endpoints/register.js';
-import { sendOAuthError } from './endpoints/respond.js';
+import { sendOAuthError } from './respond/send-error.js';
 import { revokeEndpoint } from './endpoints/revoke.js';
 import { tokenEndpoint } from './endpoints/token.js';
-import { OAuthError } from './errors.js';
+import { invalidRequest } from './errors.js';
 
 export async function oauthRoutes(app: FastifyInstance, ctx: OAuthContext): Promise<void> {
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       // The parser's message may echo input: answer with a fixed description.
-      return sendOAuthError(ctx, reply, new OAuthError('invalid_request', 'the request body or query is malformed or repeats a parameter', { status: status === 413 || status === 415 ? status : 400, cause: err }));
+      return sendOAuthError(ctx, reply, invalidRequest('the request body or query is malformed or repeats a parameter', err, status === 413 || status === 415 ? status : 400));
     }
     return sendOAuthError(ctx, reply, err);
   });

@@ -7,9 +7,9 @@
  */
 import type { Query } from '../extauth/query.js';
 import type { OAuthStore } from '../storage/port.js';
-import { hashSecret } from './secrets.js';
+import { hashSecret } from './tokens/secrets.js';
 
-/** Our access tokens: 256 random bits, base64url (secrets.ts). */
+/** Our access tokens: 256 random bits, base64url (tokens/secrets.ts). */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 /** Scopes that allow an XMPP client login (XEP-0493). */
 const CLIENT_SCOPES = new Set(['xmpp', 'xmpp:client:normal']);

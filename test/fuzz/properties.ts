@@ -11,7 +11,7 @@ import { WireError } from '../../src/extauth/wire/errors.js';
 import { ejabberd, generic, NO, PARTIAL, YES, type ReadResult, type WireProtocol } from '../../src/extauth/wire/protocol.js';
 import { tabEscape, tabUnescape } from '../../src/dovecot/escape.js';
 import { isOAuthError } from '../../src/oauth/errors.js';
-import { matchRedirectUri } from '../../src/oauth/redirect.js';
+import { matchRedirectUri } from '../../src/oauth/authorize/redirect.js';
 import { issueClient, verifyClient } from '../../src/oauth/registration/client-id.js';
 import { RegistrationKeys } from '../../src/oauth/registration/keys.js';
 import { validateClientMetadata } from '../../src/oauth/registration/metadata.js';
@@ -281,7 +281,7 @@ function oracleMatch(registered: readonly string[], requested: string): boolean 
 }
 
 const redirectMatching: FuzzProperty = {
-  name: 'redirect URI matching (oauth/redirect.ts)',
+  name: 'redirect URI matching (oauth/authorize/redirect.ts)',
   async run(runs, seed) {
     const registered = fc.array(fc.constantFrom('http://127.0.0.1/cb', 'http://127.0.0.1:8123/cb', 'http://[::1]/cb?x=1', 'https://app.example.net/cb', 'org.example.app:/cb', 'http://127.0.0.1'), { minLength: 1, maxLength: 3 });
     const mutation = fc.tuple(

@@ -4,21 +4,25 @@ import {
   OAuthError,
   OAuthErrorCodes,
   accessDenied,
+  authorizationPending,
+  expiredToken,
+  insufficientScope,
   invalidClient,
   invalidClientMetadata,
   invalidGrant,
   invalidRedirectUri,
   invalidRequest,
   invalidScope,
+  invalidToken,
   isOAuthError,
   isSafeDescription,
-  serverError,
+  slowDown,
   temporarilyUnavailable,
   unauthorizedClient,
   unsupportedGrantType,
   type OAuthErrorCode,
 } from '../../src/oauth/errors.js';
-import { renderError } from '../../src/oauth/render-error.js';
+import { renderError } from '../../src/oauth/respond/render-error.js';
 
 // RFC 6749 §5.2: error = 1*NQSCHAR; error_description = 1*NQSCHAR.
 const NQSCHAR = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/;
@@ -64,6 +68,11 @@ test('helper constructors make the error they are named after, with the cause ke
     [invalidRedirectUri('d', cause), 'invalid_redirect_uri'],
     [invalidClientMetadata('d', cause), 'invalid_client_metadata'],
     [temporarilyUnavailable('d', cause), 'temporarily_unavailable'],
+    [invalidToken('d', cause), 'invalid_token'],
+    [insufficientScope('d', cause), 'insufficient_scope'],
+    [authorizationPending('d', cause), 'authorization_pending'],
+    [slowDown('d', cause), 'slow_down'],
+    [expiredToken('d', cause), 'expired_token'],
   ];
   for (const [err, code] of rows) {
     assert.ok(isOAuthError(err));
@@ -74,12 +83,15 @@ test('helper constructors make the error they are named after, with the cause ke
     assert.equal(err.cause, cause);
     assert.equal(err.expose, true);
   }
-  const s = serverError(cause);
+  const s = new OAuthError('server_error', undefined, { cause });
   assert.equal(s.error, 'server_error');
   assert.equal(s.expose, false);
   assert.equal(s.cause, cause);
   assert.equal(invalidRequest().description, OAuthErrorCodes.invalid_request.description);
   assert.equal('cause' in invalidRequest(), false);
+  assert.equal(invalidRequest('d', undefined, 415).status, 415);
+  assert.equal(temporarilyUnavailable('d', undefined, 429).status, 429);
+  assert.equal(invalidRequest('d').status, OAuthErrorCodes.invalid_request.status);
 });
 
 test('status and expose can be overridden', () => {
@@ -108,7 +120,7 @@ test('renderError: exposed errors as they are; anything else as a bare server_er
     body: { error: 'invalid_client', error_description: 'client authentication failed' },
   });
   const bare = { status: 500, body: { error: 'server_error', error_description: OAuthErrorCodes.server_error.description } };
-  assert.deepEqual(renderError(serverError(new Error('db password is hunter2'))), bare);
+  assert.deepEqual(renderError(new OAuthError('server_error', undefined, { cause: new Error('db password is hunter2') })), bare);
   assert.deepEqual(renderError(new OAuthError('invalid_grant', 'internal detail', { expose: false })), bare);
   assert.deepEqual(renderError(new Error('secret stack')), bare);
   assert.deepEqual(renderError('string thrown'), bare);

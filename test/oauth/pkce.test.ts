@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { isValidChallenge, verifyPkce } from '../../src/oauth/pkce.js';
+import { isValidChallenge, verifyPkce } from '../../src/oauth/authorize/pkce.js';
 
 const s256 = (v: string) => createHash('sha256').update(v, 'ascii').digest('base64url');
 const UNRESERVED = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { matchRedirectUri, withParams } from '../../src/oauth/redirect.js';
+import { matchRedirectUri, withParams } from '../../src/oauth/authorize/redirect.js';
 
 const WEB = ['https://app.example.net/callback'];
 const NATIVE = ['http://127.0.0.1:8123/cb?x=1', 'http://[::1]/cb', 'org.example.chat:/cb'];

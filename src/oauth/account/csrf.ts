@@ -6,14 +6,14 @@
  *   - forms of a signed-in user:   HMAC(csrfKey, browser + '.account:' + user),
  * so a page shown to one user cannot act for another who signs in later in the same browser.
  *
- * They reuse session.ts's HMAC (`browser + '.' + label`): the labels cannot collide with the
+ * They reuse session/csrf.ts's HMAC (`browser + '.' + label`): the labels cannot collide with the
  * authorization-request tokens it otherwise binds, which are JWTs (base64url segments joined
- * by dots, never `account...`); a username never contains ':' (username.ts refuses it).
+ * by dots, never `account...`); a username never contains ':' (session/username.ts refuses it).
  * The cookie is SameSite=Strict, so a cross-site POST does not even carry it.
  */
 import type { FastifyReply } from 'fastify';
 import type { OAuthHost } from '../host.js';
-import { browserCookie, browserOf, checkCsrf, csrfToken, isBrowserId } from '../session.js';
+import { browserCookie, browserOf, checkCsrf, csrfToken, isBrowserId } from '../session/csrf.js';
 
 /** The purpose label of a form: the sign-in form (no user yet) or a signed-in user's forms. */
 export function accountPurpose(user: string | null): string {

@@ -5,9 +5,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formOf, type Form } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
-import { browserOf, parseCookies, readSession, type Session } from '../session.js';
+import { parseCookies } from '../session/cookies.js';
+import { browserOf } from '../session/csrf.js';
+import { readSession, type Session } from '../session/session.js';
 import { checkAccountCsrf } from './csrf.js';
-import { accountMessage } from './page.js';
+import { accountMessage } from '../pages/account.js';
 
 export type Gate =
   | { readonly ok: true; readonly session: Session; readonly form: Form; readonly browser: string }

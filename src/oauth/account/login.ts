@@ -8,13 +8,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
-import { browserOf, issueSession, parseCookies, rotatedCsrfCookie, sessionCookie } from '../session.js';
-import { prepareUsername, stripOwnHost } from '../username.js';
+import { parseCookies } from '../session/cookies.js';
+import { browserOf, rotatedCsrfCookie } from '../session/csrf.js';
+import { issueSession, sessionCookie } from '../session/session.js';
+import { prepareUsername, stripOwnHost } from '../session/username.js';
 import { checkPassword, retryAfter } from '../password-check.js';
 import { accountCsrf, checkAccountCsrf } from './csrf.js';
 import { formOf } from '../../http/form.js';
 import { formExpired } from './gate.js';
-import { accountLoginPage, accountPath } from './page.js';
+import { accountLoginPage, accountPath } from '../pages/account.js';
 
 export function accountLoginEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {

@@ -21,11 +21,11 @@ import { AccountsError } from '../../accounts/errors.js';
 import { ExtauthError } from '../../extauth/errors.js';
 import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
-import { issueSession, sessionCookie } from '../session.js';
+import { issueSession, sessionCookie } from '../session/session.js';
 import { checkPassword, retryAfter } from '../password-check.js';
 import { accountCsrf } from './csrf.js';
 import { signedInForm } from './gate.js';
-import { accountPage, accountPath, type PasswordField } from './page.js';
+import { accountPage, accountPath, type PasswordField } from '../pages/account.js';
 
 const UNAVAILABLE = 'Password changes are temporarily unavailable. Try again in a moment.';
 

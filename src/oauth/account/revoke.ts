@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { signedInForm } from './gate.js';
-import { accountMessage, accountPath } from './page.js';
+import { accountMessage, accountPath } from '../pages/account.js';
 
 export function revokeGrantEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {

@@ -11,7 +11,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { OAuthContext } from '../context.js';
 import { accountLoginEndpoint } from './login.js';
-import { accountMessage } from './page.js';
+import { accountMessage } from '../pages/account.js';
 import { changePasswordEndpoint } from './password.js';
 import { revokeGrantEndpoint } from './revoke.js';
 import { showAccountEndpoint } from './show.js';

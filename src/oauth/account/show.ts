@@ -8,9 +8,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { queryOf } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
-import { parseCookies, readSession } from '../session.js';
+import { parseCookies } from '../session/cookies.js';
+import { readSession } from '../session/session.js';
 import { accountCsrf, browserId } from './csrf.js';
-import { accountLoginPage, accountPage } from './page.js';
+import { accountLoginPage, accountPage } from '../pages/account.js';
 
 /** Confirmations after a redirect, by code. */
 const DONE: Readonly<Record<string, string>> = Object.freeze({

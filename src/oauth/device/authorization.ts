@@ -12,14 +12,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formOf } from '../../http/form.js';
 import { isStorageError } from '../../storage/errors.js';
 import type { DeviceRecord } from '../../storage/port.js';
-import { authenticateClient } from '../clientauth.js';
+import { authenticateClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
-import { enforceRate, sendOAuthError } from '../endpoints/respond.js';
-import { OAuthError } from '../errors.js';
+import { enforceRate } from '../respond/rate-limit.js';
+import { sendOAuthError } from '../respond/send-error.js';
+import { invalidScope, unauthorizedClient } from '../errors.js';
 import { DEVICE_CODE_GRANT } from '../registration/vocabulary.js';
-import { limitToClient, parseScope } from '../scopes.js';
-import { hashSecret, newSecret } from '../secrets.js';
-import { DEVICE_PATHS } from './pages.js';
+import { limitToClient, parseScope } from '../consent/scopes.js';
+import { hashSecret, newSecret } from '../tokens/secrets.js';
+import { DEVICE_PATHS } from './paths.js';
 import { DEVICE_CODE_TTL_S, POLL_INTERVAL_S, USER_CODE_ATTEMPTS } from './policy.js';
 import { formatUserCode, newUserCode } from './user-code.js';
 
@@ -43,12 +44,12 @@ export function deviceAuthorizationEndpoint(ctx: OAuthContext) {
       const body = formOf(req);
       const client = await authenticateClient(ctx.host, req.headers.authorization, body);
       if (!client.metadata.grant_types.includes(DEVICE_CODE_GRANT)) {
-        throw new OAuthError('unauthorized_client', 'client did not register the device_code grant');
+        throw unauthorizedClient('client did not register the device_code grant');
       }
       const requested = parseScope(body['scope']);
-      if (requested === null) throw new OAuthError('invalid_scope', 'unknown scope');
+      if (requested === null) throw invalidScope('unknown scope');
       const scope = limitToClient(requested, client.metadata);
-      if (scope.length === 0) throw new OAuthError('invalid_scope', 'no scope requested that the client registered');
+      if (scope.length === 0) throw invalidScope('no scope requested that the client registered');
 
       const deviceCode = newSecret();
       const now = Date.now();

@@ -3,9 +3,9 @@
  * token and re-checked against storage at every step (the device must still be pending,
  * unexpired and of this host):
  *  - GET /oauth2/device/consent: the sign-in page, or the consent page when this browser has
- *    a session (session.ts, shared with the authorization code flow);
+ *    a session (session/session.ts, shared with the authorization code flow);
  *  - POST /oauth2/device/consent: CSRF first, then the decision. Allow creates a grant (as
- *    endpoints/consent.ts does) and approves the device with it; Deny denies it. Either way
+ *    authorize/consent.ts does) and approves the device with it; Deny denies it. Either way
  *    303 to the done page. A device decided meanwhile (another tab) keeps its first answer;
  *    the grant made for the losing answer is revoked at once;
  *  - GET /oauth2/device/done: reads the outcome from storage, never from the URL.
@@ -13,13 +13,17 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DeviceRecord } from '../../storage/port.js';
 import { formField, formOf, queryOf } from '../../http/form.js';
-import { clientDisplay } from '../client-identity.js';
+import { clientDisplay } from '../clients/identity.js';
 import type { OAuthContext } from '../context.js';
-import { verifyClient } from '../registration/client-id.js';
+import { lookupClient } from '../clients/lookup.js';
 import type { ClientMetadata } from '../registration/metadata.js';
-import { hashSecret, newId } from '../secrets.js';
-import { browserOf, checkCsrf, csrfToken, parseCookies, readSession } from '../session.js';
-import { browserId, DEVICE_PATHS, deviceConsentPage, deviceDonePage, deviceErrorPage, deviceLoginPage } from './pages.js';
+import { hashSecret, newId } from '../tokens/secrets.js';
+import { parseCookies } from '../session/cookies.js';
+import { browserOf, checkCsrf, csrfToken } from '../session/csrf.js';
+import { readSession } from '../session/session.js';
+import { deviceConsentPage, deviceDonePage, deviceErrorPage, deviceLoginPage } from '../pages/device.js';
+import { browserId } from './browser.js';
+import { DEVICE_PATHS } from './paths.js';
 import { pendingDevice, readDeviceRequest } from './request.js';
 
 const EXPIRED = 'This request has expired or was already answered. Enter the code from your device again.';
@@ -36,7 +40,7 @@ function requestParam(req: FastifyRequest): string | undefined {
 /** The client of a device, or null when its registration no longer verifies (expired, key rotated out). */
 async function clientOf(ctx: OAuthContext, device: DeviceRecord): Promise<ClientMetadata | null> {
   try {
-    return await verifyClient(device.clientId, ctx.host.keys);
+    return (await lookupClient(ctx.host, device.clientId)).metadata;
   } catch {
     return null;
   }
@@ -60,7 +64,7 @@ export function consentPageEndpoint(ctx: OAuthContext) {
     if (client === null) return unknownClient(ctx, reply);
     const csrf = csrfToken(ctx.host, browserId(ctx, req, reply), request!);
     const session = await readSession(ctx, parseCookies(req.headers.cookie));
-    // A device client has no redirect URI to prove its name (client-identity.ts).
+    // A device client has no redirect URI to prove its name (clients/identity.ts).
     const shown = clientDisplay(client, null);
     if (session === null) return deviceLoginPage(ctx, reply, { clientName: shown.name, request: request!, csrf });
     return deviceConsentPage(ctx, reply, {

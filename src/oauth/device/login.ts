@@ -8,14 +8,16 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formField, formOf } from '../../http/form.js';
-import { clientDisplay } from '../client-identity.js';
+import { clientDisplay } from '../clients/identity.js';
 import type { OAuthContext } from '../context.js';
 import { checkPassword, signInRefusal } from '../password-check.js';
-import { verifyClient } from '../registration/client-id.js';
-import { browserOf, checkCsrf, csrfToken, issueSession, parseCookies, rotatedCsrfCookie, sessionCookie } from '../session.js';
-import { prepareUsername, stripOwnHost } from '../username.js';
+import { lookupClient } from '../clients/lookup.js';
+import { parseCookies } from '../session/cookies.js';
+import { browserOf, checkCsrf, csrfToken, rotatedCsrfCookie } from '../session/csrf.js';
+import { issueSession, sessionCookie } from '../session/session.js';
+import { prepareUsername, stripOwnHost } from '../session/username.js';
 import { consentLocation } from './consent.js';
-import { deviceErrorPage, deviceLoginPage } from './pages.js';
+import { deviceErrorPage, deviceLoginPage } from '../pages/device.js';
 import { pendingDevice } from './request.js';
 
 export function loginEndpoint(ctx: OAuthContext) {
@@ -32,7 +34,7 @@ export function loginEndpoint(ctx: OAuthContext) {
     }
     let clientName: string;
     try {
-      clientName = clientDisplay(await verifyClient(device.clientId, ctx.host.keys), null).name;
+      clientName = clientDisplay((await lookupClient(ctx.host, device.clientId)).metadata, null).name;
     } catch {
       return deviceErrorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
     }

@@ -13,7 +13,7 @@ import type { OAuthHost } from '../host.js';
 import { deviceAuthorizationEndpoint, DEVICE_AUTHORIZATION_PATH } from './authorization.js';
 import { consentEndpoint, consentPageEndpoint, donePageEndpoint } from './consent.js';
 import { loginEndpoint } from './login.js';
-import { DEVICE_PATHS } from './pages.js';
+import { DEVICE_PATHS } from './paths.js';
 import { verifyEndpoint, verifyPageEndpoint } from './verify.js';
 
 export async function deviceRoutes(app: FastifyInstance, ctx: OAuthContext): Promise<void> {

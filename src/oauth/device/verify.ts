@@ -6,7 +6,7 @@
  * again to compare with the device (§5.4, remote phishing).
  *
  * POST, in order:
- *  1. CSRF token bound to this browser (session.ts);
+ *  1. CSRF token bound to this browser (session/csrf.ts);
  *  2. brute-force lockout (§5.1): once USER_CODE_FAILURE_LIMIT wrong codes came from this
  *     client address within the window (counted in the store, so shared by every instance),
  *     every entry is refused, a right one included, until the window ends;
@@ -21,9 +21,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { addressKey } from '../../http/address-key.js';
 import { formField, formOf, queryOf, type Form } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
-import { errorPage } from '../endpoints/pages.js';
-import { browserOf, checkCsrf, csrfToken, parseCookies } from '../session.js';
-import { browserId, CODE_ENTRY_FORM, codeEntryPage, DEVICE_PATHS } from './pages.js';
+import { errorPage } from '../pages/layout.js';
+import { parseCookies } from '../session/cookies.js';
+import { browserOf, checkCsrf, csrfToken } from '../session/csrf.js';
+import { codeEntryPage } from '../pages/device.js';
+import { browserId, CODE_ENTRY_FORM } from './browser.js';
+import { DEVICE_PATHS } from './paths.js';
 import { USER_CODE_FAILURE_LIMIT, USER_CODE_FAILURE_WINDOW_MS } from './policy.js';
 import { deviceProblem, issueDeviceRequest, type DeviceProblem } from './request.js';
 import { formatUserCode, normalizeUserCode } from './user-code.js';

@@ -5,11 +5,12 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formOf } from '../../http/form.js';
-import { authenticateClient } from '../clientauth.js';
+import { authenticateClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
-import { OAuthError } from '../errors.js';
-import { hashSecret } from '../secrets.js';
-import { enforceRate, sendOAuthError } from './respond.js';
+import { invalidClient, invalidRequest } from '../errors.js';
+import { hashSecret } from '../tokens/secrets.js';
+import { enforceRate } from '../respond/rate-limit.js';
+import { sendOAuthError } from '../respond/send-error.js';
 
 export function introspectEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
@@ -18,10 +19,10 @@ export function introspectEndpoint(ctx: OAuthContext) {
       const body = formOf(req);
       const client = await authenticateClient(ctx.host, req.headers.authorization, body);
       if (client.metadata.token_endpoint_auth_method === 'none') {
-        throw new OAuthError('invalid_client', 'introspection needs client authentication', { cause: new Error('public client') });
+        throw invalidClient('introspection needs client authentication', new Error('public client'));
       }
       const token = body['token'];
-      if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
+      if (token === undefined) throw invalidRequest('token is required');
       const found = await ctx.store.findToken(hashSecret(token));
       const now = Date.now();
       if (

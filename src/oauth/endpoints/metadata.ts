@@ -5,7 +5,7 @@ import type { OAuthHost } from '../host.js';
 import { deviceMetadata } from '../device/routes.js';
 import { oidcMetadata } from '../oidc/metadata.js';
 import { DEVICE_CODE_GRANT } from '../registration/vocabulary.js';
-import { SCOPES } from '../scopes.js';
+import { SCOPES } from '../consent/scopes.js';
 
 export function serverMetadata(host: OAuthHost): Record<string, unknown> {
   return {

@@ -7,7 +7,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthContext } from '../context.js';
 import { clientInformationJson, issueClient } from '../registration/client-id.js';
 import { validateClientMetadata } from '../registration/metadata.js';
-import { enforceRate, sendOAuthError } from './respond.js';
+import { enforceRate } from '../respond/rate-limit.js';
+import { sendOAuthError } from '../respond/send-error.js';
 
 export function registerEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {

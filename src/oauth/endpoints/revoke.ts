@@ -10,11 +10,12 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formOf } from '../../http/form.js';
-import { authenticateClient } from '../clientauth.js';
+import { authenticateClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
-import { OAuthError } from '../errors.js';
-import { hashSecret } from '../secrets.js';
-import { enforceRate, sendOAuthError } from './respond.js';
+import { invalidRequest, unauthorizedClient } from '../errors.js';
+import { hashSecret } from '../tokens/secrets.js';
+import { enforceRate } from '../respond/rate-limit.js';
+import { sendOAuthError } from '../respond/send-error.js';
 
 export function revokeEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
@@ -23,10 +24,10 @@ export function revokeEndpoint(ctx: OAuthContext) {
       const body = formOf(req);
       const client = await authenticateClient(ctx.host, req.headers.authorization, body);
       const token = body['token'];
-      if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
+      if (token === undefined) throw invalidRequest('token is required');
       const found = await ctx.store.findToken(hashSecret(token));
       if (found !== null && found.grant.clientHash !== client.clientHash) {
-        throw new OAuthError('unauthorized_client', 'the token was not issued to this client', { cause: new Error('revocation of another client\'s token') });
+        throw unauthorizedClient('the token was not issued to this client', new Error('revocation of another client\'s token'));
       }
       if (found !== null) {
         const now = Date.now();

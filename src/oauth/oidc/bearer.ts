@@ -12,8 +12,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formOf, queryOf } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
-import { OAuthError, isOAuthError } from '../errors.js';
-import { edgeError, renderError } from '../render-error.js';
+import { invalidRequest, isOAuthError } from '../errors.js';
+import { edgeError, renderError } from '../respond/render-error.js';
 
 /** RFC 6750 §2.1 b64token. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -27,22 +27,22 @@ export class NoBearerToken extends Error {
 export function bearerToken(req: FastifyRequest): string {
   const header = req.headers.authorization;
   if (Object.hasOwn(queryOf(req), 'access_token')) {
-    throw new OAuthError('invalid_request', 'access tokens are not accepted in the query string');
+    throw invalidRequest('access tokens are not accepted in the query string');
   }
   const inBody = req.method === 'POST' ? formOf(req)['access_token'] : undefined;
   if (header !== undefined && inBody !== undefined) {
-    throw new OAuthError('invalid_request', 'the access token must be sent in one way only');
+    throw invalidRequest('the access token must be sent in one way only');
   }
   if (header !== undefined) {
     const m = BEARER.exec(header);
     if (m === null) {
-      if (/^Bearer(\s|$)/i.test(header)) throw new OAuthError('invalid_request', 'malformed Bearer credentials');
+      if (/^Bearer(\s|$)/i.test(header)) throw invalidRequest('malformed Bearer credentials');
       throw new NoBearerToken('unsupported authorization scheme');
     }
     return m[1]!;
   }
   if (inBody !== undefined) {
-    if (inBody === '') throw new OAuthError('invalid_request', 'access_token is empty');
+    if (inBody === '') throw invalidRequest('access_token is empty');
     return inBody;
   }
   throw new NoBearerToken('no access token');
@@ -61,7 +61,7 @@ export function sendBearerError(ctx: OAuthContext, reply: FastifyReply, err: unk
     if (err.error === 'insufficient_scope') challenge += `, scope="${scope}"`;
     reply.header('www-authenticate', challenge);
   }
-  // Not respond.ts's sendOAuthError: its 401 challenge is the token endpoint's Basic one.
+  // Not respond/send-error.ts's sendOAuthError: its 401 challenge is the token endpoint's Basic one.
   const { status, body } = renderError(err);
   if (!isOAuthError(err) || !err.expose) ctx.log.error({ err: (err as Error).message }, 'UserInfo request failed');
   else if (err.cause !== undefined) ctx.log.info({ error: err.error, cause: (err.cause as Error).message }, 'bearer token refused');

@@ -13,7 +13,7 @@
  *     RFC 9700 §4.11.2: no redirect to a client the user has not approved: the hint shows it
  *     got a token from them). Given but not registered: an error page. `state` is echoed on
  *     the redirect (§2) and nowhere else;
- *  5. the browser's session (session.ts). A request attributed to it (a valid hint for the
+ *  5. the browser's session (session/session.ts). A request attributed to it (a valid hint for the
  *     session's subject, or no session at all) proceeds; otherwise, since anyone can link to
  *     this endpoint, the user is asked to confirm with a form (CSRF token bound to this
  *     browser and the signed logout request, as the authorization forms are): POST
@@ -28,11 +28,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthContext } from '../context.js';
 import type { OAuthHost } from '../host.js';
 import { formOf, paramsOf, type Form } from '../../http/form.js';
-import { verifyClient } from '../registration/client-id.js';
-import { withParams } from '../redirect.js';
-import { browserCookie, checkCsrf, cookie, CSRF_COOKIE, csrfToken, parseCookies, readSession, SESSION_COOKIE, type ReadSession } from '../session.js';
-import { cssHref, errorPage } from '../endpoints/pages.js';
-import { ID_TOKEN_ALG, oidcKeys } from './keys.js';
+import { lookupClient } from '../clients/lookup.js';
+import { withParams } from '../authorize/redirect.js';
+import { cookie, parseCookies } from '../session/cookies.js';
+import { browserCookie, checkCsrf, CSRF_COOKIE, csrfToken } from '../session/csrf.js';
+import { readSession, SESSION_COOKIE, type ReadSession } from '../session/session.js';
+import { cssHref, errorPage } from '../pages/layout.js';
+import { ID_TOKEN_ALG } from './alg.js';
+import { oidcKeys } from './keys.js';
 
 export const END_SESSION_PATH = '/oauth2/logout';
 export const END_SESSION_CONFIRM_PATH = '/oauth2/logout/confirm';
@@ -89,7 +92,7 @@ async function target(ctx: OAuthContext, p: Params, hint: Hint | null): Promise<
   if (p.post_logout_redirect_uri === undefined || hint === null) return { ok: true, redirect: null };
   let registered: readonly string[];
   try {
-    registered = (await verifyClient(hint.aud, ctx.host.keys)).post_logout_redirect_uris ?? [];
+    registered = (await lookupClient(ctx.host, hint.aud)).metadata.post_logout_redirect_uris ?? [];
   } catch {
     return { ok: true, redirect: null };
   }

@@ -8,7 +8,7 @@
  */
 import { sign } from 'node:crypto';
 import type { SigningKey } from './keys.js';
-import { ID_TOKEN_ALG } from './keys.js';
+import { ID_TOKEN_ALG } from './alg.js';
 
 const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 

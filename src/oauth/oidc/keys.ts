@@ -31,10 +31,8 @@
  */
 import { createECDH, createHash, createHmac, createPrivateKey, type KeyObject } from 'node:crypto';
 import type { OAuthHost } from '../host.js';
+import { ID_TOKEN_ALG } from './alg.js';
 import type { HostKey, RegistrationKeys } from '../registration/keys.js';
-
-/** The JWS algorithm of id_tokens. */
-export const ID_TOKEN_ALG = 'ES256';
 
 const LABEL = Buffer.from('gatehouse oidc signing v1', 'utf8');
 /** The order of the P-256 group (SEC 2 §2.4.2). */

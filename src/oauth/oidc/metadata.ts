@@ -4,7 +4,7 @@
  * so both documents are one and a client reading either learns the same.
  */
 import type { OAuthHost } from '../host.js';
-import { ID_TOKEN_ALG } from './keys.js';
+import { ID_TOKEN_ALG } from './alg.js';
 import { USERINFO_CLAIMS } from './userinfo.js';
 
 /** Claims Gatehouse may put in an id_token or a UserInfo response. */

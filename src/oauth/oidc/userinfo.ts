@@ -21,9 +21,9 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthContext } from '../context.js';
-import { OAuthError } from '../errors.js';
+import { insufficientScope, invalidToken } from '../errors.js';
 import type { OAuthHost } from '../host.js';
-import { hashSecret } from '../secrets.js';
+import { hashSecret } from '../tokens/secrets.js';
 import { bearerToken, sendBearerError } from './bearer.js';
 
 /** The scope the endpoint requires. */
@@ -37,21 +37,21 @@ export function userinfoClaims(host: OAuthHost, user: string, generation: number
   return { sub: host.subject(user, generation), preferred_username: user, jid: host.jid(user) };
 }
 
-const invalidToken = (why: string) => new OAuthError('invalid_token', undefined, { cause: new Error(why) });
+const refused = (why: string) => invalidToken(undefined, new Error(why));
 
 export function userinfoEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     try {
       const presented = bearerToken(req);
       const found = await ctx.store.findToken(hashSecret(presented));
-      if (found === null) throw invalidToken('unknown token');
+      if (found === null) throw refused('unknown token');
       const { token, grant } = found;
-      if (token.kind !== 'access') throw invalidToken('not an access token');
-      if (grant.host !== ctx.host.host) throw invalidToken('token of another host');
-      if (token.revokedAt !== null || grant.revokedAt !== null) throw invalidToken('token revoked');
-      if (token.expiresAt <= Date.now()) throw invalidToken('token expired');
+      if (token.kind !== 'access') throw refused('not an access token');
+      if (grant.host !== ctx.host.host) throw refused('token of another host');
+      if (token.revokedAt !== null || grant.revokedAt !== null) throw refused('token revoked');
+      if (token.expiresAt <= Date.now()) throw refused('token expired');
       if (!token.scope.split(' ').includes(REQUIRED_SCOPE)) {
-        throw new OAuthError('insufficient_scope', 'the access token lacks the openid scope', { cause: new Error(`scope "${token.scope}"`) });
+        throw insufficientScope('the access token lacks the openid scope', new Error(`scope "${token.scope}"`));
       }
       return reply.send(userinfoClaims(ctx.host, grant.user, grant.generation));
     } catch (err) {

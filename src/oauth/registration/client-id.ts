@@ -15,7 +15,7 @@
  * Every failure is the same invalid_client with a fixed description; the reason is in `cause`.
  */
 import { createHmac } from 'node:crypto';
-import { randomBase64url } from '../secrets.js';
+import { randomBase64url } from '../tokens/secrets.js';
 import { jwtVerify } from 'jose';
 import { invalidClient } from '../errors.js';
 import { clientSecretFor } from './client-secret.js';

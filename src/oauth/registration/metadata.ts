@@ -13,7 +13,7 @@
  * Logout 1.0 §3.1) by the same rules as redirect_uris; logo_uri, tos_uri, policy_uri https on the client_uri
  * host; scope from the supported list; software_id, software_version, contacts; total size.
  */
-import { ID_TOKEN_ALG } from '../oidc/keys.js';
+import { ID_TOKEN_ALG } from '../oidc/alg.js';
 import { invalidClientMetadata, invalidRedirectUri } from '../errors.js';
 import { member, stringArray, text, uriString, type Input } from './fields.js';
 import { checkRedirectUri, isNativeKind, parseRedirectUri } from './redirect-uri.js';

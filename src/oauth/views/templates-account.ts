@@ -3,7 +3,7 @@
  * revocation, password change, sign-out, and the page's own sign-in form. Like the other
  * pages: no JavaScript, labels bound to inputs, one h1, errors with role="alert" (and the
  * fields pointing at them), confirmations with role="status", only the stylesheet's classes
- * (the CSP forbids inline styles). Fragments in `{{{...}}}` are built by src/oauth/account/page.ts
+ * (the CSP forbids inline styles). Fragments in `{{{...}}}` are built by src/oauth/pages/account.ts
  * with escaping; an operator may override any of these files from `oauth2_template_dir`.
  */
 export const ACCOUNT_TEMPLATES = {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hashSecret } from '../../../src/oauth/secrets.js';
+import { hashSecret } from '../../../src/oauth/tokens/secrets.js';
 import { DEVICE_GRANT, registerDevice, startDevice, startDeviceServer } from './helpers.js';
 
 const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hashSecret, newSecret } from '../../../src/oauth/secrets.js';
+import { hashSecret, newSecret } from '../../../src/oauth/tokens/secrets.js';
 import { introspect } from '../../helpers/oauth.js';
 import { DEVICE_GRANT, poll, registerDevice, started, startDeviceServer, userDecides } from './helpers.js';
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hashSecret, newSecret } from '../../../src/oauth/secrets.js';
+import { hashSecret, newSecret } from '../../../src/oauth/tokens/secrets.js';
 import { TestBrowser, field } from '../../helpers/browser.js';
 import { enterCode, follow, registerDevice, started, startDeviceServer, userDecides } from './helpers.js';
 

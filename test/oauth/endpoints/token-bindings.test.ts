@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { CODE_TTL_MS } from '../../../src/oauth/endpoints/issue-code.js';
+import { CODE_TTL_MS } from '../../../src/oauth/authorize/issue-code.js';
 import { authorize, basic, introspect, pkce, REDIRECT, register, signInAndAllow, startOAuth, token, type OAuthServer, type Registered } from '../../helpers/oauth.js';
 
 const OTHER_REDIRECT = 'https://app.example.net/other-callback';

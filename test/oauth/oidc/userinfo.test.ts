@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { hashSecret } from '../../../src/oauth/secrets.js';
+import { hashSecret } from '../../../src/oauth/tokens/secrets.js';
 import { basic, register, startOAuth, token } from '../../helpers/oauth.js';
 import { codeFlow, K1, startKeyed } from './server.js';
 

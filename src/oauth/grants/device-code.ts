@@ -14,29 +14,29 @@
  *     the interval grows by SLOW_DOWN_STEP_S for this and every later poll (§3.5); else
  *     authorization_pending. Only pending polls are timed: a final answer is never delayed.
  */
-import type { AuthenticatedClient } from '../clientauth.js';
+import type { AuthenticatedClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
-import { issueTokens, type TokenResponse } from '../endpoints/token.js';
-import { OAuthError } from '../errors.js';
+import { issueTokens, type TokenResponse } from '../tokens/issue.js';
+import { accessDenied, authorizationPending, expiredToken, invalidGrant, invalidRequest, slowDown, unauthorizedClient } from '../errors.js';
 import { idTokenFor } from '../oidc/id-token.js';
 import { DEVICE_CODE_GRANT } from '../registration/vocabulary.js';
-import { hashSecret } from '../secrets.js';
-import { SLOW_DOWN_STEP_S } from './policy.js';
+import { hashSecret } from '../tokens/secrets.js';
+import { SLOW_DOWN_STEP_S } from '../device/policy.js';
 
-const invalid = (why: string) => new OAuthError('invalid_grant', undefined, { cause: new Error(why) });
+const invalid = (why: string) => invalidGrant(undefined, new Error(why));
 
 export async function deviceCodeGrant(ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>): Promise<TokenResponse> {
-  if (!client.metadata.grant_types.includes(DEVICE_CODE_GRANT)) throw new OAuthError('unauthorized_client', 'client did not register the device_code grant');
+  if (!client.metadata.grant_types.includes(DEVICE_CODE_GRANT)) throw unauthorizedClient('client did not register the device_code grant');
   const deviceCode = body['device_code'];
-  if (deviceCode === undefined || deviceCode === '') throw new OAuthError('invalid_request', 'device_code is required');
+  if (deviceCode === undefined || deviceCode === '') throw invalidRequest('device_code is required');
   const hash = hashSecret(deviceCode);
   const now = Date.now();
   const device = await ctx.store.findDevice(hash);
   if (device === null || device.host !== ctx.host.host) throw invalid('unknown device code');
   if (device.clientHash !== client.clientHash) throw invalid('device code of another client');
   if (device.status === 'consumed') throw invalid('device code already redeemed');
-  if (device.expiresAt <= now) throw new OAuthError('expired_token');
-  if (device.status === 'denied') throw new OAuthError('access_denied', 'the user denied the request');
+  if (device.expiresAt <= now) throw expiredToken();
+  if (device.status === 'denied') throw accessDenied('the user denied the request');
 
   if (device.status === 'approved') {
     if (!(await ctx.store.consumeDevice(hash))) throw invalid('device code already redeemed or its grant revoked');
@@ -55,6 +55,6 @@ export async function deviceCodeGrant(ctx: OAuthContext, client: AuthenticatedCl
   const slow = tooSoon(device);
   const before = await ctx.store.pollDevice(hash, now, slow ? device.interval + SLOW_DOWN_STEP_S : device.interval);
   if (before === null) throw invalid('unknown device code');
-  if (slow || before.lastPollAt !== device.lastPollAt || tooSoon(before)) throw new OAuthError('slow_down');
-  throw new OAuthError('authorization_pending');
+  if (slow || before.lastPollAt !== device.lastPollAt || tooSoon(before)) throw slowDown();
+  throw authorizationPending();
 }

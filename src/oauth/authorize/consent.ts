@@ -8,13 +8,17 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { queryOf } from '../../http/form.js';
-import { clientDisplay } from '../client-identity.js';
+import { clientDisplay } from '../clients/identity.js';
 import type { OAuthContext } from '../context.js';
-import { verifyClient } from '../registration/client-id.js';
-import { csrfToken, readRequestToken, readSession, sessionFits } from '../session.js';
+import { lookupClient } from '../clients/lookup.js';
+import { csrfToken } from '../session/csrf.js';
+import { readRequestToken } from '../session/request-token.js';
+import { readSession, sessionFits } from '../session/session.js';
 import { readFormRequest } from './form-request.js';
-import { errorPage, loginPage, redirectToClient } from './pages.js';
-import { showNext } from './authorize.js';
+import { loginPage } from '../pages/authorize.js';
+import { errorPage } from '../pages/layout.js';
+import { redirectToClient } from './redirect-to-client.js';
+import { showNext } from './endpoint.js';
 import { issueCode } from './issue-code.js';
 
 export function consentPageEndpoint(ctx: OAuthContext) {
@@ -29,7 +33,7 @@ export function consentPageEndpoint(ctx: OAuthContext) {
     if (request === null) return errorPage(ctx, reply, 400, 'Form expired', 'This request has expired. Go back to the application and start again.');
     let client;
     try {
-      client = await verifyClient(request.client_id, ctx.host.keys);
+      client = (await lookupClient(ctx.host, request.client_id)).metadata;
     } catch {
       return errorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');
     }

@@ -1,20 +1,10 @@
-/** Rendering of the authorization pages and redirects back to the client. */
+/** Rendering of the authorization code flow's pages: sign-in and consent (RFC 6749 §4.1.1). */
 import type { FastifyReply } from 'fastify';
-import type { ClientDisplay } from '../client-identity.js';
+import type { ClientDisplay } from '../clients/identity.js';
 import type { OAuthContext } from '../context.js';
-import { withParams } from '../redirect.js';
-import { SCOPE_DESCRIPTIONS } from '../scopes.js';
+import { SCOPE_DESCRIPTIONS } from '../consent/scopes.js';
 import { html, SafeHtml } from '../views/render.js';
-
-export function cssHref(ctx: OAuthContext): string {
-  return `${ctx.host.basePath}/oauth2/style.css`;
-}
-
-/** An error page: for errors that must not be redirected (unknown client, bad redirect_uri). */
-export function errorPage(ctx: OAuthContext, reply: FastifyReply, status: number, heading: string, message: string): FastifyReply {
-  const body = ctx.templates.render('error.html', { title: heading, heading, message, site_name: ctx.host.siteName, css_href: cssHref(ctx) });
-  return reply.code(status).type('text/html; charset=utf-8').send(body);
-}
+import { cssHref } from './layout.js';
 
 export function loginPage(
   ctx: OAuthContext,
@@ -60,14 +50,4 @@ export function consentPage(
     csrf: v.csrf,
   });
   return reply.code(200).type('text/html; charset=utf-8').send(body);
-}
-
-/** 303 to the client's (validated) redirect URI with `iss` (RFC 9207) and `state`. */
-export function redirectToClient(
-  ctx: OAuthContext,
-  reply: FastifyReply,
-  redirectUri: string,
-  params: Record<string, string | undefined>,
-): FastifyReply {
-  return reply.code(303).header('location', withParams(redirectUri, { ...params, iss: ctx.host.issuer })).send();
 }

@@ -4,32 +4,16 @@
  * and the final page. Every value is escaped by the template engine; the only raw fragments
  * are built here with `html`.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ClientDisplay } from '../client-identity.js';
+import type { FastifyReply } from 'fastify';
+import type { ClientDisplay } from '../clients/identity.js';
 import type { OAuthContext } from '../context.js';
-import { cssHref } from '../endpoints/pages.js';
-import { SCOPE_DESCRIPTIONS } from '../scopes.js';
-import { browserCookie, parseCookies } from '../session.js';
+import { cssHref } from './layout.js';
+import { SCOPE_DESCRIPTIONS } from '../consent/scopes.js';
 import { html, SafeHtml } from '../views/render.js';
-import { formatUserCode } from './user-code.js';
-
-/** Paths of the device pages, under the issuer. */
-export const DEVICE_PATHS = {
-  verify: '/oauth2/device/verify',
-  consent: '/oauth2/device/consent',
-  login: '/oauth2/device/login',
-  done: '/oauth2/device/done',
-} as const;
-
-/** The CSRF "request" a code-entry form is bound to (there is no request yet). */
-export const CODE_ENTRY_FORM = 'gh-device-code-entry';
+import { DEVICE_PATHS } from '../device/paths.js';
+import { formatUserCode } from '../device/user-code.js';
 
 const HTML = 'text/html; charset=utf-8';
-
-/** This browser's CSRF cookie value, set afresh when missing or malformed. */
-export function browserId(ctx: OAuthContext, req: FastifyRequest, reply: FastifyReply): string {
-  return browserCookie(ctx.host, parseCookies(req.headers.cookie), reply);
-}
 
 function base(ctx: OAuthContext, title: string) {
   return { title, site_name: ctx.host.siteName, css_href: cssHref(ctx) };

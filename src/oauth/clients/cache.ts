@@ -11,10 +11,10 @@
  */
 import { createHash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { verifyClient } from './client-id.js';
-import { clientSecretFor, secretEquals } from './client-secret.js';
-import type { RegistrationKeys } from './keys.js';
-import type { ClientMetadata } from './metadata.js';
+import { verifyClient } from '../registration/client-id.js';
+import { clientSecretFor, secretEquals } from '../registration/client-secret.js';
+import type { RegistrationKeys } from '../registration/keys.js';
+import type { ClientMetadata } from '../registration/metadata.js';
 
 export interface VerifiedClient {
   readonly clientId: string;
@@ -37,14 +37,18 @@ export class ClientCache {
     this.#max = max;
   }
 
-  /** The verified client, or throws OAuthError invalid_client (from verifyClient). */
-  async verify(clientId: string): Promise<VerifiedClient> {
-    const hit = this.#entries.get(clientId);
+  /**
+   * The verified client, or throws OAuthError invalid_client (from verifyClient, which also
+   * refuses a client_id that is not a string: an absent parameter).
+   */
+  async verify(presented: unknown): Promise<VerifiedClient> {
+    const hit = typeof presented === 'string' ? this.#entries.get(presented) : undefined;
     if (hit !== undefined) {
       if (hit.expiresAt > Date.now()) return hit;
-      this.#entries.delete(clientId);
+      this.#entries.delete(hit.clientId);
     }
-    const metadata = await verifyClient(clientId, this.#keys);
+    const metadata = await verifyClient(presented, this.#keys);
+    const clientId = presented as string; // verifyClient refuses anything else
     // Verified above: decoding without checking again is safe here.
     const exp = decodeJwt(clientId).exp;
     const key = this.#keys.find(decodeProtectedHeader(clientId).kid)!;

@@ -6,13 +6,14 @@
  * to the consent page (POST-redirect-GET).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { clientDisplay } from '../client-identity.js';
+import { clientDisplay } from '../clients/identity.js';
 import type { OAuthContext } from '../context.js';
 import { checkPassword, signInRefusal } from '../password-check.js';
-import { csrfToken, issueSession, rotatedCsrfCookie, sessionCookie } from '../session.js';
-import { prepareUsername, stripOwnHost } from '../username.js';
+import { csrfToken, rotatedCsrfCookie } from '../session/csrf.js';
+import { issueSession, sessionCookie } from '../session/session.js';
+import { prepareUsername, stripOwnHost } from '../session/username.js';
 import { readFormRequest } from './form-request.js';
-import { loginPage } from './pages.js';
+import { loginPage } from '../pages/authorize.js';
 
 export function loginEndpoint(ctx: OAuthContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {

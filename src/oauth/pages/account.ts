@@ -7,8 +7,8 @@
 import type { FastifyReply } from 'fastify';
 import type { Grant } from '../../storage/port.js';
 import type { OAuthContext } from '../context.js';
-import { cssHref } from '../endpoints/pages.js';
-import { SCOPE_DESCRIPTIONS } from '../scopes.js';
+import { cssHref } from './layout.js';
+import { SCOPE_DESCRIPTIONS } from '../consent/scopes.js';
 import { html, SafeHtml } from '../views/render.js';
 import { timeElement } from './when.js';
 

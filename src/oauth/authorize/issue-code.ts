@@ -6,11 +6,12 @@
  */
 import type { FastifyReply } from 'fastify';
 import type { OAuthContext } from '../context.js';
-import { createGrant } from '../grants.js';
+import { createGrant } from '../consent/grant.js';
 import type { ClientMetadata } from '../registration/metadata.js';
-import { hashSecret, newSecret } from '../secrets.js';
-import type { AuthorizationRequest, Session } from '../session.js';
-import { redirectToClient } from './pages.js';
+import { hashSecret, newSecret } from '../tokens/secrets.js';
+import type { AuthorizationRequest } from '../session/request-token.js';
+import type { Session } from '../session/session.js';
+import { redirectToClient } from './redirect-to-client.js';
 
 /** Authorization codes live two minutes (RFC 6749 §4.1.2 recommends at most ten). */
 export const CODE_TTL_MS = 120_000;

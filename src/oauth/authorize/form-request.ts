@@ -8,9 +8,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formOf, type Form } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import type { ClientMetadata } from '../registration/metadata.js';
-import { verifyClient } from '../registration/client-id.js';
-import { browserOf, checkCsrf, parseCookies, readRequestToken, type AuthorizationRequest } from '../session.js';
-import { errorPage } from './pages.js';
+import { lookupClient } from '../clients/lookup.js';
+import { parseCookies } from '../session/cookies.js';
+import { browserOf, checkCsrf } from '../session/csrf.js';
+import { readRequestToken, type AuthorizationRequest } from '../session/request-token.js';
+import { errorPage } from '../pages/layout.js';
 
 export interface FormRequest {
   readonly body: Form;
@@ -37,7 +39,7 @@ export async function readFormRequest(ctx: OAuthContext, req: FastifyRequest, re
     return null;
   }
   try {
-    const client = await verifyClient(request.client_id, ctx.host.keys);
+    const client = (await lookupClient(ctx.host, request.client_id)).metadata;
     return { body, cookies, browser: browser!, requestToken, request, client };
   } catch {
     errorPage(ctx, reply, 400, 'Unknown application', 'The application is no longer registered with this server.');

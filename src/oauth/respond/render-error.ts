@@ -3,8 +3,8 @@
  * Anything that is not an exposed OAuthError is answered as a bare server_error, so no stack,
  * message or cause ever reaches a client.
  */
-import { MalformedParametersError, UnsupportedBodyError } from '../http/form.js';
-import { OAuthError, OAuthErrorCodes, isOAuthError, type OAuthErrorCode } from './errors.js';
+import { MalformedParametersError, UnsupportedBodyError } from '../../http/form.js';
+import { invalidRequest, isOAuthError, OAuthErrorCodes, type OAuthErrorCode } from '../errors.js';
 
 export interface OAuthErrorResponse {
   readonly status: number;
@@ -27,10 +27,10 @@ export function renderError(err: unknown): OAuthErrorResponse {
  */
 export function edgeError(err: unknown): unknown {
   if (err instanceof UnsupportedBodyError) {
-    return new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded', { status: 415, cause: err });
+    return invalidRequest('the request body must be application/x-www-form-urlencoded', err, 415);
   }
   if (err instanceof MalformedParametersError) {
-    return new OAuthError('invalid_request', err.reason === 'repeated' ? 'a parameter is given more than once' : 'the request parameters are not valid percent-encoded UTF-8', { cause: err });
+    return invalidRequest(err.reason === 'repeated' ? 'a parameter is given more than once' : 'the request parameters are not valid percent-encoded UTF-8', err);
   }
   return err;
 }

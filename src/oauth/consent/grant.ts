@@ -1,7 +1,7 @@
 /** Creating a grant: a user's consent to a client, the parent of its codes and tokens. */
-import type { OAuthContext } from './context.js';
-import type { ClientMetadata } from './registration/metadata.js';
-import { hashSecret, newId } from './secrets.js';
+import type { OAuthContext } from '../context.js';
+import type { ClientMetadata } from '../registration/metadata.js';
+import { hashSecret, newId } from '../tokens/secrets.js';
 
 export interface NewGrant {
   readonly user: string;

@@ -12,8 +12,8 @@
  * Unproven, the name is shown with "(unverified)" and the URI as plain text, not a link,
  * also in templates an operator wrote (the label is part of client_name).
  */
-import { html, type SafeHtml } from './views/render.js';
-import type { ClientMetadata } from './registration/metadata.js';
+import { html, type SafeHtml } from '../views/render.js';
+import type { ClientMetadata } from '../registration/metadata.js';
 
 export interface ClientDisplay {
   /** The name to show: client_name, with " (unverified)" when nothing proves it. */

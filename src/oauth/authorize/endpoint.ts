@@ -11,7 +11,7 @@
  *     request_uri_not_supported (§3.1.2.6), as the discovery document does not offer them;
  *  5. response_type=code and the client registered the authorization_code grant;
  *  6. PKCE: code_challenge with code_challenge_method=S256 (RFC 7636, RFC 9700 §2.1.1);
- *  7. scope: known scopes, within what the client registered (scopes.ts: offline_access only
+ *  7. scope: known scopes, within what the client registered (consent/scopes.ts: offline_access only
  *     for a client that can get a refresh token);
  *  8. OpenID Connect `prompt` and `max_age` (OIDC Core §3.1.2.1): `login` (or
  *     `select_account`) and `max_age` ask for a sign-in more recent than the session's;
@@ -26,7 +26,7 @@
  * §10.15). RFC 9700 §4.11.2 wants the user authenticated first and a redirect only to a URI
  * the server trusts. So an error is redirected (with `state` and `iss`) only when this
  * browser's signed-in user has a consent on record for this very client_id
- * (consent-record.ts): that user already reviewed the client and chose to go there.
+ * (consent/on-record.ts): that user already reviewed the client and chose to go there.
  * Otherwise, with no session, or a user who never approved this client, the error is shown
  * on our own error page (400) with its code, and the browser stays here. The same holds for
  * `prompt=none`: without a session or without consent for the client it is answered on our
@@ -37,18 +37,22 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { paramsOf, type Form } from '../../http/form.js';
-import { clientDisplay } from '../client-identity.js';
-import { consentOnRecord } from '../consent-record.js';
+import { clientDisplay } from '../clients/identity.js';
+import { consentOnRecord } from '../consent/on-record.js';
 import type { OAuthContext } from '../context.js';
-import { OAuthError } from '../errors.js';
-import { isValidChallenge } from '../pkce.js';
-import { matchRedirectUri } from '../redirect.js';
-import { verifyClient } from '../registration/client-id.js';
+import { isValidChallenge } from './pkce.js';
+import { matchRedirectUri } from './redirect.js';
+import { lookupClient } from '../clients/lookup.js';
 import type { ClientMetadata } from '../registration/metadata.js';
-import { limitToClient, parseScope } from '../scopes.js';
-import { browserCookie, csrfToken, issueRequestToken, parseCookies, readSession, sessionFits, type AuthorizationRequest, type ReadSession } from '../session.js';
+import { limitToClient, parseScope } from '../consent/scopes.js';
+import { parseCookies } from '../session/cookies.js';
+import { browserCookie, csrfToken } from '../session/csrf.js';
+import { issueRequestToken, type AuthorizationRequest } from '../session/request-token.js';
+import { readSession, sessionFits, type ReadSession } from '../session/session.js';
 import { issueCode } from './issue-code.js';
-import { consentPage, errorPage, loginPage, redirectToClient } from './pages.js';
+import { consentPage, loginPage } from '../pages/authorize.js';
+import { errorPage } from '../pages/layout.js';
+import { redirectToClient } from './redirect-to-client.js';
 
 /** An authorization error (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6): its code and description. */
 interface Refusal {
@@ -68,7 +72,7 @@ export function authorizeEndpoint(ctx: OAuthContext) {
     }
     let client: ClientMetadata;
     try {
-      client = await verifyClient(params['client_id'], ctx.host.keys);
+      client = (await lookupClient(ctx.host, params['client_id'])).metadata;
     } catch {
       return errorPage(ctx, reply, 400, 'Unknown application', 'The application that sent you here is not registered with this server.');
     }
@@ -184,5 +188,3 @@ export async function showNext(
   if (!sessionFits(session, request.auth_after)) return loginPage(ctx, reply, { clientName: shown.name, request: requestToken, csrf });
   return consentPage(ctx, reply, { client: shown, scope: request.scope, user: session.user, request: requestToken, csrf });
 }
-
-export { OAuthError };

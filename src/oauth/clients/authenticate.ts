@@ -8,13 +8,14 @@
  * client can never present a secret, a confidential one never go without, and no request may
  * use two methods at once.
  */
-import { ClientCache, type VerifiedClient } from './registration/client-cache.js';
-import { OAuthError } from './errors.js';
-import type { OAuthHost } from './host.js';
+import { ClientCache, type VerifiedClient } from './cache.js';
+import { lookupClient } from './lookup.js';
+import { invalidClient } from '../errors.js';
+import type { OAuthHost } from '../host.js';
 
 export type AuthenticatedClient = VerifiedClient;
 
-const fail = (why: string) => new OAuthError('invalid_client', 'client authentication failed', { cause: new Error(why) });
+const fail = (why: string) => invalidClient('client authentication failed', new Error(why));
 
 export async function authenticateClient(
   host: OAuthHost,
@@ -49,7 +50,7 @@ export async function authenticateClient(
     method = 'none';
   }
   if (clientId === undefined) throw fail('no client_id');
-  const client = await host.clients.verify(clientId);
+  const client = await lookupClient(host, clientId);
   const registeredPublic = client.secret === null;
   if (registeredPublic !== (method === 'none')) throw fail(`registered ${client.metadata.token_endpoint_auth_method}, used ${method}`);
   if (method !== 'none' && !ClientCache.secretMatches(client, secret)) throw fail('wrong client_secret');
