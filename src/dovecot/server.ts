@@ -55,7 +55,7 @@ interface Refusal {
 const REFUSALS: Readonly<Record<FailureClass, Refusal>> = {
   wrong: { temporary: false, reason: 'Authentication failed', level: 'info', log: 'dovecot auth refused: wrong credentials' },
   invalid: { temporary: false, reason: 'Authentication failed', level: 'info', log: 'dovecot auth refused: invalid input' },
-  // No script for the host, or `auth` not in external_auth_commands: permanent until reconfigured.
+  // No script for the host (every configuration allows `auth`): permanent until reconfigured.
   unsupported: { temporary: false, reason: 'Authentication failed', level: 'info', log: 'dovecot auth refused: no auth script for this host or command' },
   // The same attempt may pass later: `temp`, so the client does not count it as a wrong password.
   throttled: { temporary: true, reason: 'Too many failed attempts; try again later', level: 'warn', log: 'dovecot auth refused: too many failures' },

@@ -28,7 +28,8 @@ const CHECK_RESULTS: Readonly<Record<FailureClass, Exclude<PasswordCheck['result
   // A password that cannot be sent to the script (a line break: DESIGN.md engine rule 2) cannot be right either.
   invalid: 'wrong',
   throttled: 'throttled',
-  // No script for the host, or `auth` not allowed: no password can be checked here.
+  // No script for the host: no password can be checked here. PasswordCheck has no result of its
+  // own for it, and "wrong" would blame a password that was never checked.
   unsupported: 'unavailable',
   temporary: 'unavailable',
   internal: 'unavailable',
