@@ -42,6 +42,7 @@ import { silentLogger } from '../log/logger.js';
 import { addressKey } from '../http/address-key.js';
 import { identityKey, identityOf } from '../identity/username.js';
 import { AccountsError, ReloadError } from './errors.js';
+import { classify } from './outcome.js';
 import { ACCOUNT_CHANGES, type AccountLifecycle } from './lifecycle.js';
 import { MemoryThrottle, StoreThrottle, type Backoff, type FailureCounters, type FailureThrottle } from './throttle.js';
 
@@ -214,7 +215,7 @@ export class Accounts {
       if (err instanceof ExtauthError && err.sent) await this.#followUp(q, 'unknown');
       // Input that cannot be sent safely (a newline in a password) is an attack, not a slip:
       // it counts as a failure like a wrong password.
-      if (counts && err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') await failed(rt, pairs, userKey, pairKey, address);
+      if (counts && classify(err) === 'invalid') await failed(rt, pairs, userKey, pairKey, address);
       throw err;
     }
     if (yes) await this.#followUp(q, 'done');

@@ -10,14 +10,16 @@
  *
  * Each of the last three that succeeds also revokes the user's OAuth grants, tokens and
  * sessions (oauth/lifecycle.ts); when that fails the answer is 503, never the success.
- * 501 for a command the script does not implement, 503 when the engine cannot answer, 400
- * for input that cannot be sent safely (a password with a newline is refused, never
- * forwarded), 429 when the user is throttled. A non-2xx answer is "no" to Prosody.
+ * Failures answer by class (accounts/outcome.ts, FAILURE_ANSWERS below): 501 for a command
+ * the script does not implement or a host without a script, 503 when the engine or the store
+ * cannot answer, 400 for input that cannot be sent safely (a password with a newline is
+ * refused, never forwarded), 429 when the user is throttled. A non-2xx answer is "no" to
+ * Prosody.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Accounts } from '../accounts/accounts.js';
-import { AccountsError } from '../accounts/errors.js';
-import { ExtauthError } from '../extauth/errors.js';
+import { classify, errorCode, messageOf, retryAfterMs, type FailureClass } from '../accounts/outcome.js';
+import type { ExtauthError } from '../extauth/errors.js';
 import type { Command } from '../extauth/query.js';
 import type { Logger } from '../log/logger.js';
 import { basicChecker } from './basic.js';
@@ -32,6 +34,36 @@ export interface AuthApiOptions {
 }
 
 type Params = { user: string; server: string; pass?: string };
+
+interface Answer {
+  readonly status: number;
+  readonly body: string;
+  /** Retry-After, seconds (RFC 9110 §10.2.3). */
+  readonly retryAfter?: string;
+}
+
+const UNAVAILABLE: Answer = { status: 503, body: 'temporarily unavailable', retryAfter: '1' };
+
+/**
+ * The answer to each failure class (accounts/outcome.ts). mod_auth_http reads any non-2xx as
+ * "no", so the statuses are for the operator: each says why, and none can be read as a yes.
+ * null is the route's own "no" (false, 409, 403 or 404).
+ */
+const FAILURE_ANSWERS: Readonly<Record<FailureClass, (err: unknown) => Answer | null>> = {
+  wrong: () => null,
+  // The input was refused before the script (a newline in a password is never forwarded).
+  invalid: (err) => ({ status: 400, body: messageOf(err) }),
+  // RFC 6585 §4: 429 with the time until the user may try again.
+  throttled: (err) => ({ status: 429, body: messageOf(err), retryAfter: String(Math.ceil(retryAfterMs(err) / 1000)) }),
+  // RFC 9110 §15.6.2: 501, the server does not support the functionality (no script for the
+  // host, or the command is not in external_auth_commands).
+  unsupported: (err) => ({ status: 501, body: messageOf(err) }),
+  // RFC 9110 §15.6.4: 503 for a condition likely to clear; also an account changed whose grants
+  // could not be revoked (never the success Prosody would read as "done").
+  temporary: () => UNAVAILABLE,
+  // What the app's error handler answers for a fault: nothing of the internals, no Retry-After.
+  internal: () => ({ status: 500, body: 'internal error' }),
+};
 
 class BadRequest extends Error {
   readonly statusCode = 400;
@@ -79,33 +111,21 @@ export async function authApi(app: FastifyInstance, options: AuthApiOptions): Pr
         if (!yes && command === 'auth') log.info({ user: identityOf(p.user), host: p.server }, 'check_password refused: wrong credentials');
         return yes ? ok(reply) : no(reply);
       } catch (err) {
-        return fail(reply, err, command, p);
+        return fail(reply, err, command, p, no);
       }
     };
 
-  const fail = (reply: FastifyReply, err: unknown, command: Command, p: Params): unknown => {
-    const fields = { command, user: identityOf(p.user), host: p.server };
-    const text = (status: number, body: string) => reply.code(status).type('text/plain; charset=utf-8').send(body);
-    if (err instanceof ExtauthError) {
-      if (err.code === 'ERR_EXTAUTH_INVALID_INPUT') {
-        log.info({ ...fields, field: err.field }, `auth API refused invalid input: ${err.message}`);
-        return text(400, err.message);
-      }
-      if (err.code === 'ERR_EXTAUTH_UNSUPPORTED') return text(501, err.message);
-      log.warn({ ...fields, code: err.code }, `auth API: engine error: ${err.message}`);
-      return reply.header('retry-after', '1').code(503).type('text/plain; charset=utf-8').send('temporarily unavailable');
-    }
-    if (err instanceof AccountsError) {
-      if (err.code === 'ERR_AUTH_THROTTLED') {
-        log.warn(fields, 'auth API refused: too many failures');
-        return reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000))).code(429).type('text/plain; charset=utf-8').send(err.message);
-      }
-      // The account changed but its grants could not be revoked (logged by accounts.ts): a
-      // temporary failure, never the success Prosody would read as "done".
-      if (err.code === 'ERR_AUTH_LIFECYCLE') return reply.header('retry-after', '1').code(503).type('text/plain; charset=utf-8').send('temporarily unavailable');
-      return text(404, err.message);
-    }
-    throw err;
+  const fail = (reply: FastifyReply, err: unknown, command: Command, p: Params, no: (reply: FastifyReply) => unknown): unknown => {
+    const fields = { command, user: identityOf(p.user), host: p.server, code: errorCode(err) };
+    const cls = classify(err);
+    const answer = FAILURE_ANSWERS[cls](err);
+    if (answer === null) return no(reply);
+    if (cls === 'invalid') log.info({ ...fields, field: (err as ExtauthError).field }, `auth API refused invalid input: ${messageOf(err)}`);
+    else if (cls === 'throttled') log.warn(fields, 'auth API refused: too many failures');
+    else if (cls === 'temporary') log.warn(fields, `auth API: no answer: ${messageOf(err)}`);
+    else if (cls === 'internal') log.error(fields, `auth API: no answer: ${messageOf(err)}`);
+    if (answer.retryAfter !== undefined) reply.header('retry-after', answer.retryAfter);
+    return reply.code(answer.status).type('text/plain; charset=utf-8').send(answer.body);
   };
 
   const trueBody = (reply: FastifyReply) => reply.type('text/plain; charset=utf-8').send('true');

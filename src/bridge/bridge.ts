@@ -9,6 +9,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Accounts } from '../accounts/accounts.js';
+import { classify, errorCode, messageOf, type FailureClass } from '../accounts/outcome.js';
 import { DEFAULT_QUERY_LIMITS, parseQuery, type Query, type QueryLimits } from '../extauth/query.js';
 import { wireProtocol, type ProtocolName } from '../extauth/wire/protocol.js';
 import type { Logger } from '../log/logger.js';
@@ -22,6 +23,20 @@ import { identityOf } from '../identity/username.js';
 export function servedQueryLimits(accounts: Pick<Accounts, 'engines'>): QueryLimits {
   return { maxFieldBytes: DEFAULT_QUERY_LIMITS.maxFieldBytes, maxQueryBytes: Math.max(...accounts.engines().map((e) => e.limits.maxQueryBytes)) };
 }
+
+/**
+ * The reply for each failure class (accounts/outcome.ts), for this bridge and the lockstep one.
+ * The extauth protocol (ejabberd's extauth, Prosody's mod_auth_external) replies success or
+ * failure and nothing else, with no "try later": every class is a failure, and the log says which.
+ */
+export const EXTAUTH_REPLIES: Readonly<Record<FailureClass, boolean>> = {
+  wrong: false,
+  invalid: false,
+  throttled: false,
+  unsupported: false,
+  temporary: false,
+  internal: false,
+};
 
 export interface BridgeOptions {
   readonly input: Readable;
@@ -112,10 +127,11 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
       submitted++;
       accounts.query(q).then(
         (yes) => settle(slot, yes),
-        (err: { code?: string; message?: string }) => {
+        (err: unknown) => {
           stats.errors++;
-          log.warn({ command: q.command, user: identityOf(q.user), host: q.host, code: err.code }, `query answered no: ${err.message}`);
-          settle(slot, false);
+          const cls = classify(err);
+          log.warn({ command: q.command, user: identityOf(q.user), host: q.host, code: errorCode(err), class: cls }, `query answered no: ${messageOf(err)}`);
+          settle(slot, EXTAUTH_REPLIES[cls]);
         },
       );
     };

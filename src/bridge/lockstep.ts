@@ -23,11 +23,12 @@
  */
 import type { Readable } from 'node:stream';
 import type { Accounts } from '../accounts/accounts.js';
+import { classify, errorCode, messageOf } from '../accounts/outcome.js';
 import { parseQuery, type Query, type QueryLimits } from '../extauth/query.js';
 import { wireProtocol, type ProtocolName } from '../extauth/wire/protocol.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
-import type { BridgeStats } from './bridge.js';
+import { EXTAUTH_REPLIES, type BridgeStats } from './bridge.js';
 import { identityOf } from '../identity/username.js';
 
 export interface LockstepOptions {
@@ -141,10 +142,11 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
       // The engine gets the same deadline: a script still busy with the query then is replaced.
       accounts.query(q, { deadline }).then(
         (yes) => settle(p, yes),
-        (err: { code?: string; message?: string }) => {
+        (err: unknown) => {
           stats.errors++;
-          if (current === p) log.warn({ command: q.command, user: identityOf(q.user), host: q.host, code: err.code }, `query answered no: ${err.message}`);
-          settle(p, false);
+          const cls = classify(err);
+          if (current === p) log.warn({ command: q.command, user: identityOf(q.user), host: q.host, code: errorCode(err), class: cls }, `query answered no: ${messageOf(err)}`);
+          settle(p, EXTAUTH_REPLIES[cls]);
         },
       );
     };

@@ -11,8 +11,7 @@
  * the script is never asked.
  */
 import type { Accounts } from '../accounts/accounts.js';
-import { AccountsError } from '../accounts/errors.js';
-import { ExtauthError } from '../extauth/errors.js';
+import { classify, errorCode, messageOf, type FailureClass } from '../accounts/outcome.js';
 import { identityOf } from '../identity/username.js';
 import type { Logger } from '../log/logger.js';
 import { StreamListeners, type ListenOptions } from '../net/listen.js';
@@ -37,15 +36,47 @@ export function splitUsername(username: string, defaultHost: string): { user: st
   return { user: username.slice(0, at), host: username.slice(at + 1).toLowerCase() };
 }
 
-/** Map the engine's answer to the protocol's: an error is a temporary failure, never OK. */
+/** What a failed AUTH answers, and how it is logged. */
+interface Refusal {
+  /** The `temp` flag of FAIL: the client may retry (Postfix answers 454 4.7.0, not 535 5.7.8). */
+  readonly temporary: boolean;
+  /** The `reason=` shown to the client. */
+  readonly reason: string;
+  readonly level: 'info' | 'warn';
+  readonly log: string;
+}
+
+/**
+ * The FAIL for each failure class (accounts/outcome.ts). Dovecot's auth protocol has two kinds
+ * of FAIL: a plain one, "these credentials are not accepted", and one with `temp`, "the answer is
+ * unknown, try again later". Only a failure that may clear by itself gets `temp`: a wrong
+ * password, input that cannot be sent, or a command this host cannot run never will.
+ */
+const REFUSALS: Readonly<Record<FailureClass, Refusal>> = {
+  wrong: { temporary: false, reason: 'Authentication failed', level: 'info', log: 'dovecot auth refused: wrong credentials' },
+  invalid: { temporary: false, reason: 'Authentication failed', level: 'info', log: 'dovecot auth refused: invalid input' },
+  // No script for the host (every configuration allows `auth`): permanent until reconfigured.
+  unsupported: { temporary: false, reason: 'Authentication failed', level: 'info', log: 'dovecot auth refused: no auth script for this host or command' },
+  // The same attempt may pass later: `temp`, so the client does not count it as a wrong password.
+  throttled: { temporary: true, reason: 'Too many failed attempts; try again later', level: 'warn', log: 'dovecot auth refused: too many failures' },
+  temporary: { temporary: true, reason: 'Temporary authentication failure', level: 'warn', log: 'dovecot auth failed temporarily' },
+  internal: { temporary: true, reason: 'Temporary authentication failure', level: 'warn', log: 'dovecot auth failed temporarily' },
+};
+
+/** Map the engine's answer to the protocol's: an error is never OK (REFUSALS above). */
 export function authenticator(accounts: Pick<Accounts, 'query'>, defaultHost: string, log: Logger, hosts: readonly string[] = [defaultHost]): Authenticate {
   const served = new Set(hosts.map((h) => h.toLowerCase()));
+  const refuse = (cls: FailureClass, fields: Record<string, unknown>, err?: unknown): Verdict => {
+    const r = REFUSALS[cls];
+    log[r.level](err === undefined ? fields : { ...fields, code: errorCode(err), detail: messageOf(err) }, r.log);
+    return { ok: false, temporary: r.temporary, reason: r.reason };
+  };
   return async (username, password, ctx): Promise<Verdict> => {
     const { user, host } = splitUsername(username, defaultHost);
     const fields = { user: identityOf(user), host, address: ctx.address, service: ctx.service };
     if (!served.has(host.toLowerCase())) {
       log.warn(fields, 'dovecot auth refused: host not served by this listener');
-      return { ok: false, temporary: false, reason: 'Authentication failed' };
+      return { ok: false, temporary: REFUSALS.wrong.temporary, reason: REFUSALS.wrong.reason };
     }
     try {
       if (await accounts.query({ command: 'auth', user, host, password }, { address: ctx.address })) {
@@ -53,23 +84,9 @@ export function authenticator(accounts: Pick<Accounts, 'query'>, defaultHost: st
         // compares it with what it sent (and takes it as the identity), Postfix logs it.
         return { ok: true, user: username };
       }
-      log.info(fields, 'dovecot auth refused: wrong credentials');
-      return { ok: false, temporary: false, reason: 'Authentication failed' };
+      return refuse('wrong', fields);
     } catch (err) {
-      if (err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') {
-        log.info({ ...fields, detail: err.message }, 'dovecot auth refused: invalid input');
-        return { ok: false, temporary: false, reason: 'Authentication failed' };
-      }
-      if (err instanceof AccountsError && err.code === 'ERR_AUTH_NOT_CONFIGURED') {
-        log.info(fields, 'dovecot auth refused: no auth script for this host');
-        return { ok: false, temporary: false, reason: 'Authentication failed' };
-      }
-      if (err instanceof AccountsError && err.code === 'ERR_AUTH_THROTTLED') {
-        log.warn(fields, 'dovecot auth refused: too many failures');
-        return { ok: false, temporary: true, reason: 'Too many failed attempts; try again later' };
-      }
-      log.warn({ ...fields, code: (err as { code?: string }).code }, `dovecot auth failed temporarily: ${(err as Error).message}`);
-      return { ok: false, temporary: true, reason: 'Temporary authentication failure' };
+      return refuse(classify(err), fields, err);
     }
   };
 }

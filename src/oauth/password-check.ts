@@ -4,8 +4,7 @@
  * same throttling as every face (accounts/), and errors told apart from a "no" (DESIGN.md
  * engine rule 7).
  */
-import { AccountsError } from '../accounts/errors.js';
-import { ExtauthError } from '../extauth/errors.js';
+import { classify, errorCode, retryAfterMs, type FailureClass } from '../accounts/outcome.js';
 import type { OAuthContext } from './context.js';
 
 export type PasswordCheck =
@@ -17,6 +16,25 @@ export type PasswordCheck =
   /** The answer is unknown (timeout, crash, overload...): a temporary failure, never a yes. */
   | { readonly result: 'unavailable' };
 
+/**
+ * What a password check answers for each failure class (accounts/outcome.ts). A sign-in form and
+ * the password grant can say "wrong", "wait" or "try again later" (RFC 6749 §5.2 invalid_grant
+ * for the first two; temporarily_unavailable, RFC 6749 §4.1.2.1, for the last): an answer that
+ * is not known is never "wrong", so the user is not sent to reset a password that may be right,
+ * and never "ok".
+ */
+const CHECK_RESULTS: Readonly<Record<FailureClass, Exclude<PasswordCheck['result'], 'ok'>>> = {
+  wrong: 'wrong',
+  // A password that cannot be sent to the script (a line break: DESIGN.md engine rule 2) cannot be right either.
+  invalid: 'wrong',
+  throttled: 'throttled',
+  // No script for the host: no password can be checked here. PasswordCheck has no result of its
+  // own for it, and "wrong" would blame a password that was never checked.
+  unsupported: 'unavailable',
+  temporary: 'unavailable',
+  internal: 'unavailable',
+};
+
 export async function checkPassword(ctx: OAuthContext, user: string, password: string, address: string): Promise<PasswordCheck> {
   try {
     // Read first: should the name be removed or registered again while the script answers,
@@ -25,10 +43,10 @@ export async function checkPassword(ctx: OAuthContext, user: string, password: s
     const ok = await ctx.accounts.query({ command: 'auth', user, host: ctx.host.host, password }, { address });
     return ok ? { result: 'ok', generation } : { result: 'wrong' };
   } catch (err) {
-    if (err instanceof AccountsError && err.code === 'ERR_AUTH_THROTTLED') return { result: 'throttled', retryAfterMs: err.retryAfterMs };
-    if (err instanceof ExtauthError && err.code === 'ERR_EXTAUTH_INVALID_INPUT') return { result: 'wrong' };
-    ctx.log.warn({ code: (err as { code?: string }).code, user }, 'password could not be checked');
-    return { result: 'unavailable' };
+    const result = CHECK_RESULTS[classify(err)];
+    if (result === 'throttled') return { result, retryAfterMs: retryAfterMs(err) };
+    if (result === 'unavailable') ctx.log.warn({ code: errorCode(err), user }, 'password could not be checked');
+    return { result };
   }
 }
 

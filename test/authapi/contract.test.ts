@@ -7,7 +7,13 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mock, test } from 'node:test';
+import { Accounts } from '../../src/accounts/accounts.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { buildApp } from '../../src/http/app.js';
+import { tokenVerifier } from '../../src/oauth/token-password.js';
+import { openSqliteStore } from '../../src/storage/sqlite.js';
 import { postForm, startHttp } from '../helpers/http.js';
+import { MemoryLogger } from '../helpers/log.js';
 import { fixture } from '../helpers/paths.js';
 
 const script = (name: string) => `external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture(name))}]`;
@@ -170,4 +176,39 @@ test('behind a trusted proxy the client address is taken from X-Forwarded-For; o
   };
   assert.equal(await refusedFrom(proxied), '127.0.0.77');
   assert.equal(await refusedFrom(direct), '127.0.0.1', 'an untrusted X-Forwarded-For must not pick the address');
+});
+
+test('a host without an auth script is 501, like a command the script lacks', async (t) => {
+  const { base } = await startHttp(t, `[hosts."a.example"]\n${script('fast.mjs')}`);
+  // Positive control: the configured host answers.
+  assert.equal(await (await fetch(`${base}/auth/check_password?${q({ user: 'alice', server: 'a.example', pass: 'secret' })}`)).text(), 'true');
+  const r = await fetch(`${base}/auth/check_password?${q({ user: 'alice', server: 'z.example', pass: 'secret' })}`);
+  assert.equal(r.status, 501);
+  assert.equal(await r.text(), 'no auth script is configured for this host');
+  const removed = await postForm(`${base}/auth/remove_user`, { user: 'alice', server: 'z.example' });
+  assert.equal(removed.status, 501, 'not the 404 that means "no such user"');
+});
+
+test('a store that cannot be reached is 503 with Retry-After, never true nor a 500', async (t) => {
+  const config = parseConfigText(script('fast.mjs'));
+  const log = new MemoryLogger();
+  const store = await openSqliteStore(':memory:');
+  // The token check (a password shaped like an access token) reads the store; closed, it fails
+  // with ERR_STORAGE_CLOSED, which another instance could answer.
+  const accounts = new Accounts(config, log, tokenVerifier(store, new Set(['localhost'])));
+  const app = await buildApp({ config, accounts, logger: log });
+  const base = `${await app.listen({ host: '127.0.0.1', port: 0 })}/auth`;
+  t.after(async () => {
+    await app.close();
+    await accounts.close();
+  });
+  const token = 'A'.repeat(43);
+  // Positive control: with the store open the token is simply not found and the script says no.
+  assert.equal(await (await fetch(`${base}/check_password?${q({ user: 'alice', server: 'localhost', pass: token })}`)).text(), 'false');
+  await store.close();
+  const r = await fetch(`${base}/check_password?${q({ user: 'alice', server: 'localhost', pass: token })}`);
+  assert.equal(r.status, 503);
+  assert.equal(r.headers.get('retry-after'), '1');
+  assert.equal(await r.text(), 'temporarily unavailable');
+  assert.ok(log.entries.some((e) => e.obj['code'] === 'ERR_STORAGE_CLOSED'), 'the cause is logged');
 });

@@ -117,6 +117,24 @@ test('engine errors are temporary failures, never OK', async (t) => {
   assert.equal(await c.plain(1, 'alice', 'secret'), 'FAIL\t1\tuser=alice\tcode=temp_fail\ttemp\treason=Temporary authentication failure');
 });
 
+test('a served host without an auth script is a plain FAIL, not temp: retrying cannot help', async (t) => {
+  const config = parseConfigText(`[hosts."a.example"]\nexternal_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]`);
+  const log = new MemoryLogger();
+  const accounts = new Accounts(config, log);
+  const server = new DovecotAuthServer({ accounts, defaultHost: 'localhost', hosts: ['localhost', 'a.example'], logger: log });
+  const { port } = await server.listen({ port: 0 });
+  t.after(async () => {
+    await server.close();
+    await accounts.close();
+  });
+  const c = await DovecotClient.open({ port: port! });
+  t.after(() => c.close());
+  // Positive control: the host with a script answers.
+  assert.equal(await c.plain(1, 'alice@a.example', 'secret'), 'OK\t1\tuser=alice@a.example');
+  assert.equal(await c.plain(2, 'alice', 'secret'), 'FAIL\t2\tuser=alice\treason=Authentication failed');
+  assert.ok(log.entries.some((e) => e.obj['code'] === 'ERR_AUTH_NOT_CONFIGURED'), 'the cause is logged');
+});
+
 test('a newline or NUL smuggled into the password never reaches the script', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gh-rec-'));
   const rec = join(dir, 'q.hex');

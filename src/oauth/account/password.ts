@@ -18,6 +18,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AccountsError } from '../../accounts/errors.js';
+import { classify, errorCode, type FailureClass } from '../../accounts/outcome.js';
 import { ExtauthError } from '../../extauth/errors.js';
 import { formField } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
@@ -31,38 +32,34 @@ const UNAVAILABLE = 'Password changes are temporarily unavailable. Try again in 
 
 type SetPass = { readonly result: 'ok' } | { readonly result: 'refused'; readonly status: number; readonly message: string; readonly field: PasswordField | null; readonly uncertain?: true };
 
-/** Ask the script to set the password; every failure becomes a message for the user. */
-async function setPassword(ctx: OAuthContext, user: string, password: string, address: string): Promise<SetPass> {
-  try {
-    const ok = await ctx.accounts.query({ command: 'setpass', user, host: ctx.host.host, password }, { address });
-    if (ok) return { result: 'ok' };
-    return { result: 'refused', status: 400, message: 'The server refused the new password. Try a different one.', field: 'new' };
-  } catch (err) {
-    if (err instanceof ExtauthError) {
-      switch (err.code) {
-        case 'ERR_EXTAUTH_UNSUPPORTED':
-          return { result: 'refused', status: 501, message: `Password changes are not available here. Ask the administrator of ${ctx.host.host} to change your password.`, field: null };
-        case 'ERR_EXTAUTH_INVALID_INPUT':
-          return err.field === 'query'
-            ? { result: 'refused', status: 400, message: 'The new password is too long.', field: 'new' }
-            : { result: 'refused', status: 400, message: 'The new password cannot contain line breaks or NUL characters.', field: 'new' };
-        default:
-          ctx.log.warn({ code: err.code, user, sent: err.sent }, 'password change failed');
-          if (err.sent) {
-            return {
-              result: 'refused',
-              status: 503,
-              message: 'The server did not confirm the change: your password may or may not have changed. To be safe, every application was signed out. Try the new password when you next sign in; if it is refused, the current one still works.',
-              field: null,
-              uncertain: true,
-            };
-          }
-          return { result: 'refused', status: 503, message: UNAVAILABLE, field: null };
-      }
-    }
+const UNCERTAIN =
+  'The server did not confirm the change: your password may or may not have changed. To be safe, every application was signed out. Try the new password when you next sign in; if it is refused, the current one still works.';
+
+type Refused = Extract<SetPass, { result: 'refused' }>;
+
+/**
+ * What the page says when setpass fails, by failure class (accounts/outcome.ts). `uncertain`
+ * marks a change that may have happened: the grants are revoked anyway (module comment).
+ */
+const SETPASS_REFUSALS: Readonly<Record<FailureClass, (err: unknown, host: string) => Refused>> = {
+  wrong: () => ({ result: 'refused', status: 400, message: 'The server refused the new password. Try a different one.', field: 'new' }),
+  // Never sent: a line break would inject a second command (DESIGN.md engine rule 2).
+  invalid: (err) =>
+    err instanceof ExtauthError && err.field === 'query'
+      ? { result: 'refused', status: 400, message: 'The new password is too long.', field: 'new' }
+      : { result: 'refused', status: 400, message: 'The new password cannot contain line breaks or NUL characters.', field: 'new' },
+  unsupported: (_err, host) => ({
+    result: 'refused',
+    status: 501,
+    message: `Password changes are not available here. Ask the administrator of ${host} to change your password.`,
+    field: null,
+  }),
+  // Only password checks are throttled (accounts.ts), never setpass.
+  throttled: () => ({ result: 'refused', status: 503, message: UNAVAILABLE, field: null }),
+  temporary: (err) => {
     if (err instanceof AccountsError && err.code === 'ERR_AUTH_LIFECYCLE') {
       // The password changed but the revocation that follows it failed (accounts.ts logged
-      // it): this endpoint tries again below, and the user is not told it went well.
+      // it): this endpoint tries again, and the user is not told it went well.
       return {
         result: 'refused',
         status: 503,
@@ -71,9 +68,24 @@ async function setPassword(ctx: OAuthContext, user: string, password: string, ad
         uncertain: true,
       };
     }
-    ctx.log.warn({ code: err instanceof AccountsError ? err.code : (err as Error).message, user }, 'password change failed');
+    // The query reached the script and its answer was lost: the password may have changed.
+    if (err instanceof ExtauthError && err.sent) return { result: 'refused', status: 503, message: UNCERTAIN, field: null, uncertain: true };
     return { result: 'refused', status: 503, message: UNAVAILABLE, field: null };
+  },
+  internal: () => ({ result: 'refused', status: 503, message: UNAVAILABLE, field: null }),
+};
+
+/** Ask the script to set the password; every failure becomes a message for the user. */
+async function setPassword(ctx: OAuthContext, user: string, password: string, address: string): Promise<SetPass> {
+  let ok: boolean;
+  try {
+    ok = await ctx.accounts.query({ command: 'setpass', user, host: ctx.host.host, password }, { address });
+  } catch (err) {
+    const cls = classify(err);
+    if (cls === 'temporary' || cls === 'internal') ctx.log.warn({ code: errorCode(err), user, sent: err instanceof ExtauthError ? err.sent : undefined }, 'password change failed');
+    return SETPASS_REFUSALS[cls](err, ctx.host.host);
   }
+  return ok ? { result: 'ok' } : SETPASS_REFUSALS.wrong(undefined, ctx.host.host);
 }
 
 export function changePasswordEndpoint(ctx: OAuthContext) {

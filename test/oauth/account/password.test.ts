@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { field, TestBrowser } from '../../helpers/browser.js';
 import { introspect, pkce, REDIRECT, register, startOAuth, token } from '../../helpers/oauth.js';
+import { fixture } from '../../helpers/paths.js';
 import { grantIds, grantTokens, signIn, startWithUsers } from './helpers.js';
 
 const USERS = { localhost: { alice: 'old-pass', bob: 'bobs-pass' } };
@@ -219,4 +220,28 @@ test('a password change signs out every other browser of the user, on the accoun
   // This browser stays signed in; another user is not affected.
   assert.doesNotMatch(await (await mine.get(`${issuer}/account`)).text(), /<label for="password">Password<\/label>/);
   assert.doesNotMatch(await (await bobs.get(`${issuer}/account`)).text(), /<label for="password">Password<\/label>/);
+});
+
+test('a script that crashes: on the current password check 503 and nothing changes; on setpass 503, told the change is unconfirmed, grants revoked', async (t) => {
+  // crash-query.mjs exits without answering when the password is "crash" (the current one,
+  // sent with auth, or the new one, sent with setpass): the answer is unknown.
+  const s = await startOAuth(t, '', { script: fixture('crash-query.mjs') });
+  const issuer = s.issuer();
+  const b = new TestBrowser();
+  const tokens = await grantTokens(issuer, { browser: b });
+  const page = await (await b.get(`${issuer}/account`)).text();
+
+  const check = await change(b, issuer, page, 'crash', 'new-pass');
+  assert.equal(check.status, 503);
+  const checkHtml = await check.text();
+  assert.match(checkHtml, /role="alert" id="password-error">Password changes are temporarily unavailable. Try again in a moment.</);
+  assert.equal(grantIds(checkHtml).length, 1, 'nothing revoked: setpass was never sent');
+  assert.equal((await introspect(issuer, tokens.access, tokens.auth))['active'], true);
+
+  const set = await change(b, issuer, page, 'secret', 'crash');
+  assert.equal(set.status, 503);
+  const setHtml = await set.text();
+  assert.match(setHtml, /role="alert" id="password-error">The server did not confirm the change: your password may or may not have changed./);
+  assert.equal(grantIds(setHtml).length, 0, 'the change may have happened: every grant revoked');
+  assert.equal((await introspect(issuer, tokens.access, tokens.auth))['active'], false);
 });

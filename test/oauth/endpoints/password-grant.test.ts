@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { basic, introspect, register, startOAuth, token } from '../../helpers/oauth.js';
+import { fixture } from '../../helpers/paths.js';
 
 const legacy = { grant_types: ['password', 'refresh_token'], redirect_uris: undefined, scope: 'xmpp offline_access' };
 
@@ -40,4 +41,17 @@ test('enabled: right password gets tokens, wrong and injected ones do not, throt
   const web = await register(issuer);
   const r = await token(issuer, { grant_type: 'password', username: 'bob', password: 'secret', scope: 'xmpp' }, basic(web.client_id!, web.client_secret!));
   assert.equal(r.body['error'], 'unauthorized_client');
+});
+
+test('a script that crashes on the check: temporarily_unavailable (503), never tokens nor invalid_grant', async (t) => {
+  // crash-query.mjs exits without answering when the password is "crash": the answer is unknown.
+  const s = await startOAuth(t, 'oauth2_password_grant = true', { script: fixture('crash-query.mjs') });
+  const client = await register(s.issuer(), legacy);
+  const auth = basic(client.client_id!, client.client_secret!);
+  // Positive control: the script answers other passwords.
+  assert.equal((await token(s.issuer(), { grant_type: 'password', username: 'alice', password: 'secret', scope: 'xmpp' }, auth)).status, 200);
+  const r = await token(s.issuer(), { grant_type: 'password', username: 'alice', password: 'crash', scope: 'xmpp' }, auth);
+  assert.equal(r.status, 503);
+  assert.equal(r.body['error'], 'temporarily_unavailable');
+  assert.equal(r.body['access_token'], undefined);
 });
