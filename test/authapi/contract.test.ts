@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { mock, test } from 'node:test';
 import { Accounts } from '../../src/accounts/accounts.js';
 import { parseConfigText } from '../../src/config/load.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp } from '../../src/server/http-app.js';
 import { tokenVerifier } from '../../src/oauth/token-password.js';
-import { openSqliteStore } from '../../src/storage/sqlite.js';
+import { openSqliteStore } from '../../src/storage/sqlite-open.js';
 import { postForm, startHttp } from '../helpers/http.js';
 import { MemoryLogger } from '../helpers/log.js';
 import { fixture } from '../helpers/paths.js';
@@ -196,7 +196,7 @@ test('a store that cannot be reached is 503 with Retry-After, never true nor a 5
   // The token check (a password shaped like an access token) reads the store; closed, it fails
   // with ERR_STORAGE_CLOSED, which another instance could answer.
   const accounts = new Accounts(config, log, tokenVerifier(store, new Set(['localhost'])));
-  const app = await buildApp({ config, accounts, logger: log });
+  const app = await buildApp({ config, accounts, hosts: [], logger: log });
   const base = `${await app.listen({ host: '127.0.0.1', port: 0 })}/auth`;
   t.after(async () => {
     await app.close();
