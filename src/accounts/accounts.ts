@@ -39,7 +39,7 @@ import type { Query } from '../extauth/query.js';
 import { hostConfig, type ExtauthConfig, type GatehouseConfig, type HostConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
-import { addressKey } from '../http/address-key.js';
+import { addressKey } from '../net/address-key.js';
 import { identityKey, identityOf } from '../identity/username.js';
 import { AccountsError, ReloadError } from './errors.js';
 import { classify } from './outcome.js';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addressKey } from '../../src/http/address-key.js';
+import { addressKey } from '../../src/net/address-key.js';
 import { RateLimiter } from '../../src/http/ratelimit.js';
 import { startOAuth } from '../helpers/oauth.js';
 

@@ -18,7 +18,7 @@
  * codes of his own.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { addressKey } from '../../http/address-key.js';
+import { addressKey } from '../../net/address-key.js';
 import { formField, formOf, queryOf, type Form } from '../../http/form.js';
 import type { OAuthContext } from '../context.js';
 import { errorPage } from '../pages/layout.js';

@@ -1,6 +1,6 @@
 /** The per-address request limits of the token, introspection, revocation and registration endpoints. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { addressKey } from '../../http/address-key.js';
+import { addressKey } from '../../net/address-key.js';
 import type { RateLimiter } from '../../http/ratelimit.js';
 import { temporarilyUnavailable } from '../errors.js';
 
