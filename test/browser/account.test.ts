@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { launch, newPage, SCREENSHOTS } from '../helpers/chromium.js';
 import { introspect } from '../helpers/oauth.js';
-import { grantTokens, startWithUsers } from '../oauth/account/helpers.js';
+import { grantTokens, startWithUsers } from '../helpers/oauth-account.js';
 
 // The launch options of oauth-pages.test.ts.
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { launch, newPage, SCREENSHOTS } from '../helpers/chromium.js';
-import { poll, registerDevice, started, startDeviceServer } from '../oauth/device/helpers.js';
+import { poll, registerDevice, started, startDeviceServer } from '../helpers/oauth-device.js';
 
 
 async function screenshot(page: Page, name: string): Promise<string> {

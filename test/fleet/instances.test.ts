@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { authorize, basic, freePort, introspect, pkce, REDIRECT, register, REGISTRATION_KEY, token } from '../helpers/oauth.js';
 import { fixture, GATEHOUSE_BIN } from '../helpers/paths.js';
-import { createTestSchema } from '../storage/postgres-schema.js';
+import { createTestSchema } from '../helpers/postgres.js';
 
 async function startInstance(configText: string): Promise<{ child: ChildProcess; stderr: () => string }> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-fleet-'));

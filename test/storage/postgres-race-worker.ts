@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openPostgresStore } from '../../src/storage/postgres.js';
-import { tokenRecord } from './records.js';
+import { tokenRecord } from '../helpers/storage-records.js';
 
 export interface PgRaceJob {
   readonly url: string;

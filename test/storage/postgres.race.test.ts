@@ -10,8 +10,8 @@ import { after, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { openPostgresStore } from '../../src/storage/postgres.js';
 import type { PgRaceJob, PgRaceReport } from './postgres-race-worker.js';
-import { createTestSchema } from './postgres-schema.js';
-import { codeRecord, grantRecord, T0, tokenRecord } from './records.js';
+import { createTestSchema } from '../helpers/postgres.js';
+import { codeRecord, grantRecord, T0, tokenRecord } from '../helpers/storage-records.js';
 
 const db = await createTestSchema();
 after(() => db.drop());

@@ -1,7 +1,7 @@
 /**
  * The storage contract against PostgreSQL, in a schema of its own, plus what is particular to
  * PostgreSQL: migrations under concurrent starts, a newer schema refused, failures mapped to
- * StorageError codes. Needs the server at PG_URL (postgres-schema.ts); fails without it.
+ * StorageError codes. Needs the server at PG_URL (test/helpers/postgres.ts); fails without it.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -15,9 +15,9 @@ import { POSTGRES_MIGRATIONS } from '../../src/storage/migrations/postgres.js';
 import { SQLITE_MIGRATIONS } from '../../src/storage/migrations/sqlite.js';
 import { storageCodeOfSqlState } from '../../src/storage/postgres-errors.js';
 import { openPostgresStore, PostgresStore } from '../../src/storage/postgres.js';
-import { storeContract } from './contract.js';
-import { createTestSchema, urlWithSchema } from './postgres-schema.js';
-import { codeRecord, grantRecord, T0, tokenRecord } from './records.js';
+import { storeContract } from '../helpers/storage-contract.js';
+import { createTestSchema, urlWithSchema } from '../helpers/postgres.js';
+import { codeRecord, grantRecord, T0, tokenRecord } from '../helpers/storage-records.js';
 import type { CodeRecord, OAuthStore, TokenRecord } from '../../src/storage/port.js';
 
 const db = await createTestSchema();

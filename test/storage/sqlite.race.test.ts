@@ -13,7 +13,7 @@ import { after, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
 import type { RaceJob, RaceReport } from './fixtures/race-worker.js';
-import { codeRecord, grantRecord, T0, tokenRecord } from './records.js';
+import { codeRecord, grantRecord, T0, tokenRecord } from '../helpers/storage-records.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sqlite-race-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

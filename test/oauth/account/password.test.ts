@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { field, TestBrowser } from '../../helpers/browser.js';
 import { introspect, pkce, REDIRECT, register, startOAuth, token } from '../../helpers/oauth.js';
-import { grantIds, grantTokens, signIn, startWithUsers } from './helpers.js';
+import { grantIds, grantTokens, signIn, startWithUsers } from '../../helpers/oauth-account.js';
 
 const USERS = { localhost: { alice: 'old-pass', bob: 'bobs-pass' } };
 
