@@ -20,7 +20,7 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/net.js';
-import { killOnTestExit, killQuiet, rmQuiet, sleep } from './cleanup.js';
+import { killOnTestExit, killQuiet, rmQuiet, sleep } from '../helpers/cleanup.js';
 
 export interface PostfixOptions {
   /** smtpd_sasl_path: an absolute Unix socket path, "unix:/path" or "inet:127.0.0.1:PORT". */
