@@ -37,7 +37,7 @@ async function signIn(page: Page, password: string): Promise<void> {
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
-test('Chromium: sign in on the account page, see the grants, revoke one, change the password, sign out', { timeout: 60_000 }, async (t) => {
+test('Chromium: sign in on the account page, see the grants, revoke one, change the password, sign out', { timeout: 120_000 }, async (t) => {
   const browser = await launch(t);
   const s = await startWithUsers(t, { localhost: { alice: 'old-pass' } });
   const issuer = s.issuer();
@@ -132,7 +132,7 @@ test('Chromium: sign in on the account page, see the grants, revoke one, change 
   }
 });
 
-test('Chromium with JavaScript disabled: sign in, revoke, change the password, sign out', { timeout: 60_000 }, async (t) => {
+test('Chromium with JavaScript disabled: sign in, revoke, change the password, sign out', { timeout: 120_000 }, async (t) => {
   const browser = await launch(t);
   const s = await startWithUsers(t, { localhost: { alice: 'old-pass' } });
   const issuer = s.issuer();

@@ -133,7 +133,7 @@ test('postgres: a connection killed mid-transaction fails the call as unavailabl
   );
   // Wait until the store's connection is blocked behind the lock, then kill it.
   let killed = 0;
-  for (let i = 0; i < 100 && killed === 0; i++) {
+  for (let i = 0; i < 1500 && killed === 0; i++) {
     await new Promise((r) => setTimeout(r, 20));
     killed = (await db.admin('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [lockerPid])).rowCount ?? 0;
   }
