@@ -268,7 +268,7 @@ export async function startPostfix(opts: PostfixOptions): Promise<Postfix> {
   if (!existsSync(POSTFIX_BIN)) throw new Error(`${POSTFIX_BIN} not found: apt-get install -y postfix`);
   const postfixUid = uidOf('postfix');
   if (postfixUid === null) throw new Error('no "postfix" user: apt-get install -y postfix');
-  const startTimeoutMs = Math.min(Math.max(opts.startTimeoutMs ?? 20000, 2000), 120000);
+  const startTimeoutMs = Math.min(Math.max(opts.startTimeoutMs ?? 60000, 2000), 120000);
   const stopGraceMs = Math.min(Math.max(opts.stopGraceMs ?? 5000, 200), 30000);
   const keep = opts.keepDir === true || process.env.GATEHOUSE_KEEP_POSTFIX === '1';
 

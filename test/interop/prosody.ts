@@ -191,7 +191,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<Prosody> 
   }
   const moduleDir = authDovecotModuleDir();
   const host = opts.host ?? 'localhost';
-  const startTimeoutMs = Math.min(Math.max(opts.startTimeoutMs ?? 15000, 1000), 120000);
+  const startTimeoutMs = Math.min(Math.max(opts.startTimeoutMs ?? 60000, 1000), 120000);
   const stopGraceMs = Math.min(Math.max(opts.stopGraceMs ?? 3000, 100), 30000);
   const keep = opts.keepDir === true || process.env.GATEHOUSE_KEEP_PROSODY === '1';
 
