@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeFrame16 } from '../../src/extauth/wire/frame16.js';
 import { childrenOf, fixtureCommand, startBridge, writeConfig } from '../helpers/bridge.js';
+import { killQuiet } from '../helpers/cleanup.js';
 import { isGone, waitFor } from '../helpers/engine.js';
 import { fixture } from '../helpers/paths.js';
 
@@ -15,7 +16,7 @@ test('generic: back-to-back queries run concurrently across the pool and are ans
 external_auth_processes = 4
 log_level = "silent"`);
   const b = startBridge(config, 'generic', { FIXTURE_DELAY_MS: '0' });
-  t.after(() => b.child.kill('SIGKILL'));
+  t.after(() => b.stop());
   // The first query takes 400 ms, the next ones none: their answers wait for it.
   b.child.stdin!.write(
     'auth:a:localhost:delay-400\nauth:b:localhost:wrong\nauth:c:localhost:delay-50\nisuser:nobody:localhost\nauth:d:localhost:secret\n',
@@ -31,7 +32,7 @@ external_auth_processes = 2
 external_auth_queue_limit = 10
 log_level = "warn"`);
   const b = startBridge(config, 'generic');
-  t.after(() => b.child.kill('SIGKILL'));
+  t.after(() => b.stop());
   const n = 5000;
   b.child.stdin!.write('auth:alice:localhost:secret\n'.repeat(n));
   const out = (await b.waitForBytes(2 * n, 30_000)).toString();
@@ -41,7 +42,7 @@ log_level = "warn"`);
 
 test('ejabberd serve protocol in front of a generic script, and generic in front of an ejabberd script', async (t) => {
   const toGeneric = startBridge(writeConfig(`${fixtureCommand(fixture('fast.mjs'))}\nlog_level = "silent"`), 'ejabberd');
-  t.after(() => toGeneric.child.kill('SIGKILL'));
+  t.after(() => toGeneric.stop());
   toGeneric.child.stdin!.write(
     Buffer.concat([frame('auth:alice:localhost:secret'), frame('auth:alice:localhost:nope'), frame('isuser:bob:localhost'), frame('removeuser:bob:localhost')]),
   );
@@ -52,7 +53,7 @@ test('ejabberd serve protocol in front of a generic script, and generic in front
     'generic',
     { FIXTURE_PROTOCOL: 'ejabberd' },
   );
-  t.after(() => toEjabberd.child.kill('SIGKILL'));
+  t.after(() => toEjabberd.stop());
   toEjabberd.child.stdin!.write('auth:alice:localhost:pw-alice\r\nauth:alice:localhost:pw-bob\ntryregister:x:localhost:p\n');
   assert.equal((await toEjabberd.waitForBytes(6)).toString(), '1\n0\n1\n');
 });
@@ -61,7 +62,7 @@ test('a newline smuggled inside an ejabberd frame never reaches a generic script
   const config = writeConfig(`${fixtureCommand(fixture('fast.mjs'))}\nlog_level = "warn"`);
   const dir = config.slice(0, config.lastIndexOf('/'));
   const b = startBridge(config, 'ejabberd', { RECORD_FILE: `${dir}/rec.hex` });
-  t.after(() => b.child.kill('SIGKILL'));
+  t.after(() => b.stop());
   b.child.stdin!.write(
     Buffer.concat([
       frame('auth:alice:localhost:x\nsetpass:admin:localhost:owned'),
@@ -88,7 +89,7 @@ ${fixtureCommand(fixture('lying.mjs'))}
 ${fixtureCommand(fixture('fast.mjs'))}
 external_auth_max_query_bytes = 100`);
   const b = startBridge(config, 'generic');
-  t.after(() => b.child.kill('SIGKILL'));
+  t.after(() => b.stop());
   const long = 'x'.repeat(5000);
   b.child.stdin!.write(
     [
@@ -105,11 +106,17 @@ external_auth_max_query_bytes = 100`);
   assert.equal((await b.waitForBytes(14)).toString(), '0\n1\n0\n0\n0\n0\n1\n');
 });
 
-test('on EOF the bridge answers what is pending, exits 0, and leaves no process behind', async () => {
+test('on EOF the bridge answers what is pending, exits 0, and leaves no process behind', async (t) => {
   const config = writeConfig(`${fixtureCommand(fixture('slow.mjs'))}\nexternal_auth_processes = 3\nlog_level = "silent"`);
   const b = startBridge(config, 'generic', { FIXTURE_DELAY_MS: '0' });
-  await waitFor(() => childrenOf(b.child.pid!).length === 3);
-  const scripts = childrenOf(b.child.pid!);
+  t.after(() => b.stop());
+  const scripts: number[] = [];
+  // Whatever fails below, no script is left behind either.
+  t.after(() => {
+    for (const pid of scripts) killQuiet(-pid, 'SIGKILL');
+  });
+  assert.ok(await waitFor(() => childrenOf(b.child.pid!).length === 3), 'three scripts started');
+  scripts.push(...childrenOf(b.child.pid!));
   assert.equal(scripts.length, 3);
   b.child.stdin!.end('auth:a:localhost:delay-200\n');
   assert.deepEqual(await b.exited, { code: 0, signal: null });
@@ -117,26 +124,33 @@ test('on EOF the bridge answers what is pending, exits 0, and leaves no process 
   for (const pid of scripts) assert.ok(await waitFor(() => isGone(pid)), `script ${pid} left behind`);
 });
 
-test('SIGTERM stops the bridge and its scripts', async () => {
+test('SIGTERM stops the bridge and its scripts', async (t) => {
   const config = writeConfig(`${fixtureCommand(fixture('fast.mjs'))}\nexternal_auth_processes = 2\nlog_level = "silent"`);
   const b = startBridge(config, 'ejabberd');
+  t.after(() => b.stop());
+  const scripts: number[] = [];
+  t.after(() => {
+    for (const pid of scripts) killQuiet(-pid, 'SIGKILL');
+  });
   b.child.stdin!.write(frame('isuser:a:localhost'));
   await b.waitForBytes(4);
-  const scripts = childrenOf(b.child.pid!);
+  scripts.push(...childrenOf(b.child.pid!));
   assert.equal(scripts.length, 2);
   b.child.kill('SIGTERM');
   assert.equal((await b.exited).code, 0);
   for (const pid of scripts) assert.ok(await waitFor(() => isGone(pid)), `script ${pid} left behind`);
 });
 
-test('a bad configuration is refused at start with every problem named', async () => {
+test('a bad configuration is refused at start with every problem named', async (t) => {
   const b = startBridge(writeConfig('extauth_program = 42\nexternal_auth_timeout = "soon"\nbogus = 1'), 'generic');
+  t.after(() => b.stop());
+  const noScript = startBridge(writeConfig('log_level = "info"'), 'generic');
+  t.after(() => noScript.stop());
   const { code } = await b.exited;
   assert.equal(code, 2);
   assert.match(b.stderr(), /extauth_program: expected a command string/);
   assert.match(b.stderr(), /external_auth_timeout: expected a number/);
   assert.match(b.stderr(), /bogus: unknown key/);
-  const noScript = startBridge(writeConfig('log_level = "info"'), 'generic');
   assert.equal((await noScript.exited).code, 2);
   assert.match(noScript.stderr(), /external_auth_command is not set/);
 });
@@ -146,7 +160,7 @@ test('SIGHUP on pipes renews the script processes; queries sent around it are al
 external_auth_processes = 2
 log_level = "info"`);
   const b = startBridge(config, 'generic', { FIXTURE_DELAY_MS: '20' });
-  t.after(() => b.child.kill('SIGKILL'));
+  t.after(() => b.stop());
   b.child.stdin!.write('auth:a:localhost:secret\n');
   await b.waitForBytes(2);
   const before = childrenOf(b.child.pid!);
@@ -155,14 +169,15 @@ log_level = "info"`);
   b.child.stdin!.write('auth:a:localhost:secret\nauth:a:localhost:wrong\n'.repeat(10));
   b.child.kill('SIGHUP');
   b.child.stdin!.write('auth:a:localhost:secret\nauth:a:localhost:wrong\n'.repeat(10));
-  assert.ok(await waitFor(() => b.stderr().includes('configuration reloaded'), 10_000), b.stderr());
+  assert.ok(await waitFor(() => b.stderr().includes('configuration reloaded')), b.stderr());
   b.child.stdin!.write('isuser:a:localhost\n');
   const out = (await b.waitForBytes(2 + 80 + 2)).toString();
   assert.equal(out, `1\n${'1\n0\n'.repeat(20)}1\n`);
+  // The old processes finish what they had, then go: only the new ones are left.
+  for (const pid of before) assert.ok(await waitFor(() => isGone(pid)), `old script ${pid} left behind`);
   const after = childrenOf(b.child.pid!);
   assert.equal(after.length, 2);
   assert.ok(after.every((p) => !before.includes(p)), 'the processes were renewed');
-  for (const pid of before) assert.ok(await waitFor(() => isGone(pid), 5000), `old script ${pid} left behind`);
   b.child.stdin!.end();
   assert.deepEqual(await b.exited, { code: 0, signal: null });
 });

@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { launch, newPage, SCREENSHOTS } from '../helpers/chromium.js';
 import { introspect } from '../helpers/oauth.js';
-import { grantTokens, startWithUsers } from '../oauth/account/helpers.js';
+import { grantTokens, startWithUsers } from '../helpers/oauth-account.js';
 
 // The launch options of oauth-pages.test.ts.
 
@@ -37,7 +37,7 @@ async function signIn(page: Page, password: string): Promise<void> {
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
-test('Chromium: sign in on the account page, see the grants, revoke one, change the password, sign out', { timeout: 60_000 }, async (t) => {
+test('Chromium: sign in on the account page, see the grants, revoke one, change the password, sign out', { timeout: 120_000 }, async (t) => {
   const browser = await launch(t);
   const s = await startWithUsers(t, { localhost: { alice: 'old-pass' } });
   const issuer = s.issuer();
@@ -132,7 +132,7 @@ test('Chromium: sign in on the account page, see the grants, revoke one, change 
   }
 });
 
-test('Chromium with JavaScript disabled: sign in, revoke, change the password, sign out', { timeout: 60_000 }, async (t) => {
+test('Chromium with JavaScript disabled: sign in, revoke, change the password, sign out', { timeout: 120_000 }, async (t) => {
   const browser = await launch(t);
   const s = await startWithUsers(t, { localhost: { alice: 'old-pass' } });
   const issuer = s.issuer();

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { launch, newPage, SCREENSHOTS } from '../helpers/chromium.js';
-import { poll, registerDevice, started, startDeviceServer } from '../oauth/device/helpers.js';
+import { poll, registerDevice, started, startDeviceServer } from '../helpers/oauth-device.js';
 
 
 async function screenshot(page: Page, name: string): Promise<string> {
@@ -43,7 +43,7 @@ async function signIn(page: Page): Promise<void> {
   await heading(page, 'Allow access?');
 }
 
-test('Chromium enters a code (after a wrong one), signs in, allows; the device gets tokens', { timeout: 40_000 }, async (t) => {
+test('Chromium enters a code (after a wrong one), signs in, allows; the device gets tokens', { timeout: 120_000 }, async (t) => {
   const browser = await launch(t);
   const s = await startDeviceServer(t);
   const client = await registerDevice(s.issuer);
@@ -96,7 +96,7 @@ test('Chromium enters a code (after a wrong one), signs in, allows; the device g
   assertSaved('device-code.png', 'device-code-error.png', 'device-login.png', 'device-consent.png', 'device-done.png');
 });
 
-test('Chromium without JavaScript: the verification_uri_complete link, keyboard only, Deny', { timeout: 40_000 }, async (t) => {
+test('Chromium without JavaScript: the verification_uri_complete link, keyboard only, Deny', { timeout: 120_000 }, async (t) => {
   const browser = await launch(t);
   const s = await startDeviceServer(t);
   const client = await registerDevice(s.issuer);
@@ -123,7 +123,7 @@ test('Chromium without JavaScript: the verification_uri_complete link, keyboard 
   assertSaved('device-denied.png');
 });
 
-test('Chromium: after 10 wrong codes the page says to wait, even for the right code', { timeout: 40_000 }, async (t) => {
+test('Chromium: after 10 wrong codes the page says to wait, even for the right code', { timeout: 120_000 }, async (t) => {
   const browser = await launch(t);
   const s = await startDeviceServer(t);
   const client = await registerDevice(s.issuer);

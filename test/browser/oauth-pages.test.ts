@@ -107,7 +107,7 @@ async function landed(page: Page, s: Setup): Promise<URL> {
   return url;
 }
 
-test('Chromium signs in after a wrong password, consents, lands on the redirect URI; the code works', { timeout: 30_000 }, async (t) => {
+test('Chromium signs in after a wrong password, consents, lands on the redirect URI; the code works', { timeout: 120_000 }, async (t) => {
   const s = await setup(t);
   const page = await newPage(s.browser);
   const { verifier, challenge } = pkce();
@@ -189,7 +189,7 @@ test('Chromium signs in after a wrong password, consents, lands on the redirect 
   }
 });
 
-test('Chromium: Deny lands on the redirect URI with error=access_denied', { timeout: 30_000 }, async (t) => {
+test('Chromium: Deny lands on the redirect URI with error=access_denied', { timeout: 120_000 }, async (t) => {
   const s = await setup(t);
   const page = await newPage(s.browser);
   await page.goto(authorizeUrl(s, pkce().challenge, 'st-deny'));
@@ -202,7 +202,7 @@ test('Chromium: Deny lands on the redirect URI with error=access_denied', { time
   assert.equal(back.searchParams.get('code'), null);
 });
 
-test('Chromium with JavaScript disabled completes a login and consent', { timeout: 30_000 }, async (t) => {
+test('Chromium with JavaScript disabled completes a login and consent', { timeout: 120_000 }, async (t) => {
   const s = await setup(t);
   const page = await newPage(s.browser, { javaScriptEnabled: false });
   await page.goto(authorizeUrl(s, pkce().challenge, 'st-nojs'));

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { childrenOf, fixtureCommand, writeConfig } from '../helpers/bridge.js';
+import { killWithScripts } from '../helpers/cleanup.js';
 import { DovecotClient } from '../helpers/dovecot.js';
 import { isGone, waitFor } from '../helpers/engine.js';
 import { fixture, GATEHOUSE_BIN } from '../helpers/paths.js';
@@ -23,7 +24,7 @@ log_level = "info"`);
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   try {
-    assert.ok(await waitFor(() => stderr.includes('Dovecot auth protocol listening'), 10_000), stderr);
+    assert.ok(await waitFor(() => stderr.includes('Dovecot auth protocol listening')), stderr);
     const lines = stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const http = (lines.find((l) => l['msg'] === 'HTTP listening')!['addresses'] as string[])[0]!;
     const dovecotPort = (lines.find((l) => l['msg'] === 'Dovecot auth protocol listening')!['ports'] as number[])[0]!;
@@ -45,15 +46,16 @@ log_level = "info"`);
     for (const pid of scripts) assert.ok(await waitFor(() => isGone(pid)), `script ${pid} left behind`);
     assert.ok(!stderr.includes('secret'), 'a password reached the log');
   } finally {
-    child.kill('SIGKILL');
+    killWithScripts(child);
   }
 });
 
-test('serve: a bad configuration is refused before anything listens', async () => {
+test('serve: a bad configuration is refused before anything listens', async (t) => {
   const config = writeConfig(`${fixtureCommand(fixture('fast.mjs'))}\nhttp_auth_path = "auth/"\ndovecot_auth_port = "x"`);
   const child = spawn(process.execPath, [GATEHOUSE_BIN, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  t.after(() => killWithScripts(child));
   const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   assert.equal(code, 2);
   assert.match(stderr, /http_auth_path: expected a path like "\/auth"/);
@@ -90,7 +92,7 @@ log_level = "info"`;
   // Request lines are many; keep the others for failure messages.
   const logCount = (msg: string): number => stderr.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
   try {
-    assert.ok(await waitFor(() => stderr.includes('HTTP listening'), 10_000), stderr.slice(-2000));
+    assert.ok(await waitFor(() => stderr.includes('HTTP listening')), stderr.slice(-2000));
     const line = stderr.split('\n').find((l) => l.includes('"HTTP listening"'))!;
     const http = (JSON.parse(line) as { addresses: string[] }).addresses[0]!;
     const check = async (pass: string): Promise<string> => {
@@ -118,26 +120,26 @@ log_level = "info"`;
     );
     writeFileSync(script, passwordScript('two'));
     child.kill('SIGHUP');
-    assert.ok(await waitFor(() => logCount('configuration reloaded: auth script processes renewed') === 1, 15_000), stderr.slice(-2000));
+    assert.ok(await waitFor(() => logCount('configuration reloaded: auth script processes renewed') === 1), stderr.slice(-2000));
     stop = true;
     await load;
     assert.deepEqual([...statuses.keys()], ['200'], `answers during the reload: ${JSON.stringify([...statuses])}`);
     assert.equal(await check('two'), '200 true');
     assert.equal(await check('one'), '200 false');
-    for (const pid of oldScripts) assert.ok(await waitFor(() => isGone(pid), 5000), `old script ${pid} left behind`);
+    for (const pid of oldScripts) assert.ok(await waitFor(() => isGone(pid)), `old script ${pid} left behind`);
     assert.equal(childrenOf(child.pid!).length, 2);
 
     // A file with a problem: logged with the problem, the running configuration stays.
     writeFileSync(config, `${configText}\nexternal_auth_timeout = "soon"`);
     child.kill('SIGHUP');
-    assert.ok(await waitFor(() => logCount('configuration not reloaded: the file has problems; the running configuration stays') === 1, 10_000), stderr.slice(-2000));
+    assert.ok(await waitFor(() => logCount('configuration not reloaded: the file has problems; the running configuration stays') === 1), stderr.slice(-2000));
     assert.match(stderr, /external_auth_timeout/);
     assert.equal(await check('two'), '200 true');
 
     // A setting read only at start: applied on restart, and said so.
     writeFileSync(config, configText.replace('log_level = "info"', 'log_level = "warn"'));
     child.kill('SIGHUP');
-    assert.ok(await waitFor(() => stderr.includes('"msg":"changed settings that take effect only after a restart"'), 10_000), stderr.slice(-2000));
+    assert.ok(await waitFor(() => stderr.includes('"msg":"changed settings that take effect only after a restart"')), stderr.slice(-2000));
     assert.match(stderr, /"settings":\["log_level"\]/);
 
     const metrics = await (await fetch(`${http}/metrics`)).text();
@@ -146,7 +148,7 @@ log_level = "info"`;
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
   } finally {
-    child.kill('SIGKILL');
+    killWithScripts(child);
   }
 });
 

@@ -216,12 +216,14 @@ test('queries wait in FIFO order for a free process; the queue wait is bounded',
 });
 
 test('an AbortSignal cancels a waiting or running query', async (t) => {
-  const { engine } = fixtureEngine('slow.mjs', { env: { FIXTURE_DELAY_MS: '200' } });
+  const { engine } = fixtureEngine('slow.mjs', { env: { FIXTURE_DELAY_MS: '1000' } });
   t.after(() => engine.close());
   const ac = new AbortController();
   const running = outcome(engine.auth('a', 'h', 'x', { signal: ac.signal }));
   const queued = outcome(engine.auth('b', 'h', 'x', { signal: ac.signal }));
-  setTimeout(() => ac.abort(), 20);
+  // Aborted once one runs and the other waits (not after a fixed delay a loaded machine stretches).
+  assert.ok(await waitFor(() => engine.stats().busy === 1 && engine.stats().queued === 1));
+  ac.abort();
   assert.deepEqual(await Promise.all([running, queued]), ['ERR_EXTAUTH_ABORTED', 'ERR_EXTAUTH_ABORTED']);
   assert.equal(await outcome(engine.auth('c', 'h', 'x', { signal: AbortSignal.abort() })), 'ERR_EXTAUTH_ABORTED');
   assert.equal(await engine.auth('d', 'h', 'delay-1'), true);
@@ -261,13 +263,14 @@ test('10,000 concurrent queries on 4 processes with a queue limit of 1,000: ever
 });
 
 test('close() fails queued queries, lets in-flight ones finish, and reaps every process', async (t) => {
-  const { engine } = fixtureEngine('slow.mjs', { size: 2, env: { FIXTURE_DELAY_MS: '150' } });
+  const { engine } = fixtureEngine('slow.mjs', { size: 2, env: { FIXTURE_DELAY_MS: '1000' } });
   t.after(() => engine.close());
   assert.ok(await waitFor(() => engine.stats().idle === 2));
   const pids = engine.pids();
-  const inflight = [outcome(engine.auth('a', 'h', 'delay-150')), outcome(engine.auth('b', 'h', 'delay-150'))];
-  const queued = outcome(engine.auth('c', 'h', 'delay-150'));
-  await new Promise((r) => setTimeout(r, 20));
+  const inflight = [outcome(engine.auth('a', 'h', 'delay-1000')), outcome(engine.auth('b', 'h', 'delay-1000'))];
+  const queued = outcome(engine.auth('c', 'h', 'delay-1000'));
+  // Closed once two run and one waits.
+  assert.ok(await waitFor(() => engine.stats().busy === 2 && engine.stats().queued === 1));
   await engine.close();
   assert.deepEqual(await Promise.all(inflight), [true, true]);
   assert.equal(await queued, 'ERR_EXTAUTH_CLOSED');

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { authorize, basic, freePort, introspect, pkce, REDIRECT, register, REGISTRATION_KEY, token } from '../helpers/oauth.js';
+import { killWithScripts, stopGracefully } from '../helpers/cleanup.js';
 import { fixture, GATEHOUSE_BIN } from '../helpers/paths.js';
-import { createTestSchema } from '../storage/postgres-schema.js';
+import { createTestSchema } from '../helpers/postgres.js';
 
 async function startInstance(configText: string): Promise<{ child: ChildProcess; stderr: () => string }> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-fleet-'));
@@ -21,10 +22,11 @@ async function startInstance(configText: string): Promise<{ child: ChildProcess;
   const child = spawn(process.execPath, [GATEHOUSE_BIN, 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const end = Date.now() + 20_000;
+  // Generous: on a loaded machine a start takes longer, and the wait only costs on failure.
+  const end = Date.now() + 60_000;
   while (!err.includes('HTTP listening')) {
     if (child.exitCode !== null || Date.now() > end) {
-      child.kill('SIGKILL');
+      killWithScripts(child);
       throw new Error(`instance did not start:\n${err}`);
     }
     await new Promise((r) => setTimeout(r, 25));
@@ -50,8 +52,9 @@ log_level = "info"
 oauth2_issuer = "${issuer}"
 `;
   const instances: { child: ChildProcess; stderr: () => string }[] = [];
+  // Registered before any starts: should the second fail to start, the first is stopped too.
+  t.after(() => Promise.all(instances.map((i) => stopGracefully(i.child))));
   for (const port of ports) instances.push(await startInstance(config(port)));
-  t.after(() => instances.forEach((i) => i.child.kill('SIGTERM')));
   const [a, b, c] = ports.map((p) => `http://127.0.0.1:${p}/localhost`) as [string, string, string];
 
   // Register on A, authorize on B, exchange on C, refresh on A, introspect on B.
@@ -101,8 +104,9 @@ http_ports = [${port}]
 log_level = "info"
 `;
   const instances: { child: ChildProcess; stderr: () => string }[] = [];
+  // Registered before any starts: should the second fail to start, the first is stopped too.
+  t.after(() => Promise.all(instances.map((i) => stopGracefully(i.child))));
   for (const port of ports) instances.push(await startInstance(config(port)));
-  t.after(() => instances.forEach((i) => i.child.kill('SIGTERM')));
   const check = async (port: number, pass: string) =>
     (await fetch(`http://127.0.0.1:${port}/auth/check_password?${new URLSearchParams({ user: 'erin', server: 'localhost', pass })}`)).status;
   assert.equal(await check(ports[0]!, 'nope1'), 200);

@@ -1,8 +1,9 @@
 /** Run the real `gatehouse extauth` bridge as a server would: a child process on pipes. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { childPids, forgetOnTestExit, killOnTestExit, killQuiet } from './cleanup.js';
 import { GATEHOUSE_BIN } from './paths.js';
 
 /** Write a config file in a fresh temp dir; returns its path. */
@@ -26,6 +27,12 @@ export interface BridgeRun {
   /** Resolves when stdout holds at least `n` bytes (or rejects after `ms`). */
   waitForBytes(n: number, ms?: number): Promise<Buffer>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /**
+   * SIGKILL the bridge and its script processes (each the leader of its own process group),
+   * then wait for the bridge to be gone. Safe to call at any time, also after it exited. A
+   * bridge still running when the test process exits is killed the same way.
+   */
+  stop(): Promise<void>;
 }
 
 export function startBridge(
@@ -47,6 +54,11 @@ export function startBridge(
     for (const w of waiters.splice(0)) w();
   });
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const kill = (): void => {
+    if (gone || child.pid === undefined) return;
+    for (const pid of childrenOf(child.pid)) killGroup(pid);
+    child.kill('SIGKILL');
+  };
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('close', (code, signal) => {
       gone = true;
@@ -54,12 +66,12 @@ export function startBridge(
       resolve({ code, signal });
     }),
   );
-  return {
+  const run: BridgeRun = {
     child,
     stdout: () => out,
     stderr: () => err,
     exited,
-    waitForBytes(n, ms = 10_000) {
+    waitForBytes(n, ms = 30_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`only ${out.length} of ${n} bytes after ${ms} ms; stderr:\n${err}`)), ms);
         const check = (): void => {
@@ -74,22 +86,22 @@ export function startBridge(
         check();
       });
     },
+    async stop() {
+      kill();
+      await exited;
+    },
   };
+  // Should the test process end (or be signalled) with the bridge still running.
+  killOnTestExit(kill);
+  void exited.then(() => forgetOnTestExit(kill));
+  return run;
+}
+
+/** SIGKILL the process group led by `pid`, and the process itself should it lead none. */
+function killGroup(pid: number): void {
+  killQuiet(-pid, 'SIGKILL');
+  killQuiet(pid, 'SIGKILL');
 }
 
 /** PIDs of the live processes whose parent is `pid` (from /proc). */
-export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // Fields after the command (which may hold spaces) start after the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid) out.push(Number(name));
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return out;
-}
+export const childrenOf = childPids;

@@ -20,8 +20,8 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 export const SCREENSHOTS = join(ROOT, 'test-output', 'screenshots');
-/** Each wait fails after this long rather than Playwright's 30 s default. */
-export const STEP_TIMEOUT_MS = 10_000;
+/** Each wait fails after this long: generous, as a loaded machine is slow, and it only costs time on failure. */
+export const STEP_TIMEOUT_MS = 30_000;
 
 export async function launch(t: TestContext): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
@@ -29,7 +29,7 @@ export async function launch(t: TestContext): Promise<Browser> {
   }
   let browser: Browser;
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
   } catch (err) {
     throw new Error(`could not launch ${CHROMIUM}: ${(err as Error).message}`, { cause: err });
   }

@@ -55,7 +55,7 @@ export class DovecotClient {
   }
 
   /** The next line, or null when the connection closed (waits at most `ms`). */
-  async line(ms = 10_000): Promise<string | null> {
+  async line(ms = 30_000): Promise<string | null> {
     const end = Date.now() + ms;
     while (this.#lines.length === 0) {
       if (this.#closed) return null;

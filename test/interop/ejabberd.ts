@@ -15,7 +15,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/net.js';
-import { killOnTestExit, killQuiet, rmQuiet, sleep } from './cleanup.js';
+import { killOnTestExit, killQuiet, rmQuiet, sleep } from '../helpers/cleanup.js';
 import { randomBytes } from 'node:crypto';
 
 export interface EjabberdOptions {
@@ -219,7 +219,7 @@ async function startOnce(opts: EjabberdOptions): Promise<Ejabberd> {
   const poolSize = opts.poolSize ?? 1;
   if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 256) throw new Error('poolSize must be 1..256');
   if (/[\n\r]/.test(opts.extauthProgram)) throw new Error('extauthProgram must be one line');
-  const startTimeoutMs = opts.startTimeoutMs ?? 30000;
+  const startTimeoutMs = opts.startTimeoutMs ?? 60000;
 
   // No spaces allowed: ejabberdctl passes -mnesia dir "$SPOOL_DIR" unquoted through word splitting.
   const dir = mkdtempSync(join(tmpdir(), 'gh-ejabberd-'));

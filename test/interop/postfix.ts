@@ -20,7 +20,7 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/net.js';
-import { killOnTestExit, killQuiet, rmQuiet, sleep } from './cleanup.js';
+import { killOnTestExit, killQuiet, rmQuiet, sleep } from '../helpers/cleanup.js';
 
 export interface PostfixOptions {
   /** smtpd_sasl_path: an absolute Unix socket path, "unix:/path" or "inet:127.0.0.1:PORT". */
@@ -268,7 +268,7 @@ export async function startPostfix(opts: PostfixOptions): Promise<Postfix> {
   if (!existsSync(POSTFIX_BIN)) throw new Error(`${POSTFIX_BIN} not found: apt-get install -y postfix`);
   const postfixUid = uidOf('postfix');
   if (postfixUid === null) throw new Error('no "postfix" user: apt-get install -y postfix');
-  const startTimeoutMs = Math.min(Math.max(opts.startTimeoutMs ?? 20000, 2000), 120000);
+  const startTimeoutMs = Math.min(Math.max(opts.startTimeoutMs ?? 60000, 2000), 120000);
   const stopGraceMs = Math.min(Math.max(opts.stopGraceMs ?? 5000, 200), 30000);
   const keep = opts.keepDir === true || process.env.GATEHOUSE_KEEP_POSTFIX === '1';
 

@@ -18,7 +18,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/net.js';
-import { killOnTestExit, killQuiet, rmQuiet, sleep } from './cleanup.js';
+import { killOnTestExit, killQuiet, rmQuiet, sleep } from '../helpers/cleanup.js';
 
 export interface ProsodyOptions {
   /** Unix socket of the Dovecot auth server (dovecot_auth_socket). */
@@ -191,7 +191,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<Prosody> 
   }
   const moduleDir = authDovecotModuleDir();
   const host = opts.host ?? 'localhost';
-  const startTimeoutMs = Math.min(Math.max(opts.startTimeoutMs ?? 15000, 1000), 120000);
+  const startTimeoutMs = Math.min(Math.max(opts.startTimeoutMs ?? 60000, 1000), 120000);
   const stopGraceMs = Math.min(Math.max(opts.stopGraceMs ?? 3000, 100), 30000);
   const keep = opts.keepDir === true || process.env.GATEHOUSE_KEEP_PROSODY === '1';
 

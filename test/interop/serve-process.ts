@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killWithScripts } from '../helpers/cleanup.js';
 import { GATEHOUSE_BIN } from '../helpers/paths.js';
 import { freePort } from '../helpers/oauth.js';
 
@@ -44,10 +45,11 @@ ${extra}
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const end = Date.now() + 15_000;
+  // Generous: a loaded machine starts slowly, and the wait only costs time on failure.
+  const end = Date.now() + 60_000;
   while (!err.includes(readyLine)) {
     if (child.exitCode !== null || Date.now() > end) {
-      child.kill('SIGKILL');
+      killWithScripts(child);
       throw new Error(`gatehouse serve did not start:\n${err}`);
     }
     await new Promise((r) => setTimeout(r, 25));
@@ -59,7 +61,7 @@ ${extra}
     stderr: () => err,
     async stop() {
       child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const t = setTimeout(() => killWithScripts(child), 5000);
       await exited;
       clearTimeout(t);
     },

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { applySqliteMigrations } from '../../src/storage/migrations/apply-sqlite.js';
 import { checkMigrations, latestVersion, type Migration } from '../../src/storage/migrations/migration.js';
 import { SQLITE_MIGRATIONS } from '../../src/storage/migrations/sqlite.js';
-import { T0 } from './records.js';
+import { T0 } from '../helpers/storage-records.js';
 
 const one: Migration = { version: 1, name: 'create_a', sql: 'CREATE TABLE a (x INTEGER) STRICT;' };
 const two: Migration = { version: 2, name: 'create_b', sql: 'CREATE TABLE b (y INTEGER) STRICT;' };

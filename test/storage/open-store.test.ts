@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { openStore, SQLITE_FILE_NAME, ThreadedSqliteStore } from '../../src/storage/index.js';
-import { grantRecord } from './records.js';
+import { grantRecord } from '../helpers/storage-records.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-open-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 /**
  * The storage contract against PostgreSQL, in a schema of its own, plus what is particular to
  * PostgreSQL: migrations under concurrent starts, a newer schema refused, failures mapped to
- * StorageError codes. Needs the server at PG_URL (postgres-schema.ts); fails without it.
+ * StorageError codes. Needs the server at PG_URL (test/helpers/postgres.ts); fails without it.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -15,9 +15,9 @@ import { POSTGRES_MIGRATIONS } from '../../src/storage/migrations/postgres.js';
 import { SQLITE_MIGRATIONS } from '../../src/storage/migrations/sqlite.js';
 import { storageCodeOfSqlState } from '../../src/storage/postgres-errors.js';
 import { openPostgresStore, PostgresStore } from '../../src/storage/postgres.js';
-import { storeContract } from './contract.js';
-import { createTestSchema, urlWithSchema } from './postgres-schema.js';
-import { codeRecord, grantRecord, T0, tokenRecord } from './records.js';
+import { storeContract } from '../helpers/storage-contract.js';
+import { createTestSchema, urlWithSchema } from '../helpers/postgres.js';
+import { codeRecord, grantRecord, T0, tokenRecord } from '../helpers/storage-records.js';
 import type { CodeRecord, OAuthStore, TokenRecord } from '../../src/storage/port.js';
 
 const db = await createTestSchema();
@@ -133,7 +133,7 @@ test('postgres: a connection killed mid-transaction fails the call as unavailabl
   );
   // Wait until the store's connection is blocked behind the lock, then kill it.
   let killed = 0;
-  for (let i = 0; i < 100 && killed === 0; i++) {
+  for (let i = 0; i < 1500 && killed === 0; i++) {
     await new Promise((r) => setTimeout(r, 20));
     killed = (await db.admin('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [lockerPid])).rowCount ?? 0;
   }

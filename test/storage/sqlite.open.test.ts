@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { applySqliteMigrations } from '../../src/storage/migrations/apply-sqlite.js';
 import { SQLITE_MIGRATIONS } from '../../src/storage/migrations/sqlite.js';
 import { openSqliteStore } from '../../src/storage/sqlite-open.js';
-import { grantRecord, T0, tokenRecord } from './records.js';
+import { grantRecord, T0, tokenRecord } from '../helpers/storage-records.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sqlite-open-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

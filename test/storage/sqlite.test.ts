@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { openSqliteStore } from '../../src/storage/sqlite-open.js';
-import { storeContract } from './contract.js';
+import { storeContract } from '../helpers/storage-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import { StorageError } from '../../src/storage/errors.js';
 import { openSqliteStore } from '../../src/storage/sqlite-open.js';
 import { ThreadedSqliteStore } from '../../src/storage/sqlite-threaded.js';
-import { codeRecord, grantRecord, T0, tokenRecord } from './records.js';
+import { codeRecord, grantRecord, T0, tokenRecord } from '../helpers/storage-records.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sqlite-threaded-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

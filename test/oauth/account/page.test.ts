@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { field, TestBrowser } from '../../helpers/browser.js';
 import { introspect, startOAuth } from '../../helpers/oauth.js';
-import { grantIds, grantTokens, signIn } from './helpers.js';
+import { grantIds, grantTokens, signIn } from '../../helpers/oauth-account.js';
 
 test('not signed in: the page is a sign-in form; a right password gets 303 and the session cookie', async (t) => {
   const s = await startOAuth(t);

@@ -13,7 +13,7 @@ import { test, type TestContext } from 'node:test';
 import { field, TestBrowser } from '../../helpers/browser.js';
 import { introspect, pkce, REDIRECT, register, startOAuth, token } from '../../helpers/oauth.js';
 import { fixture } from '../../helpers/paths.js';
-import { grantIds, grantTokens, signIn, startWithUsers } from './helpers.js';
+import { grantIds, grantTokens, signIn, startWithUsers } from '../../helpers/oauth-account.js';
 
 const USERS = { localhost: { alice: 'old-pass', bob: 'bobs-pass' } };
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { hashSecret } from '../../../src/oauth/tokens/secrets.js';
-import { DEVICE_GRANT, registerDevice, startDevice, startDeviceServer } from './helpers.js';
+import { DEVICE_GRANT, registerDevice, startDevice, startDeviceServer } from '../../helpers/oauth-device.js';
 
 const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
 

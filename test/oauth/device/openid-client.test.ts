@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as client from 'openid-client';
 import { hashSecret } from '../../../src/oauth/tokens/secrets.js';
-import { DEVICE_GRANT, startDeviceServer, userDecides, type DeviceServer } from './helpers.js';
+import { DEVICE_GRANT, startDeviceServer, userDecides, type DeviceServer } from '../../helpers/oauth-device.js';
 
 const options = { execute: [client.allowInsecureRequests], algorithm: 'oauth2' as const };
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { hashSecret, newSecret } from '../../../src/oauth/tokens/secrets.js';
 import { introspect } from '../../helpers/oauth.js';
-import { DEVICE_GRANT, poll, registerDevice, started, startDeviceServer, userDecides } from './helpers.js';
+import { DEVICE_GRANT, poll, registerDevice, started, startDeviceServer, userDecides } from '../../helpers/oauth-device.js';
 
 test('pending: authorization_pending, then slow_down when polled too fast, and the interval grows by 5 s each time', async (t) => {
   const s = await startDeviceServer(t);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { hashSecret, newSecret } from '../../../src/oauth/tokens/secrets.js';
 import { TestBrowser, field } from '../../helpers/browser.js';
-import { enterCode, follow, registerDevice, started, startDeviceServer, userDecides } from './helpers.js';
+import { enterCode, follow, registerDevice, started, startDeviceServer, userDecides } from '../../helpers/oauth-device.js';
 
 test('the code page: a form with a CSRF token, security headers, pre-filled from verification_uri_complete', async (t) => {
   const s = await startDeviceServer(t);

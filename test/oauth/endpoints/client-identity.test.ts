@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TestBrowser, field } from '../../helpers/browser.js';
 import { authorize, pkce, register, startOAuth } from '../../helpers/oauth.js';
-import { follow, enterCode, registerDevice, started, startDeviceServer } from '../device/helpers.js';
+import { follow, enterCode, registerDevice, started, startDeviceServer } from '../../helpers/oauth-device.js';
 
 const NATIVE = { client_name: 'Conversations', client_uri: 'https://conversations.im', application_type: 'native', token_endpoint_auth_method: 'none' };
 

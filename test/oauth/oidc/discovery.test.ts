@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import * as client from 'openid-client';
 import { TestBrowser } from '../../helpers/browser.js';
 import { REDIRECT, register, startOAuth } from '../../helpers/oauth.js';
-import { signInAndAllow } from './server.js';
+import { signInAndAllow } from '../../helpers/oidc-server.js';
 
 const json = async (url: string): Promise<Record<string, unknown>> => {
   const res = await fetch(url);

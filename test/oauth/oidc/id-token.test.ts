@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet } from 'jose';
 import { TestBrowser } from '../../helpers/browser.js';
 import { register, startOAuth } from '../../helpers/oauth.js';
-import { codeFlow, K1, K2, startKeyed } from './server.js';
+import { codeFlow, K1, K2, startKeyed } from '../../helpers/oidc-server.js';
 
 async function fetchJwks(base: string): Promise<JSONWebKeySet> {
   const res = await fetch(`${base}/oauth2/jwks`);

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { field, TestBrowser } from '../../helpers/browser.js';
 import { basic, pkce, REDIRECT, register, startOAuth, token } from '../../helpers/oauth.js';
-import { signInAndAllow } from './server.js';
+import { signInAndAllow } from '../../helpers/oidc-server.js';
 
 function authorizeUrl(issuer: string, clientId: string, challenge: string, extra: Record<string, string> = {}): string {
   const q = new URLSearchParams({

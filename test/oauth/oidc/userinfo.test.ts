@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { hashSecret } from '../../../src/oauth/tokens/secrets.js';
 import { basic, register, startOAuth, token } from '../../helpers/oauth.js';
-import { codeFlow, K1, startKeyed } from './server.js';
+import { codeFlow, K1, startKeyed } from '../../helpers/oidc-server.js';
 
 interface Answer {
   status: number;

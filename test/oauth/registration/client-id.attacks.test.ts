@@ -20,7 +20,7 @@ import {
   designPerHostKey,
   handSignHs256,
   parts,
-} from './fixtures.js';
+} from '../../helpers/oauth-registration.js';
 
 const keys = new RegistrationKeys([KEY], HOST);
 const kid = keys.signing.kid;

@@ -12,7 +12,7 @@ import {
   designClientSecret,
   designPerHostKey,
   parts,
-} from './fixtures.js';
+} from '../../helpers/oauth-registration.js';
 
 const keys = new RegistrationKeys([KEY], HOST);
 const metadata = validateClientMetadata(WEB_INPUT);

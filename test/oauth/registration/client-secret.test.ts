@@ -4,7 +4,7 @@ import { issueClient } from '../../../src/oauth/registration/client-id.js';
 import { clientSecretFor, verifyClientSecret } from '../../../src/oauth/registration/client-secret.js';
 import { RegistrationKeys } from '../../../src/oauth/registration/keys.js';
 import { validateClientMetadata } from '../../../src/oauth/registration/metadata.js';
-import { HOST, KEY, NOW, WEB_INPUT, designClientSecret } from './fixtures.js';
+import { HOST, KEY, NOW, WEB_INPUT, designClientSecret } from '../../helpers/oauth-registration.js';
 
 const keys = new RegistrationKeys([KEY], HOST);
 const metadata = validateClientMetadata(WEB_INPUT);

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { newUser, T0 } from '../records.js';
+import { newUser, T0 } from '../storage-records.js';
 import { race, storeFor, type Suite } from './types.js';
 
 export function sessionsContract(suite: Suite): void {

@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
-import { parseConfigText } from '../../../src/config/load.js';
-import type { OAuthStore } from '../../../src/storage/port.js';
-import { TestBrowser, field } from '../../helpers/browser.js';
-import { MemoryLogger } from '../../helpers/log.js';
-import { freePort, register, REGISTRATION_KEY, serveConfig, type Registered } from '../../helpers/oauth.js';
-import { fixture } from '../../helpers/paths.js';
+import { parseConfigText } from '../../src/config/load.js';
+import type { OAuthStore } from '../../src/storage/port.js';
+import { TestBrowser, field } from './browser.js';
+import { MemoryLogger } from './log.js';
+import { basic, freePort, register, REGISTRATION_KEY, serveConfig, type Registered } from './oauth.js';
+import { fixture } from './paths.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -59,8 +59,7 @@ export async function registerDevice(issuer: string, metadata: Record<string, un
   });
   assert.equal(reg.status, 201, JSON.stringify(reg));
   if (reg.client_secret === undefined) return { ...reg, ident: { client_id: reg.client_id! } };
-  const auth = `Basic ${Buffer.from(`${encodeURIComponent(reg.client_id!)}:${encodeURIComponent(reg.client_secret)}`).toString('base64')}`;
-  return { ...reg, auth, ident: {} };
+  return { ...reg, auth: basic(reg.client_id!, reg.client_secret), ident: {} };
 }
 
 export interface JsonResponse {

@@ -8,9 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { field, TestBrowser } from '../../helpers/browser.js';
-import { authorize, basic, pkce, REDIRECT, register, startOAuth, token, type OAuthServer } from '../../helpers/oauth.js';
-import { fixture } from '../../helpers/paths.js';
+import { field, TestBrowser } from './browser.js';
+import { authorize, basic, pkce, REDIRECT, register, startOAuth, token, type OAuthServer } from './oauth.js';
+import { fixture } from './paths.js';
 
 export type Users = Record<string, Record<string, string>>;
 

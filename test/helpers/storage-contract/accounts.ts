@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { codeRecord, deviceRecord, grantRecord, newUser, T0, tokenRecord } from '../records.js';
+import { codeRecord, deviceRecord, grantRecord, newUser, T0, tokenRecord } from '../storage-records.js';
 import { race, storeFor, type Suite } from './types.js';
 
 export function accountsContract(suite: Suite): void {

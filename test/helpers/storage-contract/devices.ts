@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deviceRecord, grantRecord, newHash, T0 } from '../records.js';
+import { deviceRecord, grantRecord, newHash, T0 } from '../storage-records.js';
 import { count, race, storeFor, type Suite } from './types.js';
 
 export function devicesContract(suite: Suite): void {

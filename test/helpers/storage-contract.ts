@@ -5,19 +5,19 @@
  * hand every test the same database.
  */
 import type { OAuthStore } from '../../src/storage/port.js';
-import { accountsContract } from './contract/accounts.js';
-import { codesContract } from './contract/codes.js';
-import { devicesContract } from './contract/devices.js';
-import { grantsContract } from './contract/grants.js';
-import { lifecycleContract } from './contract/lifecycle.js';
-import { revocationContract } from './contract/revocation.js';
-import { sessionsContract } from './contract/sessions.js';
-import { sweepContract } from './contract/sweep.js';
-import { throttleContract } from './contract/throttle.js';
-import { tokensContract } from './contract/tokens.js';
-import type { ContractOptions } from './contract/types.js';
+import { accountsContract } from './storage-contract/accounts.js';
+import { codesContract } from './storage-contract/codes.js';
+import { devicesContract } from './storage-contract/devices.js';
+import { grantsContract } from './storage-contract/grants.js';
+import { lifecycleContract } from './storage-contract/lifecycle.js';
+import { revocationContract } from './storage-contract/revocation.js';
+import { sessionsContract } from './storage-contract/sessions.js';
+import { sweepContract } from './storage-contract/sweep.js';
+import { throttleContract } from './storage-contract/throttle.js';
+import { tokensContract } from './storage-contract/tokens.js';
+import type { ContractOptions } from './storage-contract/types.js';
 
-export type { ContractOptions } from './contract/types.js';
+export type { ContractOptions } from './storage-contract/types.js';
 
 /** Registers the contract tests for the store that `open` returns, prefixed with `name`. */
 export function storeContract(name: string, open: () => Promise<OAuthStore>, options: ContractOptions = {}): void {

@@ -1,7 +1,7 @@
 /** Contract: grants are stored whole, listed per user by last use, and touched forward only. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { grantRecord, newUser, T0 } from '../records.js';
+import { grantRecord, newUser, T0 } from '../storage-records.js';
 import { storeFor, type Suite } from './types.js';
 
 export function grantsContract(suite: Suite): void {

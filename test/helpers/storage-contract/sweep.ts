@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { codeRecord, DAY, deviceRecord, grantRecord, MINUTE, T0, tokenRecord } from '../records.js';
+import { codeRecord, DAY, deviceRecord, grantRecord, MINUTE, T0, tokenRecord } from '../storage-records.js';
 import { storeFor, type Suite } from './types.js';
 
 export function sweepContract(suite: Suite): void {

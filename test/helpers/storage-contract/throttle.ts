@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { T0 } from '../records.js';
+import { T0 } from '../storage-records.js';
 import { race, storeFor, type Suite } from './types.js';
 
 const WINDOW = 60_000;

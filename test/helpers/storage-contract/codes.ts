@@ -1,7 +1,7 @@
 /** Contract: an authorization code is consumed once (RFC 6749 §4.1.2), even when callers race. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { codeRecord, grantRecord, MINUTE, newHash, T0, tokenRecord } from '../records.js';
+import { codeRecord, grantRecord, MINUTE, newHash, T0, tokenRecord } from '../storage-records.js';
 import { count, race, storeFor, type Suite } from './types.js';
 
 export function codesContract(suite: Suite): void {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { codeRecord, deviceRecord, grantRecord, T0, tokenRecord } from '../records.js';
+import { codeRecord, deviceRecord, grantRecord, T0, tokenRecord } from '../storage-records.js';
 import { storeFor, type Suite } from './types.js';
 
 export function lifecycleContract(suite: Suite): void {

@@ -5,12 +5,12 @@
  * build it).
  */
 import type { TestContext } from 'node:test';
-import { parseConfigText } from '../../../src/config/load.js';
-import type { OAuthStore } from '../../../src/storage/port.js';
-import { TestBrowser } from '../../helpers/browser.js';
-import { MemoryLogger } from '../../helpers/log.js';
-import { basic, freePort, pkce, REDIRECT, serveConfig, signInAndAllow, token } from '../../helpers/oauth.js';
-import { fixture } from '../../helpers/paths.js';
+import { parseConfigText } from '../../src/config/load.js';
+import type { OAuthStore } from '../../src/storage/port.js';
+import { TestBrowser } from './browser.js';
+import { MemoryLogger } from './log.js';
+import { basic, freePort, pkce, REDIRECT, serveConfig, signInAndAllow, token } from './oauth.js';
+import { fixture } from './paths.js';
 
 export { signInAndAllow };
 

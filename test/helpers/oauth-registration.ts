@@ -1,7 +1,7 @@
 /** Shared inputs and assertions of the registration tests. */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { isOAuthError } from '../../../src/oauth/errors.js';
+import { isOAuthError } from '../../src/oauth/errors.js';
 
 export const KEY = 'registration-key-0123456789';
 export const HOST = 'example.com';

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { codeRecord, grantRecord, newUser, T0, tokenRecord } from '../records.js';
+import { codeRecord, grantRecord, newUser, T0, tokenRecord } from '../storage-records.js';
 import { storeFor, type Suite } from './types.js';
 
 export function revocationContract(suite: Suite): void {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { grantRecord, newHash, T0, tokenRecord } from '../records.js';
+import { grantRecord, newHash, T0, tokenRecord } from '../storage-records.js';
 import { count, race, storeFor, type Suite } from './types.js';
 
 export function tokensContract(suite: Suite): void {
