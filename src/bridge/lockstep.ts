@@ -6,7 +6,8 @@
  *
  * - One answer per write of the caller, and never after the caller's deadline: its timeout
  *   (Prosody's `external_auth_timeout`) less a margin, counted from the first byte of the
- *   query. A query not answered by then is abandoned: nothing is written for it, and the
+ *   query, and from before any stall of this process that may have held that byte unread
+ *   (liveness.ts). A query not answered by then is abandoned: nothing is written for it, and the
  *   engine kills a script process still busy with it (RunOptions.deadline).
  * - A write that holds more than one query (a newline inside a password, through XEP-0078
  *   legacy auth or an in-band password change), or a query that arrives while another is
@@ -30,6 +31,7 @@ import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import { EXTAUTH_REPLIES, type BridgeStats } from './bridge.js';
 import { identityOf } from '../identity/username.js';
+import { arrivedNoEarlierThan, holdLivenessClock } from './liveness.js';
 
 export interface LockstepOptions {
   readonly input: Readable;
@@ -43,6 +45,12 @@ export interface LockstepOptions {
   readonly callerTimeoutMs: number;
   /** Bytes that arrived before the terminal was raw: never answered. */
   readonly early?: Buffer | undefined;
+  /**
+   * Since when (performance.now() ms) input may have been waiting unread: the first read may
+   * hold a query written before the bridge started. Default: now. The command passes the time
+   * its terminal was taken, or 0 (the process's start) on pipes.
+   */
+  readonly inputSince?: number | undefined;
   readonly logger?: Logger;
   /** Told of each refused write (`desync`) and each query abandoned at the deadline (metrics). */
   readonly onEvent?: ((event: 'desync' | 'abandoned') => void) | undefined;
@@ -58,9 +66,10 @@ export interface LockstepStats extends BridgeStats {
 }
 
 /**
- * How long before the caller's deadline the last answer may be written, ms. It covers the
- * time between the caller's write and this process reading it (the caller's clock starts
- * first): a quarter of the timeout, at most one second.
+ * How long before the caller's deadline the last answer may be written, ms: a quarter of the
+ * timeout, at most one second. A stall of this process between the caller's write and its read
+ * is counted by the liveness clock (liveness.ts); the margin covers what it cannot see (the
+ * kernel's delivery, a stall between the last check and the write, the caller's own reading).
  */
 export function lockstepMargin(callerTimeoutMs: number): number {
   return Math.min(1000, callerTimeoutMs / 4);
@@ -77,7 +86,7 @@ interface Unit {
 /** The query being answered; its answer is written only while it is still `current`. */
 interface Pending {
   readonly query: Query;
-  /** When the query's first byte arrived (performance.now() ms). */
+  /** When the query's first byte arrived at the latest (performance.now() ms, liveness.ts). */
   readonly started: number;
   readonly timer: NodeJS.Timeout;
 }
@@ -95,6 +104,11 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
   let failed = false;
 
   return new Promise<LockstepStats>((resolve, reject) => {
+    const releaseClock = holdLivenessClock();
+    // Until the first read, input may be older than the clock (liveness.ts): count it from
+    // when it may have started waiting.
+    let floor = options.inputSince ?? performance.now();
+    const arrived = (): number => Math.min(arrivedNoEarlierThan(), floor);
     const write = (bytes: Buffer): boolean => {
       if (failed) return false;
       try {
@@ -103,6 +117,7 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
       } catch (err) {
         failed = true;
         input.pause();
+        releaseClock();
         reject(err);
         return false;
       }
@@ -194,7 +209,7 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
     };
 
     if (options.early !== undefined && options.early.length > 0) {
-      const u: Unit = { started: performance.now(), queries: [], taint: 'early' };
+      const u: Unit = { started: arrived(), queries: [], taint: 'early' };
       unit = u;
       feed(options.early, u);
       stats.early = u.queries.length + (reader.atBoundary ? 0 : 1);
@@ -208,9 +223,11 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
       if (failed) return;
       let u = unit;
       if (u === null) {
-        u = { started: performance.now(), queries: [], taint: null };
+        u = { started: arrived(), queries: [], taint: null };
         unit = u;
       }
+      // What waited before the bridge started is read by now: the clock covers the rest.
+      floor = Number.POSITIVE_INFINITY;
       if (current !== null) {
         u.taint ??= 'desync';
         abandon(current, 'another write arrived before its answer');
@@ -218,6 +235,7 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
       feed(chunk, u);
     });
     const end = (): void => {
+      releaseClock();
       if (current !== null) clearTimeout(current.timer);
       current = null;
       if (!failed) resolve(stats);

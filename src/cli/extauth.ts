@@ -40,7 +40,10 @@ export async function extauthCommand(args: string[]): Promise<number> {
   const onTerminal = isatty(0);
   try {
     const early = onTerminal ? takeTerminal() : undefined;
-    return await serveBridge(values, onTerminal, early);
+    // From here on, input may wait unread while the bridge starts (on pipes: since the process
+    // started, performance.now()'s origin): the lockstep deadline counts that wait.
+    const inputSince = onTerminal ? performance.now() : 0;
+    return await serveBridge(values, onTerminal, early, inputSince);
   } catch (err) {
     if (!onTerminal) throw err;
     // On Prosody's pty, stderr is the terminal Prosody reads answers from. One line that
@@ -58,7 +61,7 @@ interface ExtauthFlags {
   readonly 'caller-timeout'?: string | undefined;
 }
 
-async function serveBridge(values: ExtauthFlags, onTerminal: boolean, early: Buffer | undefined): Promise<number> {
+async function serveBridge(values: ExtauthFlags, onTerminal: boolean, early: Buffer | undefined, inputSince: number): Promise<number> {
   const serveProtocol = values['serve-protocol']!;
   if (!(PROTOCOL_NAMES as readonly string[]).includes(serveProtocol)) {
     throw new UsageError(`--serve-protocol must be "generic" or "ejabberd", got "${serveProtocol}"`);
@@ -126,6 +129,7 @@ async function serveBridge(values: ExtauthFlags, onTerminal: boolean, early: Buf
         limits,
         callerTimeoutMs,
         early,
+        inputSince,
         logger: log,
       });
     } else {
