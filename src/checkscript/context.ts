@@ -38,6 +38,8 @@ export interface CheckOptions {
   readonly env?: NodeJS.ProcessEnv | undefined;
   /** Silence expected after start and after a reply, ms; default 300. */
   readonly quietMs?: number | undefined;
+  /** Longest wait for a fresh process to finish starting, ms (default 10 s). */
+  readonly startMs?: number | undefined;
   /** Wait after each reply for a surplus one, ms; default 50. */
   readonly settleMs?: number | undefined;
   /** Time allowed to exit after EOF, ms; default 2000. */
@@ -106,6 +108,8 @@ export class ProbeContext {
   readonly account: KnownAccount | undefined;
   readonly limits: QueryLimits;
   readonly quietMs: number;
+  /** Longest wait for a fresh process to finish starting (ScriptSession.untilIdle). */
+  readonly startMs: number;
   readonly settleMs: number;
   readonly eofTimeoutMs: number;
   readonly batchSize: number;
@@ -139,6 +143,7 @@ export class ProbeContext {
       maxQueryBytes: Math.min(o.maxQueryBytes ?? DEFAULT_QUERY_LIMITS.maxQueryBytes, this.protocol.maxQueryBytes),
     });
     this.quietMs = o.quietMs ?? 300;
+    this.startMs = o.startMs ?? 10_000;
     this.settleMs = o.settleMs ?? 50;
     this.eofTimeoutMs = o.eofTimeoutMs ?? 2000;
     this.batchSize = o.batchSize ?? 200;
@@ -156,6 +161,7 @@ export class ProbeContext {
     this.#current = s;
     if (this.chattyStart) {
       // Already reported; let it have its say so that the banner is not read as a reply.
+      await s.untilIdle(this.startMs);
       await s.sleep(this.quietMs);
       s.discard();
     }

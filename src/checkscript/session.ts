@@ -11,6 +11,10 @@ import { signalGroup, spawnScript } from '../extauth/spawn.js';
 import type { ProtocolName } from '../extauth/wire/protocol.js';
 import { createSplitter, type ReplySplitter, type ReplyUnit } from './replies.js';
 
+/** untilIdle: this many samples in a row asleep without CPU use, this far apart. */
+const IDLE_SAMPLES = 5;
+const IDLE_SAMPLE_MS = 20;
+
 export interface SessionOptions {
   readonly argv: readonly string[];
   readonly protocol: ProtocolName;
@@ -170,6 +174,40 @@ export class ScriptSession {
   /** Wait out `ms` unless the process ends first. */
   sleep(ms: number): Promise<boolean> {
     return this.until(() => this.#ended, ms);
+  }
+
+  /**
+   * Wait until the script has finished starting: asleep (blocked, typically reading its stdin)
+   * with no CPU used over `IDLE_SAMPLES` samples in a row, or ended, or `maxMs` passed. A
+   * fixed pause would not do: on a loaded machine an interpreter may take seconds to start, and
+   * a banner it prints then would be taken for the reply to the first query. Where /proc is not
+   * available it returns at once (the callers' quiet period still applies).
+   */
+  async untilIdle(maxMs: number): Promise<void> {
+    const until = Date.now() + maxMs;
+    let last: string | null = null;
+    let still = 0;
+    while (!this.#ended && Date.now() < until) {
+      const now = this.#schedState();
+      if (now === null) return;
+      still = now.state === 'S' && now.cpu === last ? still + 1 : 0;
+      if (still >= IDLE_SAMPLES) return;
+      last = now.cpu;
+      await this.until(() => this.#ended, IDLE_SAMPLE_MS);
+    }
+  }
+
+  /** The process's scheduler state (R, S, D...) and CPU ticks, from /proc; null if unavailable. */
+  #schedState(): { state: string; cpu: string } | null {
+    const pid = this.#child.pid;
+    if (pid === undefined) return null;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return { state: fields[0]!, cpu: `${fields[11]}+${fields[12]}` };
+    } catch {
+      return null;
+    }
   }
 
   /** CPU seconds used so far (user + system), from /proc; null where that is unavailable. */

@@ -15,6 +15,7 @@ export const baseline: Probe = {
   needs: 'start',
   async run(ctx) {
     const s = await ctx.fresh();
+    await s.untilIdle(ctx.startMs);
     // The engine writes its first query as soon as the process exists: anything printed at
     // start would be read as the answer to it (Prosody's pty echo made every answer shift).
     await s.until(() => s.ended || s.stdoutBytes > 0, ctx.quietMs);
