@@ -9,8 +9,8 @@
  *    need not check scopes itself (Dovecot 2.3 checks only `active`, unless its own `scope`
  *    setting is set).
  * An active answer carries the token's scope, its client's client_id, `username` (the
- * account's local part), `sub` (as in the id_token), token_type, exp, iat, iss, and `aud`, the
- * client_id.
+ * account's local part), `sub` (as in the id_token), token_type, exp, iat, iss, and `aud`: the
+ * resource of a JWT access token, else the client_id.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formOf } from '../../http/form.js';
@@ -18,6 +18,7 @@ import { authenticateClient, withoutEmptyCredentials } from '../clients/authenti
 import { authenticateResourceServer } from '../clients/resource-server.js';
 import type { OAuthContext } from '../context.js';
 import { invalidClient, invalidRequest } from '../errors.js';
+import { jwtAudience } from '../tokens/jwt-access.js';
 import { hashSecret } from '../tokens/secrets.js';
 import { enforceRate } from '../respond/rate-limit.js';
 import { sendOAuthError } from '../respond/send-error.js';
@@ -64,7 +65,7 @@ export function introspectEndpoint(ctx: OAuthContext) {
         exp: Math.floor(t.expiresAt / 1000),
         iat: Math.floor(t.createdAt / 1000),
         iss: ctx.host.issuer,
-        aud: g.clientId,
+        aud: (t.kind === 'access' ? jwtAudience(token) : undefined) ?? g.clientId,
       });
     } catch (err) {
       return sendOAuthError(ctx, reply, err);
