@@ -376,6 +376,13 @@ export const KEYS: readonly KeyDef[] = [
     doc: 'Resources (RFC 8707 absolute URIs, e.g. `"imap://mail.example.org"`) for which a token request with that `resource` gets a JWT access token (RFC 9068) instead of an opaque one; any other `resource` is `invalid_target`.',
   },
   {
+    name: 'oauth2_jwt_typ',
+    scope: 'host',
+    default: 'at+jwt',
+    check: oneOf(['at+jwt', 'JWT'] as const),
+    doc: 'The `typ` header of JWT access tokens: `"at+jwt"` (RFC 9068 §2.1), or `"JWT"` for a resource server that refuses any other, such as Dovecot 2.3 validating them locally (`introspection_mode = local`).',
+  },
+  {
     name: 'oauth2_jwt_access_token_ttl',
     scope: 'host',
     default: 300,

@@ -223,6 +223,7 @@ function hostSettings(
       introspectionCredentials: get<readonly IntrospectionCredential[]>('oauth2_introspection_credentials'),
       jwtResources: get<readonly string[]>('oauth2_jwt_resources'),
       jwtAccessTokenTtlS: get<number>('oauth2_jwt_access_token_ttl'),
+      jwtTyp: get<'at+jwt' | 'JWT'>('oauth2_jwt_typ'),
     },
   };
 }

@@ -48,6 +48,8 @@ export interface OAuthConfig {
   /** RFC 8707 resources that get JWT access tokens (RFC 9068). */
   readonly jwtResources: readonly string[];
   readonly jwtAccessTokenTtlS: number;
+  /** The JOSE typ of JWT access tokens: RFC 9068's, or plain "JWT" for Dovecot 2.3. */
+  readonly jwtTyp: 'at+jwt' | 'JWT';
 }
 
 export interface HostConfig {

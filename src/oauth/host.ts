@@ -31,6 +31,7 @@ export class OAuthHost {
   /** RFC 8707 resources whose access tokens are JWTs (RFC 9068). */
   readonly jwtResources: ReadonlySet<string>;
   readonly jwtAccessTokenTtlS: number;
+  readonly jwtTyp: 'at+jwt' | 'JWT';
   /** Cookies get the Secure flag when the issuer is https. */
   readonly secure: boolean;
   readonly sessionKey: Buffer;
@@ -57,6 +58,7 @@ export class OAuthHost {
     this.introspectionCredentials = o.introspectionCredentials;
     this.jwtResources = new Set(o.jwtResources);
     this.jwtAccessTokenTtlS = o.jwtAccessTokenTtlS;
+    this.jwtTyp = o.jwtTyp;
     const derive = (label: string): Buffer => createHmac('sha256', this.keys.signing.bytes).update(`gatehouse ${label} v1`).digest();
     this.sessionKey = derive('session');
     this.requestKey = derive('authorization request');

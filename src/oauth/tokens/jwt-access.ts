@@ -3,7 +3,8 @@
  * 8707) is one of the host's `oauth2_jwt_resources` gets one instead of an opaque token, so a
  * resource server may check it offline against {issuer}/oauth2/jwks.
  *
- * Header: typ "at+jwt" (§2.1), alg ES256, kid: the host's derived id_token key (oidc/keys.ts).
+ * Header: typ "at+jwt" (§2.1; or "JWT" with `oauth2_jwt_typ`, because Dovecot 2.3's local
+ * validation refuses any typ but "JWT": "Cannot find 'typ' field"), alg ES256, kid: the host's derived id_token key (oidc/keys.ts).
  * Claims (§2.2): iss; exp (oauth2_jwt_access_token_ttl after iat); aud, the resource; sub, the
  * same subject as the id_token's; client_id; iat; jti, 128 random bits; scope; and `username`,
  * the account's local part, as introspection names it (a resource server such as Dovecot
@@ -26,9 +27,6 @@ export interface JwtAccessTarget {
   readonly generation: number;
 }
 
-/** RFC 9068 §2.1 media type, as the JOSE header's typ. */
-export const AT_JWT_TYP = 'at+jwt';
-
 export function signAccessJwt(host: OAuthHost, target: JwtAccessTarget, clientId: string, scope: string, nowMs: number): string {
   const iat = Math.floor(nowMs / 1000);
   return signCompact(
@@ -44,7 +42,7 @@ export function signAccessJwt(host: OAuthHost, target: JwtAccessTarget, clientId
       scope,
       username: target.user,
     },
-    AT_JWT_TYP,
+    host.jwtTyp,
   );
 }
 

@@ -164,6 +164,7 @@ test('config: introspection credentials and JWT resources are checked, and a sec
   ]);
   assert.deepEqual(ok.defaults.oauth2.jwtResources, ['imap://127.0.0.1']);
   assert.equal(ok.defaults.oauth2.jwtAccessTokenTtlS, 300);
+  assert.equal(ok.defaults.oauth2.jwtTyp, 'at+jwt');
   for (const [text, problem] of [
     ['oauth2_introspection_credentials = ["dovecot:short"]', /oauth2_introspection_credentials\[0\]: expected "name:secret"/],
     ['oauth2_introspection_credentials = ["do.vecot:0123456789abcdefgh"]', /expected "name:secret"/],
@@ -171,6 +172,7 @@ test('config: introspection credentials and JWT resources are checked, and a sec
     ['oauth2_jwt_resources = ["imap://x#frag"]', /absolute URIs without a fragment/],
     ['oauth2_jwt_resources = ["relative/path"]', /absolute URIs without a fragment/],
     ['oauth2_jwt_access_token_ttl = 5', /oauth2_jwt_access_token_ttl: expected an integer from 30/],
+    ['oauth2_jwt_typ = "jwt"', /oauth2_jwt_typ: expected one of "at\+jwt", "JWT"/],
   ] as const) {
     assert.throws(
       () => parseConfigText(text),
