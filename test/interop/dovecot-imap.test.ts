@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import type { JsonWebKey } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { parseConfigText } from '../../src/config/load.js';
@@ -32,7 +33,7 @@ interface Setup {
   tokenFor(user: string, scope: string, extra?: Record<string, string>): Promise<string>;
 }
 
-async function setup(t: TestContext, opts: { credentialsIn?: 'url' | 'settings'; dovecotScope?: string } = {}): Promise<Setup> {
+async function setup(t: TestContext, opts: { credentialsIn?: 'url' | 'settings'; dovecotScope?: string; jwtTyp?: string; localValidation?: boolean } = {}): Promise<Setup> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}/localhost`;
   const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]
@@ -43,14 +44,17 @@ oauth2_issuer = "${issuer}"
 oauth2_password_grant = true
 oauth2_introspection_credentials = ["dovecot:${RS_SECRET}:imap"]
 oauth2_jwt_resources = ["${RESOURCE}"]
+${opts.jwtTyp !== undefined ? `oauth2_jwt_typ = "${opts.jwtTyp}"` : ''}
 `);
   const { store } = await serveConfig(t, config, port);
+  const jwks = (await (await fetch(`${issuer}/oauth2/jwks`)).json()) as { keys: (JsonWebKey & { kid: string })[] };
   const dovecot = await startDovecotImap({
     introspectionUrl: `${issuer}/oauth2/introspect`,
     clientId: 'dovecot',
     clientSecret: RS_SECRET,
     ...(opts.credentialsIn !== undefined ? { credentialsIn: opts.credentialsIn } : {}),
     ...(opts.dovecotScope !== undefined ? { scope: opts.dovecotScope } : {}),
+    ...(opts.localValidation === true ? { localValidation: { issuer, keys: jwks.keys } } : {}),
   });
   t.after(() => dovecot.stop());
   // The mail app: a client of its own, nothing to do with Dovecot's credential.
@@ -168,4 +172,31 @@ test('Dovecot IMAP: a JWT access token (RFC 9068) for the configured resource lo
   });
   assert.equal(res.status, 200);
   await assertRefused(s.dovecot, 'OAUTHBEARER', 'alice', jwt, 'a revoked JWT');
+});
+
+test("Dovecot IMAP, local JWT validation (introspection_mode = local): needs oauth2_jwt_typ = \"JWT\"; a revoked JWT stays valid there until exp", async (t) => {
+  const s = await setup(t, { jwtTyp: 'JWT', localValidation: true, dovecotScope: 'imap' });
+  const jwt = await s.tokenFor('alice', 'imap', { resource: RESOURCE });
+  assert.equal((JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString()) as Record<string, unknown>)['typ'], 'JWT');
+  for (const m of MECHANISMS) await assertLogsIn(s.dovecot, m, 'alice', jwt);
+  await assertRefused(s.dovecot, 'XOAUTH2', 'bob', jwt, "alice's JWT for bob");
+  await assertRefused(s.dovecot, 'XOAUTH2', 'alice', await s.tokenFor('alice', 'xmpp', { resource: RESOURCE }), 'a JWT without the imap scope');
+  await assertRefused(s.dovecot, 'XOAUTH2', 'alice', await s.tokenFor('alice', 'imap'), 'an opaque token (nothing to validate locally)');
+  const forged = jwt.slice(0, jwt.lastIndexOf('.') + 1) + Buffer.alloc(64, 1).toString('base64url');
+  await assertRefused(s.dovecot, 'XOAUTH2', 'alice', forged, 'a JWT with a wrong signature');
+  // Revocation reaches introspection, not a copy checked offline: the documented trade-off.
+  const res = await fetch(`${s.issuer}/oauth2/revoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: s.auth },
+    body: new URLSearchParams({ token: jwt }).toString(),
+  });
+  assert.equal(res.status, 200);
+  await assertLogsIn(s.dovecot, 'OAUTHBEARER', 'alice', jwt);
+});
+
+test('Dovecot IMAP, local JWT validation: an RFC 9068 token (typ at+jwt) is refused by Dovecot 2.3', async (t) => {
+  const s = await setup(t, { localValidation: true });
+  const jwt = await s.tokenFor('alice', 'imap', { resource: RESOURCE });
+  await assertRefused(s.dovecot, 'XOAUTH2', 'alice', jwt, 'typ at+jwt');
+  assert.match(s.dovecot.logTail(200), /Cannot find 'typ' field/);
 });

@@ -12,6 +12,7 @@
 // the group.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,14 @@ export interface DovecotOAuthOptions {
   scope?: string;
   /** Introspection answer field compared with the login name (default `username`). */
   usernameAttribute?: string;
+  /**
+   * Validate JWT access tokens locally (`introspection_mode = local`) with these public keys
+   * (the issuer's JWKS) instead of introspecting: each is written as PEM to
+   * `keys/default/ES256/<kid>` under the instance's dir. Dovecot looks up the dict key
+   * `shared/default/ES256/<kid>` (`default`: the tokens carry no `azp`), and
+   * `local_validation_key_dict = fs:posix:prefix=<dir>/keys/` reads it from that file.
+   */
+  localValidation?: { issuer: string; keys: readonly (JsonWebKey & { kid: string })[] };
 }
 
 export interface DovecotImap {
@@ -44,19 +53,20 @@ export interface DovecotImap {
 }
 
 /** The dovecot-oauth2.conf.ext lines (also what the README shows). */
-export function oauth2ConfText(o: DovecotOAuthOptions): string {
+export function oauth2ConfText(o: DovecotOAuthOptions, keysDir?: string): string {
   const url = new URL(o.introspectionUrl);
   const settings = o.credentialsIn === 'settings';
   if (!settings) {
     url.username = encodeURIComponent(o.clientId);
     url.password = encodeURIComponent(o.clientSecret);
   }
+  const local = o.localValidation !== undefined && keysDir !== undefined;
   return [
-    'introspection_mode = post',
+    local ? 'introspection_mode = local' : 'introspection_mode = post',
+    ...(local ? [`local_validation_key_dict = fs:posix:prefix=${keysDir}/`, `issuers = ${o.localValidation!.issuer}`] : []),
     `introspection_url = ${url.toString()}`,
     ...(settings ? [`client_id = ${o.clientId}`, `client_secret = ${o.clientSecret}`] : []),
-    'tokeninfo_url =',
-    'force_introspection = yes',
+    ...(local ? [] : ['tokeninfo_url =', 'force_introspection = yes']),
     `username_attribute = ${o.usernameAttribute ?? 'username'}`,
     'active_attribute = active',
     'active_value = true',
@@ -75,7 +85,13 @@ export async function startDovecotImap(o: DovecotOAuthOptions): Promise<DovecotI
   chownSync(join(dir, 'home'), nobody, nobody);
   const log = join(dir, 'dovecot.log');
   const oauth2Conf = join(dir, 'dovecot-oauth2.conf.ext');
-  writeFileSync(oauth2Conf, oauth2ConfText(o), { mode: 0o600 });
+  const keysDir = join(dir, 'keys');
+  for (const key of o.localValidation?.keys ?? []) {
+    mkdirSync(join(keysDir, 'default', 'ES256'), { recursive: true, mode: 0o755 });
+    const pem = createPublicKey({ key, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
+    writeFileSync(join(keysDir, 'default', 'ES256', key.kid), pem, { mode: 0o644 });
+  }
+  writeFileSync(oauth2Conf, oauth2ConfText(o, keysDir), { mode: 0o600 });
   const conf = join(dir, 'dovecot.conf');
   writeFileSync(
     conf,
