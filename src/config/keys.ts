@@ -87,6 +87,60 @@ export function stringList(opts: { minLength?: number; what?: string } = {}): Ch
   };
 }
 
+/** One resource-server credential of `oauth2_introspection_credentials`. */
+export interface IntrospectionCredential {
+  readonly name: string;
+  readonly secret: string;
+  /** The scope a token must carry to be active for this caller; null: any. */
+  readonly scope: string | null;
+}
+
+const CREDENTIAL = /^([A-Za-z0-9_-]{1,64}):([^:]{16,}?)(?::([\x21-\x7e]+))?$/;
+
+/** `"name:secret"` or `"name:secret:scope"` entries, names unique. */
+export const introspectionCredentials: Check<readonly IntrospectionCredential[]> = (v, key, problems) => {
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list)) {
+    problems.push(`${key}: expected a list of "name:secret" or "name:secret:scope" strings, got ${show(v)}`);
+    return undefined;
+  }
+  const out: IntrospectionCredential[] = [];
+  const names = new Set<string>();
+  for (const [i, x] of list.entries()) {
+    const m = typeof x === 'string' ? CREDENTIAL.exec(x) : null;
+    if (m === null) {
+      // The value holds a secret: never echo it.
+      problems.push(`${key}[${i}]: expected "name:secret" or "name:secret:scope" (name of letters, digits, - and _; secret of at least 16 characters without ':')`);
+      return undefined;
+    }
+    if (names.has(m[1]!)) {
+      problems.push(`${key}[${i}]: the name ${show(m[1])} appears twice`);
+      return undefined;
+    }
+    names.add(m[1]!);
+    out.push(Object.freeze({ name: m[1]!, secret: m[2]!, scope: m[3] ?? null }));
+  }
+  return Object.freeze(out);
+};
+
+/** RFC 8707 §2: absolute URIs without a fragment. */
+export const jwtResources: Check<readonly string[]> = (v, key, problems) => {
+  const list = typeof v === 'string' ? [v] : v;
+  const ok = (x: unknown): boolean => {
+    if (typeof x !== 'string' || x.includes('#')) return false;
+    try {
+      return new URL(x).protocol.length > 1;
+    } catch {
+      return false;
+    }
+  };
+  if (!Array.isArray(list) || !list.every(ok)) {
+    problems.push(`${key}: expected a list of absolute URIs without a fragment (RFC 8707 §2), got ${show(v)}`);
+    return undefined;
+  }
+  return Object.freeze([...new Set(list as string[])]);
+};
+
 /** A command: a string split like a shell would (without one), or an argv array. */
 export const command: Check<readonly string[] | null> = (v, key, problems) => {
   if (typeof v === 'string') {
@@ -304,6 +358,36 @@ export const KEYS: readonly KeyDef[] = [
       return undefined;
     },
     doc: 'Allow the resource owner password grant for legacy clients (off by default: RFC 9700 §2.4).',
+  },
+  {
+    name: 'oauth2_introspection_credentials',
+    scope: 'host',
+    default: Object.freeze([]),
+    check: introspectionCredentials,
+    shown: 'none',
+    doc: 'Resource servers (e.g. Dovecot) that may introspect every token of the host: `"name:secret"` or `"name:secret:scope"` (HTTP Basic or client_secret_post with `name` as client_id; with a scope, a token without it is answered `active: false`). Names: letters, digits, `-`, `_`; secrets: at least 16 characters, no `:`.',
+  },
+  {
+    name: 'oauth2_jwt_resources',
+    scope: 'host',
+    default: Object.freeze([]),
+    check: jwtResources,
+    shown: 'none',
+    doc: 'Resources (RFC 8707 absolute URIs, e.g. `"imap://mail.example.org"`) for which a token request with that `resource` gets a JWT access token (RFC 9068) instead of an opaque one; any other `resource` is `invalid_target`.',
+  },
+  {
+    name: 'oauth2_jwt_typ',
+    scope: 'host',
+    default: 'at+jwt',
+    check: oneOf(['at+jwt', 'JWT'] as const),
+    doc: 'The `typ` header of JWT access tokens: `"at+jwt"` (RFC 9068 §2.1), or `"JWT"` for a resource server that refuses any other, such as Dovecot 2.3 validating them locally (`introspection_mode = local`).',
+  },
+  {
+    name: 'oauth2_jwt_access_token_ttl',
+    scope: 'host',
+    default: 300,
+    check: number({ min: 30, max: 86400, integer: true, unit: 'seconds' }),
+    doc: 'Seconds a JWT access token is valid. Keep it short: a revoked JWT is refused by introspection at once, but a resource server that verifies it offline accepts it until it expires.',
   },
   {
     name: 'oauth2_template_dir',

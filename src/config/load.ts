@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { ProtocolName } from '../extauth/wire/protocol.js';
 import { ConfigError } from './errors.js';
-import { KEY_INDEX, KEYS, type KeyDef, type LogLevel } from './keys.js';
+import { KEY_INDEX, KEYS, type IntrospectionCredential, type KeyDef, type LogLevel } from './keys.js';
 import { closest } from './suggest.js';
 import type { GatehouseConfig, HostConfig } from './types.js';
 
@@ -220,6 +220,10 @@ function hostSettings(
       passwordGrant: get<boolean>('oauth2_password_grant'),
       registrationRateLimit: get<number>('oauth2_registration_rate_limit'),
       tokenRateLimit: get<number>('oauth2_token_rate_limit'),
+      introspectionCredentials: get<readonly IntrospectionCredential[]>('oauth2_introspection_credentials'),
+      jwtResources: get<readonly string[]>('oauth2_jwt_resources'),
+      jwtAccessTokenTtlS: get<number>('oauth2_jwt_access_token_ttl'),
+      jwtTyp: get<'at+jwt' | 'JWT'>('oauth2_jwt_typ'),
     },
   };
 }

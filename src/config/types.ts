@@ -1,6 +1,6 @@
 /** The validated, frozen configuration that the rest of Gatehouse receives. */
 import type { ProtocolName } from '../extauth/wire/protocol.js';
-import type { LogLevel } from './keys.js';
+import type { IntrospectionCredential, LogLevel } from './keys.js';
 
 export interface ExtauthConfig {
   /** argv of the auth script; null when not configured. */
@@ -43,6 +43,13 @@ export interface OAuthConfig {
   /** Per client address per minute; 0: off. */
   readonly registrationRateLimit: number;
   readonly tokenRateLimit: number;
+  /** Resource servers that may introspect every token of the host. */
+  readonly introspectionCredentials: readonly IntrospectionCredential[];
+  /** RFC 8707 resources that get JWT access tokens (RFC 9068). */
+  readonly jwtResources: readonly string[];
+  readonly jwtAccessTokenTtlS: number;
+  /** The JOSE typ of JWT access tokens: RFC 9068's, or plain "JWT" for Dovecot 2.3. */
+  readonly jwtTyp: 'at+jwt' | 'JWT';
 }
 
 export interface HostConfig {

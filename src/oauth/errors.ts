@@ -33,6 +33,8 @@ export const OAuthErrorCodes = {
   authorization_pending: { status: 400, description: 'the authorization request is still pending' },
   slow_down: { status: 400, description: 'polling too fast; slow down' },
   expired_token: { status: 400, description: 'the device code has expired' },
+  // RFC 8707 §2 (resource indicators).
+  invalid_target: { status: 400, description: 'the requested resource is invalid or unknown' },
 } as const satisfies Record<string, { readonly status: number; readonly description: string }>;
 
 export type OAuthErrorCode = keyof typeof OAuthErrorCodes;
@@ -141,3 +143,6 @@ export const slowDown = factory('slow_down');
 
 /** RFC 8628 §3.5 expired_token: the device code expired. */
 export const expiredToken = factory('expired_token');
+
+/** RFC 8707 §2: a `resource` the server does not know. */
+export const invalidTarget = factory('invalid_target');

@@ -5,6 +5,7 @@
  * lets sessions survive a restart and be shared by several instances with the same config.
  */
 import { createHmac } from 'node:crypto';
+import type { IntrospectionCredential } from '../config/keys.js';
 import type { GatehouseConfig, HostConfig } from '../config/types.js';
 import { ClientCache } from './clients/cache.js';
 import { RegistrationKeys } from './registration/keys.js';
@@ -25,6 +26,12 @@ export class OAuthHost {
   /** Requests per client address per minute (0: off). */
   readonly registrationRateLimit: number;
   readonly tokenRateLimit: number;
+  /** Resource servers that may introspect every token of this host (oauth2_introspection_credentials). */
+  readonly introspectionCredentials: readonly IntrospectionCredential[];
+  /** RFC 8707 resources whose access tokens are JWTs (RFC 9068). */
+  readonly jwtResources: ReadonlySet<string>;
+  readonly jwtAccessTokenTtlS: number;
+  readonly jwtTyp: 'at+jwt' | 'JWT';
   /** Cookies get the Secure flag when the issuer is https. */
   readonly secure: boolean;
   readonly sessionKey: Buffer;
@@ -48,6 +55,10 @@ export class OAuthHost {
     this.passwordGrant = o.passwordGrant;
     this.registrationRateLimit = o.registrationRateLimit;
     this.tokenRateLimit = o.tokenRateLimit;
+    this.introspectionCredentials = o.introspectionCredentials;
+    this.jwtResources = new Set(o.jwtResources);
+    this.jwtAccessTokenTtlS = o.jwtAccessTokenTtlS;
+    this.jwtTyp = o.jwtTyp;
     const derive = (label: string): Buffer => createHmac('sha256', this.keys.signing.bytes).update(`gatehouse ${label} v1`).digest();
     this.sessionKey = derive('session');
     this.requestKey = derive('authorization request');

@@ -9,7 +9,11 @@ import type { Query } from '../extauth/query.js';
 import type { OAuthStore } from '../storage/port.js';
 import { hashSecret } from './tokens/secrets.js';
 
-/** Our access tokens: 256 random bits, base64url (tokens/secrets.ts). */
+/**
+ * Our opaque access tokens: 256 random bits, base64url (tokens/secrets.ts). A JWT access
+ * token (tokens/jwt-access.ts) never matches: it is for the resource it names, not for XMPP
+ * logins, and goes to the auth script like any other password, which refuses it.
+ */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 /** Scopes that allow an XMPP client login (XEP-0493). */
 const CLIENT_SCOPES = new Set(['xmpp', 'xmpp:client:normal']);

@@ -6,7 +6,9 @@
  * method, whichever it registered: both prove possession of the same secret, and widely used
  * clients (openid-client) pick `client_secret_post` whenever they hold a secret. A public
  * client can never present a secret, a confidential one never go without, and no request may
- * use two methods at once.
+ * use two methods at once. An empty client_id or client_secret counts as absent (RFC 6749
+ * §3.1: "parameters sent without a value MUST be treated as if they were omitted"): Dovecot
+ * 2.3 sends both empty in the body beside its HTTP Basic credentials.
  */
 import { ClientCache, type VerifiedClient } from './cache.js';
 import { lookupClient } from './lookup.js';
@@ -20,8 +22,9 @@ const fail = (why: string) => invalidClient('client authentication failed', new 
 export async function authenticateClient(
   host: OAuthHost,
   authorization: string | undefined,
-  body: Record<string, string>,
+  form: Record<string, string>,
 ): Promise<AuthenticatedClient> {
+  const body = withoutEmptyCredentials(form);
   let method: 'client_secret_basic' | 'client_secret_post' | 'none';
   let clientId: string | undefined;
   let secret: string | undefined;
@@ -55,4 +58,12 @@ export async function authenticateClient(
   if (registeredPublic !== (method === 'none')) throw fail(`registered ${client.metadata.token_endpoint_auth_method}, used ${method}`);
   if (method !== 'none' && !ClientCache.secretMatches(client, secret)) throw fail('wrong client_secret');
   return client;
+}
+
+/** The form less an empty client_id or client_secret (RFC 6749 §3.1). */
+export function withoutEmptyCredentials(form: Record<string, string>): Record<string, string> {
+  if (form['client_id'] !== '' && form['client_secret'] !== '') return form;
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [k, v] of Object.entries(form)) if (!((k === 'client_id' || k === 'client_secret') && v === '')) out[k] = v;
+  return out;
 }

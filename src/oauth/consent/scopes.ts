@@ -1,9 +1,10 @@
 /**
  * Scopes (DESIGN.md "XMPP scopes"): `xmpp` (full client access), XEP-0493's
  * `xmpp:client:normal`, `xmpp:account:read`, `xmpp:account:write`, and `openid`, `profile`,
- * `offline_access`. A scope string is space-separated (RFC 6749 §3.3).
+ * `offline_access`; and for mail, `imap` (reading mail, e.g. through Dovecot's oauth2 passdb) and
+ * `smtp` (sending it). A scope string is space-separated (RFC 6749 §3.3).
  */
-export const SCOPES = ['xmpp', 'xmpp:client:normal', 'xmpp:account:read', 'xmpp:account:write', 'openid', 'profile', 'offline_access'] as const;
+export const SCOPES = ['xmpp', 'xmpp:client:normal', 'xmpp:account:read', 'xmpp:account:write', 'imap', 'smtp', 'openid', 'profile', 'offline_access'] as const;
 
 const KNOWN = new Set<string>(SCOPES);
 
@@ -14,6 +15,8 @@ export const SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = Object.freez
   'xmpp:client:normal': 'Connect as a normal chat client',
   'xmpp:account:read': 'See your account details',
   'xmpp:account:write': 'Change your account details',
+  imap: 'Read your mail: open, search, move and delete messages in your mailbox (IMAP)',
+  smtp: 'Send mail in your name (SMTP)',
   openid: 'Know your chat address and when you signed in',
   profile: 'See your name and profile',
   offline_access: 'Stay signed in when you are not using it',

@@ -2,12 +2,14 @@
  * POST /oauth2/token (RFC 6749 §3.2). Client authentication first (clients/authenticate.ts), then
  * the handler of its grant_type (grants/: authorization-code.ts, refresh-token.ts,
  * device-code.ts, password.ts), which checks the grant and mints tokens (tokens/issue.ts).
+ * A `resource` (RFC 8707) must name one of the host's `oauth2_jwt_resources`, else
+ * invalid_target; the access token is then a JWT for it (tokens/jwt-access.ts).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formOf } from '../../http/form.js';
 import { authenticateClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
-import { invalidRequest, unsupportedGrantType } from '../errors.js';
+import { invalidRequest, invalidTarget, unsupportedGrantType } from '../errors.js';
 import { authorizationCodeGrant } from '../grants/authorization-code.js';
 import { deviceCodeGrant } from '../grants/device-code.js';
 import type { GrantHandler } from '../grants/grant.js';
@@ -26,7 +28,11 @@ export function tokenEndpoint(ctx: OAuthContext) {
       if (type === undefined) throw invalidRequest('grant_type is required');
       const handler = GRANT_HANDLERS[type];
       if (handler === undefined) throw unsupportedGrantType();
-      return reply.send(await handler(ctx, client, body, { address: req.ip }));
+      const resource = body['resource'];
+      if (resource !== undefined && !ctx.host.jwtResources.has(resource)) {
+        throw invalidTarget('the resource is not one this server issues tokens for');
+      }
+      return reply.send(await handler(ctx, client, body, { address: req.ip, resource: resource ?? null }));
     } catch (err) {
       return sendOAuthError(ctx, reply, err);
     }

@@ -9,6 +9,7 @@
  */
 import type { AuthenticatedClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
+import type { GrantRequest } from './grant.js';
 import { invalidGrant, invalidRequest, unauthorizedClient } from '../errors.js';
 import { verifyPkce } from '../authorize/pkce.js';
 import { idTokenFor } from '../oidc/id-token.js';
@@ -17,7 +18,7 @@ import { hashSecret } from '../tokens/secrets.js';
 
 const grant = (why: string) => invalidGrant(undefined, new Error(why));
 
-export async function authorizationCodeGrant(ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>): Promise<TokenResponse> {
+export async function authorizationCodeGrant(ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>, req: GrantRequest): Promise<TokenResponse> {
   if (!client.metadata.grant_types.includes('authorization_code')) throw unauthorizedClient();
   const code = body['code'];
   const verifier = body['code_verifier'];
@@ -44,7 +45,8 @@ export async function authorizationCodeGrant(ctx: OAuthContext, client: Authenti
     throw grant(bad);
   }
   if (g.revokedAt !== null) throw grant('grant revoked');
-  const minted = mintTokens(ctx, client, g.id, c.scope, now);
+  const jwt = req.resource === null ? null : { resource: req.resource, user: g.user, generation: g.generation };
+  const minted = mintTokens(ctx, client, g.id, c.scope, now, { jwt });
   const redeemed = await ctx.store.redeemCode(hash, now, minted.records);
   if (redeemed.status === 'revoked' || redeemed.status === 'missing') throw grant('grant revoked');
   if (redeemed.status === 'reused') return replayed(ctx, c.grantId, now);

@@ -16,6 +16,7 @@
  */
 import type { AuthenticatedClient } from '../clients/authenticate.js';
 import type { OAuthContext } from '../context.js';
+import type { GrantRequest } from './grant.js';
 import { issueTokens, type TokenResponse } from '../tokens/issue.js';
 import { accessDenied, authorizationPending, expiredToken, invalidGrant, invalidRequest, slowDown, unauthorizedClient } from '../errors.js';
 import { idTokenFor } from '../oidc/id-token.js';
@@ -25,7 +26,7 @@ import { SLOW_DOWN_STEP_S } from '../device/policy.js';
 
 const invalid = (why: string) => invalidGrant(undefined, new Error(why));
 
-export async function deviceCodeGrant(ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>): Promise<TokenResponse> {
+export async function deviceCodeGrant(ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>, req: GrantRequest): Promise<TokenResponse> {
   if (!client.metadata.grant_types.includes(DEVICE_CODE_GRANT)) throw unauthorizedClient('client did not register the device_code grant');
   const deviceCode = body['device_code'];
   if (deviceCode === undefined || deviceCode === '') throw invalidRequest('device_code is required');
@@ -43,7 +44,8 @@ export async function deviceCodeGrant(ctx: OAuthContext, client: AuthenticatedCl
     const grant = device.grantId === null ? null : await ctx.store.getGrant(device.grantId);
     if (grant === null || grant.revokedAt !== null) throw invalid('grant revoked');
     await ctx.store.touchGrant(grant.id, now);
-    const tokens = await issueTokens(ctx, client, grant.id, device.scope, now);
+    const jwt = req.resource === null ? null : { resource: req.resource, user: grant.user, generation: grant.generation };
+    const tokens = await issueTokens(ctx, client, grant.id, device.scope, now, { jwt });
     ctx.log.info({ grant: grant.id, client: client.metadata.client_name }, 'device code redeemed');
     const idToken = await idTokenFor(ctx, { grant, clientId: client.clientId, scope: device.scope, nonce: null });
     return idToken === undefined ? tokens : { ...tokens, id_token: idToken };

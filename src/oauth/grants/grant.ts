@@ -7,6 +7,8 @@ import type { TokenResponse } from '../tokens/issue.js';
 export interface GrantRequest {
   /** The client's address, for login throttling. */
   readonly address: string;
+  /** The RFC 8707 `resource` asked for, already checked to be one of the host's JWT resources; null: none. */
+  readonly resource: string | null;
 }
 
 export type GrantHandler = (ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>, req: GrantRequest) => Promise<TokenResponse>;

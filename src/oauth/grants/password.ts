@@ -38,5 +38,6 @@ export async function passwordGrant(
   if (check.result === 'unavailable') throw temporarilyUnavailable();
   const now = Date.now();
   const grantId = await createGrant(ctx, { user: prepared.user, clientId: client.clientId, client: client.metadata, scope: scope.join(' '), authTime: now, generation: check.generation, now });
-  return issueTokens(ctx, client, grantId, scope.join(' '), now);
+  const jwt = req.resource === null ? null : { resource: req.resource, user: prepared.user, generation: check.generation };
+  return issueTokens(ctx, client, grantId, scope.join(' '), now, { jwt });
 }

@@ -13,13 +13,14 @@ import type { TokenRecord } from '../../storage/port.js';
 import type { AuthenticatedClient } from '../clients/authenticate.js';
 import { parseScope } from '../consent/scopes.js';
 import type { OAuthContext } from '../context.js';
+import type { GrantRequest } from './grant.js';
 import { invalidGrant, invalidRequest, invalidScope, unauthorizedClient } from '../errors.js';
 import { mintTokens, type TokenResponse } from '../tokens/issue.js';
 import { hashSecret } from '../tokens/secrets.js';
 
 const grant = (why: string) => invalidGrant(undefined, new Error(why));
 
-export async function refreshTokenGrant(ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>): Promise<TokenResponse> {
+export async function refreshTokenGrant(ctx: OAuthContext, client: AuthenticatedClient, body: Record<string, string>, req: GrantRequest): Promise<TokenResponse> {
   if (!client.metadata.grant_types.includes('refresh_token')) throw unauthorizedClient();
   const presented = body['refresh_token'];
   if (presented === undefined) throw invalidRequest('refresh_token is required');
@@ -42,7 +43,8 @@ export async function refreshTokenGrant(ctx: OAuthContext, client: Authenticated
     }
     scope = asked.join(' ');
   }
-  const minted = mintTokens(ctx, client, g.id, scope, now, token.scope);
+  const jwt = req.resource === null ? null : { resource: req.resource, user: g.user, generation: g.generation };
+  const minted = mintTokens(ctx, client, g.id, scope, now, { refreshScope: token.scope, jwt });
   // The presented token is spent in the same commit that stores its successors.
   const [access, successor] = minted.records as [TokenRecord, TokenRecord | undefined];
   const rotated = await ctx.store.rotateRefreshToken(hash, successor ?? null, now, [access]);

@@ -12,9 +12,10 @@ import { ID_TOKEN_ALG } from './alg.js';
 
 const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 
-/** A compact JWS over `payload`, with header {alg: ES256, kid}. */
-export function signCompact(key: SigningKey, payload: Record<string, unknown>): string {
-  const input = `${b64({ alg: ID_TOKEN_ALG, kid: key.kid })}.${b64(payload)}`;
+/** A compact JWS over `payload`, with header {alg: ES256, kid} (and `typ` when given, e.g. RFC 9068's "at+jwt"). */
+export function signCompact(key: SigningKey, payload: Record<string, unknown>, typ?: string): string {
+  const header = typ === undefined ? { alg: ID_TOKEN_ALG, kid: key.kid } : { typ, alg: ID_TOKEN_ALG, kid: key.kid };
+  const input = `${b64(header)}.${b64(payload)}`;
   // RFC 7518 §3.4: the signature is R || S, 32 bytes each, not DER.
   const signature = sign('sha256', Buffer.from(input, 'ascii'), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
   return `${input}.${signature.toString('base64url')}`;

@@ -26,12 +26,14 @@ export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[numbe
 export const APPLICATION_TYPES = ['web', 'native'] as const;
 export type ApplicationType = (typeof APPLICATION_TYPES)[number];
 
-/** XMPP scopes (XEP-0493) and the OpenID Connect ones Gatehouse serves. */
+/** XMPP scopes (XEP-0493), the mail ones (imap, smtp) and the OpenID Connect ones Gatehouse serves. */
 export const SCOPES = [
   'xmpp',
   'xmpp:client:normal',
   'xmpp:account:read',
   'xmpp:account:write',
+  'imap',
+  'smtp',
   'openid',
   'profile',
   'offline_access',

@@ -249,8 +249,8 @@ const REFUSED: [string, unknown, string][] = [
   ['scope empty', web({ scope: '' }), meta('scope must be scope values separated by single spaces')],
   ['scope double space', web({ scope: 'xmpp  openid' }), meta('scope must be scope values separated by single spaces')],
   ['scope leading space', web({ scope: ' xmpp' }), meta('scope must be scope values separated by single spaces')],
-  ['scope unknown', web({ scope: 'xmpp admin' }), meta('scope values must be among: xmpp xmpp:client:normal xmpp:account:read xmpp:account:write openid profile offline_access')],
-  ['scope tab-separated', web({ scope: 'xmpp\topenid' }), meta('scope values must be among: xmpp xmpp:client:normal xmpp:account:read xmpp:account:write openid profile offline_access')],
+  ['scope unknown', web({ scope: 'xmpp admin' }), meta('scope values must be among: xmpp xmpp:client:normal xmpp:account:read xmpp:account:write imap smtp openid profile offline_access')],
+  ['scope tab-separated', web({ scope: 'xmpp\topenid' }), meta('scope values must be among: xmpp xmpp:client:normal xmpp:account:read xmpp:account:write imap smtp openid profile offline_access')],
   ['scope repeated', web({ scope: 'xmpp openid xmpp' }), meta('scope must not repeat a value')],
   // software_id, software_version, contacts.
   ['software_id number', web({ software_id: 7 }), meta('software_id must be a string')],
