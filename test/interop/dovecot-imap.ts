@@ -17,7 +17,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/net.js';
-import { killOnTestExit, killQuiet, rmQuiet, sleep } from './cleanup.js';
+import { killOnTestExit, killQuiet, rmQuiet, sleep } from '../helpers/cleanup.js';
 
 export const DOVECOT_BIN = process.env.GATEHOUSE_DOVECOT_BIN ?? '/usr/sbin/dovecot';
 
