@@ -105,10 +105,15 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
 
   return new Promise<LockstepStats>((resolve, reject) => {
     const releaseClock = holdLivenessClock();
-    // Until the first read, input may be older than the clock (liveness.ts): count it from
-    // when it may have started waiting.
-    let floor = options.inputSince ?? performance.now();
-    const arrived = (): number => Math.min(arrivedNoEarlierThan(), floor);
+    // Input waiting when the bridge starts is older than the clock (liveness.ts): until the
+    // first read, or until the clock has ticked twice since the start (by then anything that
+    // was waiting has been read), count it from when it may have started waiting.
+    const openedAt = performance.now();
+    let floor = options.inputSince ?? openedAt;
+    const arrived = (): number => {
+      const bound = arrivedNoEarlierThan();
+      return bound >= openedAt ? bound : Math.min(bound, floor);
+    };
     const write = (bytes: Buffer): boolean => {
       if (failed) return false;
       try {

@@ -191,8 +191,10 @@ test('a configuration that cannot be loaded: one "error:" line the module logs, 
   const { env } = bridgeEnv('external_auth_timeout = "soon"');
   const caller = ProsodyPty.start(t, { env });
   const first = await caller.auth('alice', 'wonderland');
-  // The read may hold the echo of the query (terminal.ts) before the line.
-  const text = `${first.raw?.toString() ?? ''}${(await caller.drain(2)).toString()}`;
+  // The read may hold the echo of the query (terminal.ts) before the line; on a loaded machine
+  // the line may come later than the module's read: keep reading until it has come (or 60 s).
+  let text = first.raw?.toString() ?? '';
+  for (let i = 0; i < 30 && !/(^|\n)error: /.test(text); i++) text += (await caller.drain(2)).toString();
   assert.match(text, /(^|\n)error: gatehouse extauth: .*external_auth_timeout: expected a number/);
   assert.notEqual(first.result, 'yes');
   // The module does not restart a program that exited with an error status: every login is "no".
@@ -250,17 +252,20 @@ test('--lockstep on pipes: a query sent before the answer to the previous one ab
 
 test("--lockstep on pipes: a query not answered before the caller's deadline gets nothing, and the script is replaced", async (t) => {
   const b = startBridge(
-    writeConfig(`${fixtureCommand(fixture('slow.mjs'))}\nexternal_auth_processes = 1\nexternal_auth_timeout = 30\nlog_level = "warn"`),
+    writeConfig(`${fixtureCommand(fixture('slow.mjs'))}\nexternal_auth_processes = 1\nexternal_auth_timeout = 30\nlog_level = "info"`),
     'generic',
     { FIXTURE_DELAY_MS: '0' },
-    ['--lockstep', '--caller-timeout', '1'],
+    ['--lockstep', '--caller-timeout', '4'],
   );
   t.after(() => b.stop());
+  // A query written before the bridge runs waits in the pipe, and that wait counts against the
+  // caller's deadline (liveness.ts): start once it is ready, so the first one is answered.
+  assert.ok(await waitFor(() => b.stderr().includes('extauth bridge ready')), b.stderr());
   b.child.stdin!.write('auth:a:localhost:secret\n');
   assert.equal((await b.waitForBytes(2)).toString(), '1\n');
   const [before] = childrenOf(b.child.pid!);
   assert.ok(before !== undefined);
-  // Answered yes after 20 s by the script, far past the caller's 1 s.
+  // Answered yes after 20 s by the script, far past the caller's 4 s.
   b.child.stdin!.write('auth:a:localhost:delay-20000\n');
   assert.ok(await waitFor(() => b.stderr().includes('query abandoned')), b.stderr());
   assert.ok(await waitFor(() => isGone(before)), 'the busy script process was killed');
