@@ -13,7 +13,7 @@ import { authorize, basic, pkce, REDIRECT, REGISTRATION_KEY, register, startOAut
 import { fixture } from '../helpers/paths.js';
 
 async function accessToken(issuer: string, scope: string, user = 'alice'): Promise<{ access: string; auth: string }> {
-  const client = await register(issuer, { scope: 'xmpp xmpp:client:normal openid offline_access' });
+  const client = await register(issuer, { scope: 'xmpp xmpp:client:normal xmpp:account:read xmpp:account:write openid offline_access' });
   const auth = basic(client.client_id!, client.client_secret!);
   const { verifier, challenge } = pkce();
   const code = (await authorize(issuer, client.client_id!, { challenge, scope, user, password: `pw-${user}` })).searchParams.get('code')!;
@@ -32,6 +32,11 @@ test('auth API: a token logs in its own user only, while valid and with an xmpp 
   assert.equal(await check('alice', access, 'other.example'), 'false', 'a token of another host');
   const openidOnly = await accessToken(issuer, 'openid');
   assert.equal(await check('alice', openidOnly.access), 'false', 'no xmpp scope');
+  // XEP-0493: the account-only scopes do not permit communication access, so no login.
+  const accountOnly = await accessToken(issuer, 'xmpp:account:read xmpp:account:write');
+  assert.equal(await check('alice', accountOnly.access), 'false', 'account-only scopes');
+  const normal = await accessToken(issuer, 'xmpp:client:normal');
+  assert.equal(await check('alice', normal.access), 'true', "XEP-0493's normal client scope");
   await fetch(`${issuer}/oauth2/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: auth }, body: `token=${access}` });
   assert.equal(await check('alice', access), 'false', 'revoked');
 });
