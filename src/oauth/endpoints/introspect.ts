@@ -7,7 +7,7 @@
  *    about any token of its host, e.g. Dovecot checking a mail app's token. When its entry
  *    names a scope, a token without that scope is `{"active": false}`: the resource server
  *    need not check scopes itself (Dovecot 2.3 checks only `active`, unless its own `scope`
- *    setting is set).
+ *    setting is set). A refresh token is never active to a resource server.
  * An active answer carries the token's scope, its client's client_id, `username` (the
  * account's local part), `sub` (as in the id_token), token_type, exp, iat, iss, and `aud`: the
  * resource of a JWT access token, else the client_id.
@@ -49,6 +49,10 @@ export function introspectEndpoint(ctx: OAuthContext) {
         found.grant.revokedAt !== null ||
         found.token.usedAt !== null ||
         found.token.expiresAt <= now ||
+        // A refresh token is a credential for the token endpoint only (RFC 6749 §1.5): to a
+        // resource server it is never an active token, else a mail app's refresh token would
+        // log in to IMAP.
+        (resourceServer !== null && found.token.kind !== 'access') ||
         (resourceServer !== null && resourceServer.scope !== null && !found.token.scope.split(' ').includes(resourceServer.scope))
       ) {
         if (resourceServer !== null) ctx.log.info({ resourceServer: resourceServer.name }, 'introspection: token not active');

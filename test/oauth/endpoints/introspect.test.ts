@@ -80,6 +80,23 @@ test("a client sees its own tokens only; a resource server sees every token of i
   assert.equal((await ask(issuer, { token: foreign.body['access_token'] as string }, basic('dovecot', SECRET))).body['active'], false);
 });
 
+test('a refresh token is never active to a resource server (RFC 6749 §1.5), though its client sees it', async (t) => {
+  const s = await startOAuth(t, EXTRA);
+  const issuer = s.issuer();
+  const app = await register(issuer, { grant_types: ['password', 'refresh_token'], redirect_uris: undefined, scope: 'imap offline_access', client_name: 'Mail App' });
+  const auth = basic(app.client_id!, app.client_secret!);
+  const r = await token(issuer, { grant_type: 'password', username: 'alice', password: 'secret', scope: 'imap offline_access' }, auth);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const refresh = r.body['refresh_token'] as string;
+  assert.ok(refresh, 'a refresh token was issued');
+  // Positive controls: the refresh token is live, and the access token is active to Dovecot.
+  assert.equal((await ask(issuer, { token: refresh }, auth)).body['active'], true);
+  assert.equal((await ask(issuer, { token: r.body['access_token'] as string }, basic('dovecot', SECRET))).body['active'], true);
+  for (const rs of [basic('dovecot', SECRET), basic('anyscope', OTHER_SECRET)]) {
+    assert.deepEqual((await ask(issuer, { token: refresh }, rs)).body, { active: false });
+  }
+});
+
 test("a resource server's required scope: a token without it is inactive for that server only", async (t) => {
   const { issuer, get } = await setup(t);
   const xmpp = (await get('xmpp'))['access_token'] as string;
