@@ -135,9 +135,12 @@ test('the start-up echo race, over 50 fresh starts: no wrong yes', { timeout: 30
       if ((await caller.auth('alice', 'wonderland')).result === 'yes') break;
     }
     for (const [user, password, want] of [['carol', 'wrong', 'no'], ['alice', 'wonderland', 'yes'], ['bob', 'wrong', 'no'], ['bob', 'builder', 'yes']] as const) {
-      const got = await caller.auth(user, password);
+      // No answer within the caller's timeout (a loaded machine) is not a desync: the bridge
+      // wrote nothing for it, and the login is tried again. A shifted answer would be a wrong one.
+      let got = await caller.auth(user, password);
+      for (let i = 0; i < 10 && got.result === 'nil' && got.raw === null; i++) got = await caller.auth(user, password);
       if (got.result === 'yes' && want === 'no') wrongYes++;
-      assert.equal(got.result, want, `${user} in step after the start`);
+      assert.equal(got.result, want, `${user} in step after the start (read: ${JSON.stringify(got.raw?.toString() ?? null)})`);
     }
     await caller.close();
   };
@@ -255,7 +258,7 @@ test("--lockstep on pipes: a query not answered before the caller's deadline get
     writeConfig(`${fixtureCommand(fixture('slow.mjs'))}\nexternal_auth_processes = 1\nexternal_auth_timeout = 30\nlog_level = "info"`),
     'generic',
     { FIXTURE_DELAY_MS: '0' },
-    ['--lockstep', '--caller-timeout', '4'],
+    ['--lockstep', '--caller-timeout', '20'],
   );
   t.after(() => b.stop());
   // A query written before the bridge runs waits in the pipe, and that wait counts against the
@@ -265,8 +268,8 @@ test("--lockstep on pipes: a query not answered before the caller's deadline get
   assert.equal((await b.waitForBytes(2)).toString(), '1\n');
   const [before] = childrenOf(b.child.pid!);
   assert.ok(before !== undefined);
-  // Answered yes after 20 s by the script, far past the caller's 4 s.
-  b.child.stdin!.write('auth:a:localhost:delay-20000\n');
+  // Answered yes after 120 s by the script, far past the caller's 20 s.
+  b.child.stdin!.write('auth:a:localhost:delay-120000\n');
   assert.ok(await waitFor(() => b.stderr().includes('query abandoned')), b.stderr());
   assert.ok(await waitFor(() => isGone(before)), 'the busy script process was killed');
   b.child.stdin!.write('auth:a:localhost:wrong\n');

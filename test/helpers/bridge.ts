@@ -71,7 +71,7 @@ export function startBridge(
     stdout: () => out,
     stderr: () => err,
     exited,
-    waitForBytes(n, ms = 30_000) {
+    waitForBytes(n, ms = 60_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`only ${out.length} of ${n} bytes after ${ms} ms; stderr:\n${err}`)), ms);
         const check = (): void => {

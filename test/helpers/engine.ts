@@ -69,7 +69,7 @@ export function isGone(pid: number): boolean {
  * Poll `cond` every 20 ms for at most `ms`: generous by default (it only costs time when the
  * condition never comes), so that a loaded machine does not fail a test that would pass.
  */
-export async function waitFor(cond: () => boolean, ms = 30_000): Promise<boolean> {
+export async function waitFor(cond: () => boolean, ms = 60_000): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (cond()) return true;
