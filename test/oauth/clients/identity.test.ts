@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clientDisplay, identityProven } from '../../src/oauth/clients/identity.js';
+import { clientDisplay, identityProven } from '../../../src/oauth/clients/identity.js';
 
 test('a client registered without a client_uri is never proven, and no address is shown', () => {
   const client: { client_name: string; client_uri?: string } = { client_name: 'Apache app' };
