@@ -160,6 +160,8 @@ test('dynamic registration: mod_auth_openidc registers itself at Gatehouse, then
   assert.equal(client.application_type, 'native');
   assert.ok(!('client_uri' in client));
   assert.deepEqual(client.post_logout_redirect_uris, [`${origin}/loggedout.html`]);
+  // Nothing proves who registered it: the sign-in page says so.
+  await page.getByText('Apache app (dynamic) (unverified)').waitFor();
   assertAppSawAlice(await signInToApp(page, rp));
 
   const loggedOut = `${origin}/loggedout.html`;
