@@ -10,7 +10,8 @@
 // test process exits). As root, the children run as www-data: the dir is world-readable and
 // the OIDCMetadataDir, where mod_auth_openidc writes the client it registered, is theirs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/net.js';
@@ -81,7 +82,7 @@ env | grep '^OIDC_CLAIM_' | sort
 `,
   );
   chmodSync(cgi, 0o755);
-  const passphrase = Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString('base64url');
+  const passphrase = randomBytes(24).toString('base64url');
   const conf = join(dir, 'httpd.conf');
   writeFileSync(
     conf,
@@ -141,7 +142,11 @@ ${options.oidc.replaceAll('{metadataDir}', metadataDir)}
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const pgid = child.pid!;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const kill = (): void => killQuiet(-pgid, 'SIGKILL');
+  // While the parent lives, its group is Apache's; after it exited, only members still seen in /proc.
+  const kill = (): void => {
+    if (child.exitCode === null && child.signalCode === null) killQuiet(-pgid, 'SIGKILL');
+    else for (const pid of groupMembers(pgid)) killQuiet(pid, 'SIGKILL');
+  };
   killOnTestExit(kill);
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -153,7 +158,7 @@ ${options.oidc.replaceAll('{metadataDir}', metadataDir)}
       await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, 5000)))]);
       clearTimeout(timer);
     }
-    kill(); // children of a stopped parent, if any are left
+    kill(); // a parent that did not stop in time, or children it left
     forgetOnTestExit(kill);
     if (process.env.GATEHOUSE_KEEP_APACHE !== '1') rmQuiet(dir);
   };
@@ -193,6 +198,22 @@ ${options.oidc.replaceAll('{metadataDir}', metadataDir)}
     },
     stop,
   };
+}
+
+/** Live processes of process group `pgid` (from /proc). */
+function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(name));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
 }
 
 /** The name mod_auth_openidc 2.4 gives an issuer's files in OIDCMetadataDir: URL-encoded, scheme stripped. */
