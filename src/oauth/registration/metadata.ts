@@ -111,7 +111,7 @@ export function validateClientMetadata(input: unknown): ClientMetadata {
     redirects[0] !== undefined && isNativeKind(redirects[0].kind),
     grant_types.includes(DEVICE_CODE_GRANT),
   );
-  // Web redirect URIs (and the informative URIs) share one host: client_uri's, or without it
+  // Web redirect and post-logout URIs share one host: client_uri's, or without it
   // the first redirect URI's, so one registration cannot aim codes at several sites.
   const clientHost = uriHost ?? (redirects[0]?.kind === 'https' ? redirects[0].url.hostname : undefined);
   const hostNamedBy = uriHost === undefined ? 'redirect_uris[0]' : 'client_uri';
