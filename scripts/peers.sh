@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The real peers the interop tests run against (ejabberd, Prosody with its modules, Postfix,
-# Dovecot's IMAP server, Chromium, slixmpp) and what the example scripts and the connector need (Python 3, Perl),
-# from Debian's packages. `npm test` runs this first: what is installed is found and nothing
+# Dovecot's IMAP server, Apache with mod_auth_openidc, Chromium, slixmpp) and what the example
+# scripts and the connector need (Python 3, Perl), from Debian's packages. `npm test` runs this
+# first: what is installed is found and nothing
 # is done; what is missing is installed with apt-get when this runs as root (or with a sudo
 # that needs no password), else the missing packages are named and the tests do not start.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 WITH_RECOMMENDS=(python3 perl ca-certificates ejabberd python3-slixmpp chromium)
-WITHOUT_RECOMMENDS=(prosody prosody-modules postfix dovecot-core dovecot-imapd)
+WITHOUT_RECOMMENDS=(prosody prosody-modules postfix dovecot-core dovecot-imapd apache2 libapache2-mod-auth-openidc)
 
 missing() {
   local p
@@ -58,4 +59,5 @@ if [ ${#need_bare[@]} -gt 0 ]; then "${as_root[@]}" apt-get install -y -qq --no-
 "${as_root[@]}" /etc/init.d/prosody stop >/dev/null 2>&1 || true
 "${as_root[@]}" postfix stop >/dev/null 2>&1 || true
 "${as_root[@]}" doveadm stop >/dev/null 2>&1 || true
+"${as_root[@]}" apache2ctl stop >/dev/null 2>&1 || true
 echo "peers: installed" >&2

@@ -8,7 +8,8 @@
  *   reversed (RFC 8252 §7.1: a scheme "based on a domain name under their control"), e.g.
  *   `im.conversations:/cb` for https://conversations.im; any other scheme, and a loopback URI
  *   (RFC 8252 §7.3, any app on the machine can listen there), proves nothing;
- * - a device client (RFC 8628) has no redirect at all: nothing proves them (§5.4 phishing).
+ * - a device client (RFC 8628) has no redirect at all: nothing proves them (§5.4 phishing);
+ * - a client registered without a client_uri (it is optional) has no address to prove.
  * Unproven, the name is shown with "(unverified)" and the URI as plain text, not a link,
  * also in templates an operator wrote (the label is part of client_name).
  */
@@ -18,6 +19,7 @@ import type { ClientMetadata } from '../registration/metadata.js';
 export interface ClientDisplay {
   /** The name to show: client_name, with " (unverified)" when nothing proves it. */
   readonly name: string;
+  /** client_uri, or '' when the client registered none. */
   readonly uri: string;
   readonly proven: boolean;
   /** The name and URI as the consent pages show them. */
@@ -26,7 +28,7 @@ export interface ClientDisplay {
 
 /** True when `redirectUri` (the one this authorization uses; null: a device) proves the client's name and URI. */
 export function identityProven(client: Pick<ClientMetadata, 'client_uri'>, redirectUri: string | null): boolean {
-  if (redirectUri === null) return false;
+  if (redirectUri === null || client.client_uri === undefined) return false;
   let redirect: URL;
   let home: URL;
   try {
@@ -43,11 +45,19 @@ export function identityProven(client: Pick<ClientMetadata, 'client_uri'>, redir
 
 export function clientDisplay(client: Pick<ClientMetadata, 'client_name' | 'client_uri'>, redirectUri: string | null): ClientDisplay {
   const proven = identityProven(client, redirectUri);
-  const uri = client.client_uri;
+  const uri = client.client_uri ?? '';
   if (proven) {
     return { name: client.client_name, uri, proven, identity: html`<strong>${client.client_name}</strong> (<a href="${uri}" rel="noopener noreferrer">${uri}</a>)` };
   }
   const name = `${client.client_name} (unverified)`;
+  if (uri === '') {
+    return {
+      name,
+      uri,
+      proven,
+      identity: html`<strong>${client.client_name}</strong> <span class="unverified">(unverified: this name was given by whoever registered the application, and nothing proves it belongs to it)</span>`,
+    };
+  }
   return {
     name,
     uri,

@@ -28,7 +28,7 @@ export async function createGrant(ctx: OAuthContext, g: NewGrant): Promise<strin
     clientId: g.clientId,
     clientHash: hashSecret(g.clientId),
     clientName: g.client.client_name,
-    clientUri: g.client.client_uri,
+    clientUri: g.client.client_uri ?? '',
     scope: g.scope,
     createdAt: g.now,
     lastUsedAt: g.now,

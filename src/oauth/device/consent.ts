@@ -109,7 +109,7 @@ export function consentEndpoint(ctx: OAuthContext) {
       clientId: device.clientId,
       clientHash: hashSecret(device.clientId),
       clientName: client.client_name,
-      clientUri: client.client_uri,
+      clientUri: client.client_uri ?? '',
       scope: device.scope,
       createdAt: now,
       lastUsedAt: now,

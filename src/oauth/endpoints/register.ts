@@ -5,6 +5,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthContext } from '../context.js';
+import { isOAuthError } from '../errors.js';
 import { clientInformationJson, issueClient } from '../registration/client-id.js';
 import { validateClientMetadata } from '../registration/metadata.js';
 import { enforceRate } from '../respond/rate-limit.js';
@@ -19,6 +20,10 @@ export function registerEndpoint(ctx: OAuthContext) {
       ctx.log.info({ client: metadata.client_name, uri: metadata.client_uri }, 'client registered');
       return reply.code(201).type('application/json; charset=utf-8').send(clientInformationJson(info));
     } catch (err) {
+      // The description names the member at fault and never echoes its value (fields.ts).
+      if (isOAuthError(err) && (err.error === 'invalid_client_metadata' || err.error === 'invalid_redirect_uri')) {
+        ctx.log.info({ error: err.error, reason: err.description }, 'client registration refused');
+      }
       return sendOAuthError(ctx, reply, err);
     }
   };

@@ -5,9 +5,13 @@
  * and bounded in size. Failures are RFC 7591 §3.2.2 errors naming the member at fault:
  * invalid_redirect_uri for a redirect URI, invalid_client_metadata for anything else.
  *
- * Enforced, in order: a JSON object; client_name (shown on the consent page); client_uri
- * https and not loopback; grant_types and response_types from the supported lists and
- * consistent with each other (RFC 7591 §2.1), no implicit flow (RFC 9700 §2.1.2);
+ * Enforced, in order: a JSON object; client_name (shown on the consent page); client_uri, when
+ * given, https and not loopback (optional: without it the client is shown as unverified, and a
+ * web client's redirect URIs share the host of the first one); grant_types and response_types
+ * consistent with each other (RFC 7591 §2.1), no implicit flow (RFC 9700 §2.1.2): values the
+ * server does not serve are dropped from a list that also asks for ones it serves (RFC 7591 §2
+ * lets the server replace requested values; the response says what was registered), and a list
+ * left with nothing the server serves is refused;
  * token_endpoint_auth_method; redirect_uris per application_type (redirect-uri.ts), at least
  * one for the authorization_code grant; post_logout_redirect_uris (OpenID Connect RP-Initiated
  * Logout 1.0 §3.1) by the same rules as redirect_uris; logo_uri, tos_uri, policy_uri https on the client_uri
@@ -35,7 +39,8 @@ import {
 /** Validated, normalized client metadata: what a client_id carries. */
 export interface ClientMetadata {
   readonly client_name: string;
-  readonly client_uri: string;
+  /** Absent when the registrant gave none: the pages then call the client unverified. */
+  readonly client_uri?: string;
   readonly redirect_uris: readonly string[];
   /** Where end_session may send the user back (oidc/end-session.ts); exact match. */
   readonly post_logout_redirect_uris?: readonly string[];
@@ -85,10 +90,11 @@ export function validateClientMetadata(input: unknown): ClientMetadata {
   const L = METADATA_LIMITS;
 
   const client_name = text(required(m, 'client_name'), 'client_name', L.text);
-  const client_uri = uriString(required(m, 'client_uri'), 'client_uri', L.uri);
-  const clientHost = httpsHost(client_uri, 'client_uri');
+  const rawClientUri = member(m, 'client_uri');
+  const client_uri = rawClientUri === undefined ? undefined : uriString(rawClientUri, 'client_uri', L.uri);
+  const uriHost = client_uri === undefined ? undefined : httpsHost(client_uri, 'client_uri');
   // The consent page names the client by this host; a loopback one would say nothing.
-  if (isLoopbackHost(clientHost)) throw invalidClientMetadata('client_uri must not be on a loopback host');
+  if (uriHost !== undefined && isLoopbackHost(uriHost)) throw invalidClientMetadata('client_uri must not be on a loopback host');
 
   const grant_types = grantTypes(member(m, 'grant_types'));
   const response_types = responseTypes(member(m, 'response_types'), grant_types);
@@ -105,7 +111,11 @@ export function validateClientMetadata(input: unknown): ClientMetadata {
     redirects[0] !== undefined && isNativeKind(redirects[0].kind),
     grant_types.includes(DEVICE_CODE_GRANT),
   );
-  redirects.forEach((uri, i) => checkRedirectUri(uri, `redirect_uris[${i}]`, application_type, clientHost));
+  // Web redirect and post-logout URIs share one host: client_uri's, or without it
+  // the first redirect URI's, so one registration cannot aim codes at several sites.
+  const clientHost = uriHost ?? (redirects[0]?.kind === 'https' ? redirects[0].url.hostname : undefined);
+  const hostNamedBy = uriHost === undefined ? 'redirect_uris[0]' : 'client_uri';
+  redirects.forEach((uri, i) => checkRedirectUri(uri, `redirect_uris[${i}]`, application_type, clientHost, hostNamedBy));
   // RFC 6749 §3.1.2.2: the code is delivered to a registered redirect URI; without one the
   // authorization_code grant cannot work (RFC 9700 §2.1 requires exact matching).
   if (grant_types.includes('authorization_code') && redirect_uris.length === 0) {
@@ -117,7 +127,7 @@ export function validateClientMetadata(input: unknown): ClientMetadata {
     rawLogout === undefined ? undefined : stringArray(rawLogout, 'post_logout_redirect_uris', L.redirectUris, invalidRedirectUri);
   post_logout_redirect_uris?.forEach((raw, i) => {
     const field = `post_logout_redirect_uris[${i}]`;
-    checkRedirectUri(parseRedirectUri(uriString(raw, field, L.uri, invalidRedirectUri), field), field, application_type, clientHost);
+    checkRedirectUri(parseRedirectUri(uriString(raw, field, L.uri, invalidRedirectUri), field), field, application_type, clientHost, hostNamedBy);
   });
 
   const informative: Partial<Record<(typeof INFORMATIVE_URIS)[number], string>> = {};
@@ -125,7 +135,8 @@ export function validateClientMetadata(input: unknown): ClientMetadata {
     const v = member(m, field);
     if (v === undefined) continue;
     const s = uriString(v, field, L.uri);
-    if (httpsHost(s, field) !== clientHost) throw invalidClientMetadata(`${field} must be on the client_uri host`);
+    if (uriHost === undefined) throw invalidClientMetadata(`${field} requires client_uri`);
+    if (httpsHost(s, field) !== uriHost) throw invalidClientMetadata(`${field} must be on the client_uri host`);
     informative[field] = s;
   }
 
@@ -142,7 +153,7 @@ export function validateClientMetadata(input: unknown): ClientMetadata {
 
   const out: ClientMetadata = {
     client_name,
-    client_uri,
+    ...(client_uri === undefined ? {} : { client_uri }),
     redirect_uris: Object.freeze([...redirect_uris]),
     ...(post_logout_redirect_uris === undefined ? {} : { post_logout_redirect_uris: Object.freeze([...post_logout_redirect_uris]) }),
     application_type,
@@ -189,30 +200,37 @@ function httpsHost(raw: string, field: string): string {
   return uri.url.hostname;
 }
 
+/**
+ * RFC 7591 §2 lets the server "reject or replace any of the client's requested metadata
+ * values": a grant type the server does not serve (e.g. `implicit`, which mod_auth_openidc
+ * asks for) is dropped when the list also asks for one it serves; a list with none is refused.
+ */
 function grantTypes(v: unknown): readonly GrantType[] {
   if (v === undefined) return ['authorization_code'];
   const list = stringArray(v, 'grant_types', 16);
   if (list.length === 0) throw invalidClientMetadata('grant_types must not be empty');
-  list.forEach((g, i) => {
-    if (!isOneOf(GRANT_TYPES, g)) throw invalidClientMetadata(`grant_types[${i}] is not a supported grant type`);
-  });
-  return list as readonly GrantType[];
+  const served = list.filter((g): g is GrantType => isOneOf(GRANT_TYPES, g));
+  if (served.length === 0) throw invalidClientMetadata(`grant_types must include a supported grant type: ${GRANT_TYPES.join(', ')}`);
+  return served;
 }
 
-/** RFC 7591 §2.1: `code` goes with authorization_code, and only with it. */
+/**
+ * RFC 7591 §2.1: `code` goes with authorization_code, and only with it. Other response types
+ * (`token`, `id_token`, combinations: the implicit and hybrid flows, which put tokens in the
+ * browser, RFC 9700 §2.1.2) are dropped when `code` is also asked for, else refused.
+ */
 function responseTypes(v: unknown, grants: readonly GrantType[]): readonly ResponseType[] {
   const code = grants.includes('authorization_code');
   if (v === undefined) return code ? ['code'] : [];
   const list = stringArray(v, 'response_types', 16);
-  list.forEach((r, i) => {
-    if (!isOneOf(RESPONSE_TYPES, r)) {
-      // `token` (implicit) leaks access tokens through the browser: RFC 9700 §2.1.2.
-      throw invalidClientMetadata(`response_types[${i}] is not supported: only code is (no implicit flow, RFC 9700 section 2.1.2)`);
-    }
-  });
-  if (code && list.length === 0) throw invalidClientMetadata('grant_types authorization_code requires response_types code');
-  if (!code && list.length > 0) throw invalidClientMetadata('response_types code requires grant_types authorization_code');
-  return list as readonly ResponseType[];
+  const served = list.filter((r): r is ResponseType => isOneOf(RESPONSE_TYPES, r));
+  if (served.length < list.length && served.length === 0) {
+    const i = list.findIndex((r) => !isOneOf(RESPONSE_TYPES, r));
+    throw invalidClientMetadata(`response_types[${i}] is not supported: only code is (no implicit flow, RFC 9700 section 2.1.2)`);
+  }
+  if (code && served.length === 0) throw invalidClientMetadata('grant_types authorization_code requires response_types code');
+  if (!code && served.length > 0) throw invalidClientMetadata('response_types code requires grant_types authorization_code');
+  return served;
 }
 
 function authMethod(v: unknown): TokenEndpointAuthMethod {

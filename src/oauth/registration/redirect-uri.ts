@@ -1,8 +1,8 @@
 /**
  * Which redirect URIs a client may register, by application type (following Prosody's
  * mod_http_oauth2, tightened where RFC 8252 advises):
- * - web: https on the client_uri host, so a registration cannot aim codes at someone else's
- *   site (RFC 9700 §4.1).
+ * - web: https on the client_uri host (without a client_uri, on the host of the first redirect
+ *   URI), so a registration cannot aim codes at someone else's site (RFC 9700 §4.1).
  * - native: http on the loopback IP literals 127.0.0.1 or [::1] with any port (RFC 8252 §7.3),
  *   or a private-use scheme containing a dot, i.e. reverse domain name based (RFC 8252 §7.1).
  *   `localhost` is refused: RFC 8252 §8.3 says it is NOT RECOMMENDED, because it may resolve
@@ -42,10 +42,10 @@ export function isNativeKind(kind: RedirectKind): boolean {
 }
 
 /** Throws invalid_redirect_uri unless `uri` suits `type` (header comment). */
-export function checkRedirectUri(uri: RedirectUri, field: string, type: ApplicationType, clientHost: string): void {
+export function checkRedirectUri(uri: RedirectUri, field: string, type: ApplicationType, clientHost: string | undefined, hostNamedBy = 'client_uri'): void {
   if (type === 'web') {
     if (uri.kind !== 'https') throw invalidRedirectUri(`${field} must be an https URI (application_type web)`);
-    if (uri.url.hostname !== clientHost) throw invalidRedirectUri(`${field} must be on the client_uri host`);
+    if (uri.url.hostname !== clientHost) throw invalidRedirectUri(`${field} must be on the ${hostNamedBy} host`);
     return;
   }
   if (uri.kind === 'localhost') {

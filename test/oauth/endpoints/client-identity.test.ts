@@ -48,6 +48,21 @@ test('attack: a native client claiming another app\'s name and site is labelled 
   assert.match(webPage, /<strong>Web Chat<\/strong> \(<a href="https:\/\/app\.example\.net\/"/);
 });
 
+test('a client registered without a client_uri is labelled unverified, with no address, even on an https redirect', async (t) => {
+  const s = await startOAuth(t);
+  const issuer = s.issuer();
+  const signedIn = new TestBrowser();
+  await authorize(issuer, (await register(issuer)).client_id!, { challenge: pkce().challenge, browser: signedIn });
+  for (const redirect of ['https://app.example.net/callback', 'http://127.0.0.1:8080/protected/redirect_uri']) {
+    const client = await register(issuer, { client_name: 'Apache app', client_uri: undefined, redirect_uris: [redirect] });
+    assert.equal(client.status, 201, redirect);
+    assert.ok(!('client_uri' in client), 'the response says no client_uri was registered');
+    const consent = await (await signedIn.get(authorizeUrl(issuer, client.client_id!, redirect))).text();
+    assert.match(consent, /<h1>Allow access\?<\/h1>/, redirect);
+    assert.match(consent, /<strong>Apache app<\/strong> <span class="unverified">\(unverified: this name was given by whoever registered the application, and nothing proves it belongs to it\)<\/span>/, redirect);
+  }
+});
+
 test('a device client is labelled unverified on the device sign-in and consent pages', async (t) => {
   const s = await startDeviceServer(t);
   const client = await registerDevice(s.issuer, { client_name: 'Conversations', client_uri: 'https://conversations.im' });

@@ -313,6 +313,15 @@ test('registration: RFC 7591 errors name the field; nothing is stored', async (t
   const bad2 = await register(issuer, { client_uri: 'http://app.example.net/' });
   assert.equal(bad2.error, 'invalid_client_metadata');
   assert.match(bad2.error_description!, /client_uri/);
+  // The operator sees why (the description names the member, never its value).
+  const refusals = s.log.entries.filter((e) => e.msg === 'client registration refused').map((e) => e.obj);
+  assert.deepEqual(
+    refusals.map((o) => [o['error'], o['reason']]),
+    [
+      ['invalid_redirect_uri', bad.error_description],
+      ['invalid_client_metadata', bad2.error_description],
+    ],
+  );
   const a = await register(issuer);
   const b = await register(issuer);
   assert.notEqual(a.client_id, b.client_id);

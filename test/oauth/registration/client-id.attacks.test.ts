@@ -148,6 +148,10 @@ test('signed with the right key but the payload fails today\'s metadata rules', 
   const cause = await assertInvalidClient(verify(await sign(payload({ redirect_uris: ['http://localhost/cb'] }))), 'localhost');
   assert.ok(isOAuthError(cause) && cause.error === 'invalid_redirect_uri', 'the cause says why');
   await assertInvalidClient(verify(await sign(payload({ response_types: ['token'] }))), 'implicit');
+  // A signed payload that asks for more than is served verifies as what is served: the
+  // client_id's capabilities are today's validation of it, never its raw payload.
+  const trimmed = await verify(await sign(payload({ response_types: ['code', 'token'], grant_types: ['authorization_code', 'implicit'] })));
+  assert.deepEqual([trimmed.response_types, trimmed.grant_types], [['code'], ['authorization_code']]);
   await assertInvalidClient(verify(await sign(payload({ nonce: undefined }))), 'no nonce');
   await assertInvalidClient(verify(await sign(payload({ nonce: 'short' }))), 'short nonce');
   const { iat: _iat, ...noIat } = payload();

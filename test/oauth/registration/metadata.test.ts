@@ -37,6 +37,7 @@ function outcome(input: unknown): string {
   }
 }
 
+const GRANTS = `authorization_code, refresh_token, ${DEVICE}, password`;
 const meta = (d: string): string => `invalid_client_metadata: ${d}`;
 const redir = (d: string): string => `invalid_redirect_uri: ${d}`;
 
@@ -145,6 +146,37 @@ test('response_types default follows grant_types (RFC 7591 §2.1)', () => {
   assert.deepEqual(validateClientMetadata(WEB).response_types, ['code']);
 });
 
+// mod_auth_openidc 2.4.12's own registration (OIDCMetadataDir, no client configured), as
+// measured against Gatehouse: every response type it knows, the implicit grant, no client_uri.
+const MOD_AUTH_OPENIDC = Object.freeze({
+  client_name: 'mod_auth_openidc',
+  redirect_uris: ['http://127.0.0.1:8080/protected/redirect_uri'],
+  response_types: ['code', 'id_token', 'id_token token', 'code id_token', 'code token', 'code id_token token'],
+  grant_types: ['authorization_code', 'implicit', 'refresh_token'],
+  contacts: ['admin@example.org'],
+});
+
+test('RFC 7591 §2 replacement: unserved grant and response types are dropped, the rest registered', () => {
+  const m = validateClientMetadata(MOD_AUTH_OPENIDC);
+  assert.deepEqual(m.grant_types, ['authorization_code', 'refresh_token']);
+  assert.deepEqual(m.response_types, ['code'], 'no implicit or hybrid response type is granted');
+  assert.equal(m.application_type, 'native', 'an http loopback redirect URI');
+  assert.equal(m.client_uri, undefined);
+  assert.ok(!('client_uri' in m), 'no made-up client_uri');
+  // What was registered validates again unchanged (client_id verification re-validates it).
+  assert.deepEqual(validateClientMetadata(JSON.parse(JSON.stringify(m))), m);
+  const mixed = validateClientMetadata(web({ response_types: ['token', 'code'], grant_types: ['implicit', 'authorization_code'] }));
+  assert.deepEqual([mixed.grant_types, mixed.response_types], [['authorization_code'], ['code']]);
+  // Refusals on what is kept still apply: a web client's http redirect is refused.
+  assert.equal(outcome({ ...MOD_AUTH_OPENIDC, application_type: 'web' }), redir('redirect_uris[0] must be an https URI (application_type web)'));
+});
+
+test('client_uri is optional: without it, web redirect URIs share the first one\'s host', () => {
+  const m = validateClientMetadata(web({ client_uri: undefined, redirect_uris: ['https://app.example.com/cb', 'https://app.example.com/cb2'] }));
+  assert.equal(m.application_type, 'web');
+  assert.ok(!('client_uri' in m));
+});
+
 const REFUSED: [string, unknown, string][] = [
   // The object itself.
   ['array body', [], meta('client metadata must be a JSON object')],
@@ -162,7 +194,10 @@ const REFUSED: [string, unknown, string][] = [
   ['client_name bidi override', web({ client_name: 'moc.\u202eevil' }), meta('client_name must not contain control characters')],
   ['client_name lone surrogate', web({ client_name: 'a\ud800' }), meta('client_name must not contain control characters')],
   // client_uri.
-  ['client_uri missing', web({ client_uri: undefined }), meta('client_uri is required')],
+  ['client_uri missing, informative URI given', web({ client_uri: undefined, tos_uri: 'https://app.example.com/tos' }), meta('tos_uri requires client_uri')],
+  ['client_uri missing, web redirect URIs on two hosts', web({ client_uri: undefined, redirect_uris: ['https://app.example.com/cb', 'https://evil.example/cb'] }), redir('redirect_uris[1] must be on the redirect_uris[0] host')],
+  ['client_uri missing, web logout URI on another host', web({ client_uri: undefined, post_logout_redirect_uris: ['https://evil.example/bye'] }), redir('post_logout_redirect_uris[0] must be on the redirect_uris[0] host')],
+  ['client_uri missing, web http redirect', web({ client_uri: undefined, application_type: 'web', redirect_uris: ['http://127.0.0.1:8080/cb'] }), redir('redirect_uris[0] must be an https URI (application_type web)')],
   ['client_uri number', web({ client_uri: 1 }), meta('client_uri must be a string')],
   ['client_uri empty', web({ client_uri: '' }), meta('client_uri must not be empty')],
   ['client_uri too long', web({ client_uri: `https://app.example.com/${'p'.repeat(489)}` }), meta('client_uri must not be longer than 512 characters')],
@@ -187,12 +222,15 @@ const REFUSED: [string, unknown, string][] = [
   // grant_types and response_types.
   ['grant_types string', web({ grant_types: 'authorization_code' }), meta('grant_types must be an array of strings')],
   ['grant_types empty', web({ grant_types: [] }), meta('grant_types must not be empty')],
-  ['grant_types implicit', web({ grant_types: ['authorization_code', 'implicit'] }), meta('grant_types[1] is not a supported grant type')],
-  ['grant_types client_credentials', web({ grant_types: ['client_credentials'] }), meta('grant_types[0] is not a supported grant type')],
+  ['grant_types implicit alone', web({ grant_types: ['implicit'] }), meta(`grant_types must include a supported grant type: ${GRANTS}`)],
+  ['grant_types client_credentials', web({ grant_types: ['client_credentials'] }), meta(`grant_types must include a supported grant type: ${GRANTS}`)],
+  ['grant_types implicit with response_types token', web({ grant_types: ['implicit'], response_types: ['token'] }), meta(`grant_types must include a supported grant type: ${GRANTS}`)],
   ['grant_types duplicate', web({ grant_types: ['refresh_token', 'refresh_token'] }), meta('grant_types must not contain duplicates')],
   ['response_types token (implicit)', web({ response_types: ['token'] }), meta('response_types[0] is not supported: only code is (no implicit flow, RFC 9700 section 2.1.2)')],
-  ['response_types code token', web({ response_types: ['code', 'token'] }), meta('response_types[1] is not supported: only code is (no implicit flow, RFC 9700 section 2.1.2)')],
+  ['response_types token and id_token token', web({ response_types: ['id_token token', 'token'] }), meta('response_types[0] is not supported: only code is (no implicit flow, RFC 9700 section 2.1.2)')],
   ['response_types hybrid', web({ response_types: ['code id_token'] }), meta('response_types[0] is not supported: only code is (no implicit flow, RFC 9700 section 2.1.2)')],
+  ['response_types code but grant implicit only', web({ grant_types: ['implicit'], response_types: ['code', 'token'] }), meta(`grant_types must include a supported grant type: ${GRANTS}`)],
+  ['response_types code with implicit trimmed away and no authorization_code', web({ grant_types: ['refresh_token', 'implicit'], response_types: ['code', 'token'] }), meta('response_types code requires grant_types authorization_code')],
   ['response_types empty with authorization_code', web({ response_types: [] }), meta('grant_types authorization_code requires response_types code')],
   ['response_types code without authorization_code', web({ grant_types: [DEVICE], response_types: ['code'], redirect_uris: undefined }), meta('response_types code requires grant_types authorization_code')],
   // token_endpoint_auth_method.
