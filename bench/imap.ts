@@ -139,17 +139,25 @@ function cpuSeconds(root: number): number {
   return sum / CLK_TCK;
 }
 
-/** The introspection route's latency histogram on /metrics: cumulative counts by bucket. */
-async function introspectHistogram(origin: string): Promise<Map<string, number>> {
+interface MetricsSample {
+  /** The introspection route's latency histogram: cumulative counts by bucket bound. */
+  introspect: Map<string, number>;
+  /** Queries answered by the auth scripts (gatehouse_extauth_queries_total, every label). */
+  scriptQueries: number;
+}
+
+async function metrics(origin: string): Promise<MetricsSample> {
   const text = await (await fetch(`${origin}/metrics`)).text();
   const out = new Map<string, number>();
+  let scriptQueries = 0;
   for (const line of text.split('\n')) {
+    if (line.startsWith('gatehouse_extauth_queries_total{')) scriptQueries += Number(line.slice(line.lastIndexOf(' ') + 1));
     if (!line.startsWith('gatehouse_http_request_duration_seconds_bucket{') || !line.includes('introspect')) continue;
     const le = /le="([^"]+)"/.exec(line)?.[1];
     if (le === undefined) continue;
     out.set(le, (out.get(le) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
   }
-  return out;
+  return { introspect: out, scriptQueries };
 }
 
 interface Introspection {
@@ -408,6 +416,8 @@ interface Measured {
   cut: number;
   cpu: number;
   introspection: Introspection;
+  /** Gatehouse's auth script queries over the measured logins. */
+  scriptQueries: number;
   wrongRefused: boolean;
 }
 
@@ -423,7 +433,7 @@ async function measure(row: Row, serve: Serve, limits: { count: number; seconds:
     const failures: string[] = [];
     const latencies: number[] = [];
     const cpu0 = cpuSeconds(serve.child.pid!);
-    const h0 = await introspectHistogram(serve.origin);
+    const m0 = await metrics(serve.origin);
     let n = 0;
     const r = await closedLoop(
       CONCURRENCY,
@@ -436,12 +446,14 @@ async function measure(row: Row, serve: Serve, limits: { count: number; seconds:
       { maxCount: limits.count, maxMs: limits.seconds * 1000 },
     );
     const cpu = cpuSeconds(serve.child.pid!) - cpu0;
-    const introspection = histogramDelta(h0, await introspectHistogram(serve.origin));
+    const m1 = await metrics(serve.origin);
+    const introspection = histogramDelta(m0.introspect, m1.introspect);
+    const scriptQueries = m1.scriptQueries - m0.scriptQueries;
     // Afterwards (a failure may slow down the next logins from this address): a wrong password
     // or another user's token must be refused, or the row measured a server letting anyone in.
     const wrong = await imapLogin(port, row.wrong(port, t));
     if (failures.length > 0) console.error(`\n${row.label}: ${failures.length} failed logins, e.g. ${[...new Set(failures)].slice(0, 5).join(' | ')}\n${dovecot.logTail(15)}`);
-    return { row, logins: r.count, seconds: r.seconds, latencies: sortedCopy(latencies), failures, cut: limits.count - r.count, cpu, introspection, wrongRefused: !wrong.ok };
+    return { row, logins: r.count, seconds: r.seconds, latencies: sortedCopy(latencies), failures, cut: limits.count - r.count, cpu, introspection, scriptQueries, wrongRefused: !wrong.ok };
   } finally {
     await dovecot.stop();
   }
@@ -483,7 +495,7 @@ export async function runImapBench(quick: boolean): Promise<void> {
       .join(', ');
   printTable(
     `IMAP logins through Dovecot 2.3, ${CONCURRENCY} concurrent clients, ${limits.count} logins per row (load avg ${load.toFixed(1)} at the start)`,
-    ['row', 'logins', 'concurrency', 'logins/s', 'vs static', 'p50 ms', 'p99 ms', 'failures', 'Gatehouse CPU s / 1000 logins', 'introspection requests (per s)', 'introspection p50 / p99'],
+    ['row', 'logins', 'concurrency', 'logins/s', 'vs static', 'p50 ms', 'p99 ms', 'failures', 'Gatehouse CPU s / 1000 logins', 'introspection requests (per s)', 'introspection p50 / p99', 'script queries'],
     results.map((m) => [
       notes(m) === '' ? m.row.label : valid(m) ? `${m.row.label} (${notes(m)})` : `**${m.row.label} (${notes(m)})**`,
       m.logins,
@@ -496,6 +508,7 @@ export async function runImapBench(quick: boolean): Promise<void> {
       ((Math.max(0, m.cpu - idleRate * m.seconds) / Math.max(1, m.logins)) * 1000).toFixed(2),
       m.introspection.requests === 0 ? '0' : `${m.introspection.requests} (${fmt.rate(m.introspection.requests / m.seconds)})`,
       m.introspection.requests === 0 ? '' : `${m.introspection.p50} / ${m.introspection.p99}`,
+      m.scriptQueries,
     ]),
   );
   console.log(
