@@ -15,8 +15,9 @@
  *     Gatehouse with a resource-server credential: one HTTP request to Gatehouse per login;
  *  5. `passdb oauth2`, JWT access tokens validated by Dovecot (`introspection_mode = local`,
  *     the issuer's key as a file): no request to Gatehouse at all.
- * Each row gets a fresh Dovecot (auth cache off, login and imap processes reused: the auth path
- * is what differs). The client is this process speaking IMAP on `net` sockets: connect, greeting,
+ * Each row has a Dovecot of its own, all started before the measurement with the same settings
+ * but the passdb (auth cache off, login and imap processes reused: the auth path is what
+ * differs), and the rows run in short rounds, their order rotating (measureAll()). The client is this process speaking IMAP on `net` sockets: connect, greeting,
  * `a1 LOGIN` or `a1 AUTHENTICATE OAUTHBEARER <initial response>`, `a2 LOGOUT`, a fixed number of
  * logins at a fixed concurrency, bounded in time; the latency is from connect to the tagged OK
  * of the login. Every login must succeed (failures are printed, and the row is marked and its
@@ -184,7 +185,6 @@ function histogramDelta(before: Map<string, number>, after: Map<string, number>)
 interface Tokens {
   opaque: string[];
   jwt: string[];
-  keys: (JsonWebKey & { kid: string })[];
 }
 
 async function tokens(issuer: string): Promise<Tokens> {
@@ -212,8 +212,7 @@ async function tokens(issuer: string): Promise<Tokens> {
     opaque.push(await get(user(i), {}));
     jwt.push(await get(user(i), { resource: RESOURCE }));
   }
-  const jwks = (await (await fetch(`${issuer}/oauth2/jwks`)).json()) as { keys: (JsonWebKey & { kid: string })[] };
-  return { opaque, jwt, keys: jwks.keys };
+  return { opaque, jwt };
 }
 
 // ---------------------------------------------------------------- the IMAP client
@@ -336,7 +335,7 @@ ${CHECKPASSWORD_REPLY}`;
 interface Row {
   label: string;
   /** The Dovecot for this row. */
-  dovecot: (serve: Serve, t: Tokens) => [DovecotOAuthOptions | null, DovecotImapExtra];
+  dovecot: (serve: Serve, keys: (JsonWebKey & { kid: string })[]) => [DovecotOAuthOptions | null, DovecotImapExtra];
   /** The login command of client `i`, and one that must be refused. */
   command: (i: number, port: number, t: Tokens) => string;
   wrong: (port: number, t: Tokens) => string;
@@ -376,15 +375,15 @@ function passwordRow(label: string, passdb: (dir: string, serve: Serve) => strin
   };
 }
 
-function oauthOptions(serve: Serve, t: Tokens | null): DovecotOAuthOptions {
+function oauthOptions(serve: Serve, keys: (JsonWebKey & { kid: string })[] | null): DovecotOAuthOptions {
   return {
     introspectionUrl: `${serve.issuer}/oauth2/introspect`,
     clientId: 'dovecot',
     clientSecret: RS_SECRET,
     // With client_id set, Dovecot's local validation wants it in the JWT's aud (the resource).
-    credentialsIn: t === null ? 'settings' : 'url',
+    credentialsIn: keys === null ? 'settings' : 'url',
     scope: 'imap',
-    ...(t === null ? {} : { localValidation: { issuer: serve.issuer, keys: t.keys } }),
+    ...(keys === null ? {} : { localValidation: { issuer: serve.issuer, keys } }),
   };
 }
 
@@ -400,7 +399,7 @@ const ROWS: Row[] = [
   },
   {
     label: 'oauth2 passdb, JWT validated by Dovecot (no request to Gatehouse)',
-    dovecot: (serve, t) => [oauthOptions(serve, t), { ...TUNING }],
+    dovecot: (serve, keys) => [oauthOptions(serve, keys), { ...TUNING }],
     command: (i, port, t) => oauthbearer(user(i), port, t.jwt[i % USERS]!),
     wrong: (port, t) => oauthbearer(user(0), port, t.jwt[1]!),
   },
@@ -410,7 +409,7 @@ interface Measured {
   row: Row;
   logins: number;
   seconds: number;
-  latencies: Float64Array;
+  latencies: number[];
   failures: string[];
   /** Logins not started: the time bound ended the row first. */
   cut: number;
@@ -421,41 +420,79 @@ interface Measured {
   wrongRefused: boolean;
 }
 
-async function measure(row: Row, serve: Serve, limits: { count: number; seconds: number }): Promise<Measured> {
-  // Fresh tokens for every row: the JWTs live 300 s (oauth2_jwt_access_token_ttl).
-  const t = await tokens(serve.issuer);
-  const [oauth, extra] = row.dovecot(serve, t);
-  const dovecot: DovecotImap = await startDovecotImap(oauth, extra);
+interface Running {
+  m: Measured;
+  dovecot: DovecotImap;
+  /** Introspection histogram deltas, summed over the rounds. */
+  introspect: Map<string, number>;
+}
+
+/** One round of one row: `count` logins (bounded by `seconds`), added to its totals. */
+async function round(x: Running, serve: Serve, t: Tokens, limits: { count: number; seconds: number }): Promise<void> {
+  const { m, dovecot } = x;
+  const port = dovecot.port;
+  const cpu0 = cpuSeconds(serve.child.pid!);
+  const m0 = await metrics(serve.origin);
+  let n = 0;
+  const r = await closedLoop(
+    CONCURRENCY,
+    async (c) => {
+      const i = n++;
+      const login = await imapLogin(port, m.row.command(c + i, port, t));
+      if (login.ok) m.latencies.push(login.ms);
+      else m.failures.push(login.detail);
+    },
+    { maxCount: limits.count, maxMs: limits.seconds * 1000 },
+  );
+  m.cpu += cpuSeconds(serve.child.pid!) - cpu0;
+  const m1 = await metrics(serve.origin);
+  for (const [le, v] of m1.introspect) x.introspect.set(le, (x.introspect.get(le) ?? 0) + v - (m0.introspect.get(le) ?? 0));
+  m.scriptQueries += m1.scriptQueries - m0.scriptQueries;
+  m.logins += r.count;
+  m.seconds += r.seconds;
+  m.cut += limits.count - r.count;
+}
+
+/**
+ * Every row's Dovecot started at once (on ports of their own), then `rounds` short rounds,
+ * the rows' order rotating from round to round: the machine's speed drifts (here, other work
+ * comes and goes), and one long run per row would compare different machines.
+ */
+async function measureAll(serve: Serve, rows: Row[], limits: { count: number; seconds: number; rounds: number }): Promise<Measured[]> {
+  const keys = ((await (await fetch(`${serve.issuer}/oauth2/jwks`)).json()) as { keys: (JsonWebKey & { kid: string })[] }).keys;
+  const running: Running[] = [];
   try {
-    const port = dovecot.port;
+    for (const row of rows) {
+      const [oauth, extra] = row.dovecot(serve, keys);
+      const dovecot = await startDovecotImap(oauth, extra);
+      running.push({
+        m: { row, logins: 0, seconds: 0, latencies: [], failures: [], cut: 0, cpu: 0, introspection: { requests: 0, p50: '', p99: '' }, scriptQueries: 0, wrongRefused: false },
+        dovecot,
+        introspect: new Map(),
+      });
+    }
+    let t = await tokens(serve.issuer);
     // Warm-up: processes started, connections to Gatehouse open; not counted.
-    await closedLoop(CONCURRENCY, (c) => imapLogin(port, row.command(c, port, t)), { maxCount: 2 * CONCURRENCY, maxMs: 20_000 });
-    const failures: string[] = [];
-    const latencies: number[] = [];
-    const cpu0 = cpuSeconds(serve.child.pid!);
-    const m0 = await metrics(serve.origin);
-    let n = 0;
-    const r = await closedLoop(
-      CONCURRENCY,
-      async (c) => {
-        const i = n++;
-        const login = await imapLogin(port, row.command(c + i, port, t));
-        if (login.ok) latencies.push(login.ms);
-        else failures.push(login.detail);
-      },
-      { maxCount: limits.count, maxMs: limits.seconds * 1000 },
-    );
-    const cpu = cpuSeconds(serve.child.pid!) - cpu0;
-    const m1 = await metrics(serve.origin);
-    const introspection = histogramDelta(m0.introspect, m1.introspect);
-    const scriptQueries = m1.scriptQueries - m0.scriptQueries;
-    // Afterwards (a failure may slow down the next logins from this address): a wrong password
-    // or another user's token must be refused, or the row measured a server letting anyone in.
-    const wrong = await imapLogin(port, row.wrong(port, t));
-    if (failures.length > 0) console.error(`\n${row.label}: ${failures.length} failed logins, e.g. ${[...new Set(failures)].slice(0, 5).join(' | ')}\n${dovecot.logTail(15)}`);
-    return { row, logins: r.count, seconds: r.seconds, latencies: sortedCopy(latencies), failures, cut: limits.count - r.count, cpu, introspection, scriptQueries, wrongRefused: !wrong.ok };
+    for (const { m, dovecot } of running) {
+      await closedLoop(CONCURRENCY, (c) => imapLogin(dovecot.port, m.row.command(c, dovecot.port, t)), { maxCount: 2 * CONCURRENCY, maxMs: 20_000 });
+    }
+    for (let r = 0; r < limits.rounds; r++) {
+      // Fresh tokens every round: the JWTs live 300 s (oauth2_jwt_access_token_ttl).
+      if (r > 0) t = await tokens(serve.issuer);
+      const order = running.map((_, i) => running[(i + r) % running.length]!);
+      for (const x of order) await round(x, serve, t, { count: Math.ceil(limits.count / limits.rounds), seconds: limits.seconds / limits.rounds });
+    }
+    for (const x of running) {
+      const { m, dovecot } = x;
+      m.introspection = histogramDelta(new Map(), x.introspect);
+      // Afterwards (a failure may slow down the next logins from this address): a wrong
+      // password or another user's token must be refused, or the row let anyone in.
+      m.wrongRefused = !(await imapLogin(dovecot.port, m.row.wrong(dovecot.port, t))).ok;
+      if (m.failures.length > 0) console.error(`\n${m.row.label}: ${m.failures.length} failed logins, e.g. ${[...new Set(m.failures)].slice(0, 5).join(' | ')}\n${dovecot.logTail(15)}`);
+    }
+    return running.map((x) => x.m);
   } finally {
-    await dovecot.stop();
+    for (const x of running) await x.dovecot.stop();
   }
 }
 
@@ -465,7 +502,7 @@ async function measure(row: Row, serve: Serve, limits: { count: number; seconds:
  * processes as dovecot, dovenull and nobody); loopback only, every Dovecot stopped after its row.
  */
 export async function runImapBench(quick: boolean): Promise<void> {
-  const limits = { count: quick ? 100 : 2000, seconds: quick ? 30 : 120 };
+  const limits = { count: quick ? 100 : 2000, seconds: quick ? 30 : 120, rounds: quick ? 2 : 4 };
   const dir = mkdtempSync(join(tmpdir(), 'gh-bench-imap-'));
   chmodSync(dir, 0o755);
   const load = loadavg()[0]!;
@@ -481,7 +518,7 @@ export async function runImapBench(quick: boolean): Promise<void> {
     idleRate = (cpuSeconds(serve.child.pid!) - idle0) / ((performance.now() - idleT0) / 1000);
     // GH_BENCH_IMAP_ROWS=1,4 runs only those rows (1-based), to look at one closely.
     const pick = process.env['GH_BENCH_IMAP_ROWS']?.split(',').map(Number) ?? null;
-    for (const [i, row] of ROWS.entries()) if (pick === null || pick.includes(i + 1)) results.push(await measure(row, serve, limits));
+    results.push(...(await measureAll(serve, ROWS.filter((_, i) => pick === null || pick.includes(i + 1)), limits)));
   } finally {
     await serve?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -494,7 +531,7 @@ export async function runImapBench(quick: boolean): Promise<void> {
       .filter(Boolean)
       .join(', ');
   printTable(
-    `IMAP logins through Dovecot 2.3, ${CONCURRENCY} concurrent clients, ${limits.count} logins per row (load avg ${load.toFixed(1)} at the start)`,
+    `IMAP logins through Dovecot 2.3, ${CONCURRENCY} concurrent clients, ${limits.count} logins per row in ${limits.rounds} rounds, at most ${limits.seconds} s per row (load avg ${load.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end)`,
     ['row', 'logins', 'concurrency', 'logins/s', 'vs static', 'p50 ms', 'p99 ms', 'failures', 'Gatehouse CPU s / 1000 logins', 'introspection requests (per s)', 'introspection p50 / p99', 'script queries'],
     results.map((m) => [
       notes(m) === '' ? m.row.label : valid(m) ? `${m.row.label} (${notes(m)})` : `**${m.row.label} (${notes(m)})**`,
@@ -502,8 +539,8 @@ export async function runImapBench(quick: boolean): Promise<void> {
       CONCURRENCY,
       valid(m) ? fmt.rate(rate(m)) : '-',
       valid(m) && valid(base) && m !== base ? fmt.pct(rate(m) / rate(base)) : '',
-      (quantile(m.latencies, 0.5)).toFixed(1),
-      (quantile(m.latencies, 0.99)).toFixed(1),
+      quantile(sortedCopy(m.latencies), 0.5).toFixed(1),
+      quantile(sortedCopy(m.latencies), 0.99).toFixed(1),
       m.failures.length,
       ((Math.max(0, m.cpu - idleRate * m.seconds) / Math.max(1, m.logins)) * 1000).toFixed(2),
       m.introspection.requests === 0 ? '0' : `${m.introspection.requests} (${fmt.rate(m.introspection.requests / m.seconds)})`,
