@@ -6,6 +6,7 @@
 import { cpus } from 'node:os';
 import { runEjabberdBench } from './ejabberd.js';
 import { runExtauthBench } from './extauth.js';
+import { runImapBench } from './imap.js';
 import { runOAuthBench } from './oauth.js';
 import { runScaleBench } from './scale.js';
 
@@ -17,6 +18,7 @@ const BENCHES: [string, (quick: boolean) => Promise<void>][] = [
   ['extauth', runExtauthBench],
   ['ejabberd', runEjabberdBench],
   ['oauth', runOAuthBench],
+  ['imap', runImapBench],
   ['scale', runScaleBench],
 ];
 const unknown = only === null ? [] : [...only].filter((n) => !BENCHES.some(([name]) => name === n));

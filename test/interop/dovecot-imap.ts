@@ -43,6 +43,25 @@ export interface DovecotOAuthOptions {
   localValidation?: { issuer: string; keys: readonly (JsonWebKey & { kid: string })[] };
 }
 
+/**
+ * For benchmarks: another passdb in place of the oauth2 one (or beside it), and extra
+ * settings appended to dovecot.conf. Each function gets the instance's dir.
+ */
+export interface DovecotImapExtra {
+  /** auth_mechanisms (default `oauthbearer xoauth2`). */
+  authMechanisms?: string;
+  /** passdb blocks; default the oauth2 passdb (which then needs the oauth options). */
+  passdbs?: (dir: string) => string;
+  /** Lines inside `service imap-login { }` (process reuse for a benchmark). */
+  imapLoginSettings?: string;
+  /** Lines appended to dovecot.conf (other services, protocol settings). */
+  extraConf?: string;
+  /** Quieter: no auth_debug/auth_verbose and no oauth2 `debug` (a benchmark's log stays small). */
+  quiet?: boolean;
+  /** Called with the dir before Dovecot starts (to write files its passdb needs). */
+  prepare?: (dir: string) => void;
+}
+
 export interface DovecotImap {
   port: number;
   dir: string;
@@ -53,7 +72,7 @@ export interface DovecotImap {
 }
 
 /** The dovecot-oauth2.conf.ext lines (also what the README shows). */
-export function oauth2ConfText(o: DovecotOAuthOptions, keysDir?: string): string {
+export function oauth2ConfText(o: DovecotOAuthOptions, keysDir?: string, debug = true): string {
   const url = new URL(o.introspectionUrl);
   const settings = o.credentialsIn === 'settings';
   if (!settings) {
@@ -71,12 +90,12 @@ export function oauth2ConfText(o: DovecotOAuthOptions, keysDir?: string): string
     'active_attribute = active',
     'active_value = true',
     ...(o.scope !== undefined ? [`scope = ${o.scope}`] : []),
-    'debug = yes',
+    ...(debug ? ['debug = yes'] : []),
     '',
   ].join('\n');
 }
 
-export async function startDovecotImap(o: DovecotOAuthOptions): Promise<DovecotImap> {
+export async function startDovecotImap(o: DovecotOAuthOptions | null, x: DovecotImapExtra = {}): Promise<DovecotImap> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-dovecot-'));
   chmodSync(dir, 0o755);
   const port = await freePort();
@@ -86,12 +105,21 @@ export async function startDovecotImap(o: DovecotOAuthOptions): Promise<DovecotI
   const log = join(dir, 'dovecot.log');
   const oauth2Conf = join(dir, 'dovecot-oauth2.conf.ext');
   const keysDir = join(dir, 'keys');
-  for (const key of o.localValidation?.keys ?? []) {
+  for (const key of o?.localValidation?.keys ?? []) {
     mkdirSync(join(keysDir, 'default', 'ES256'), { recursive: true, mode: 0o755 });
     const pem = createPublicKey({ key, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
     writeFileSync(join(keysDir, 'default', 'ES256', key.kid), pem, { mode: 0o644 });
   }
-  writeFileSync(oauth2Conf, oauth2ConfText(o, keysDir), { mode: 0o600 });
+  if (o !== null) writeFileSync(oauth2Conf, oauth2ConfText(o, keysDir, x.quiet !== true), { mode: 0o600 });
+  x.prepare?.(dir);
+  const passdbs =
+    x.passdbs?.(dir) ??
+    `passdb {
+  driver = oauth2
+  mechanisms = oauthbearer xoauth2
+  args = ${oauth2Conf}
+}`;
+  const verbose = x.quiet === true ? 'no' : 'yes';
   const conf = join(dir, 'dovecot.conf');
   writeFileSync(
     conf,
@@ -105,9 +133,9 @@ info_log_path = ${log}
 debug_log_path = ${log}
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = oauthbearer xoauth2
-auth_verbose = yes
-auth_debug = yes
+auth_mechanisms = ${x.authMechanisms ?? 'oauthbearer xoauth2'}
+auth_verbose = ${verbose}
+auth_debug = ${verbose}
 auth_failure_delay = 0
 auth_cache_size = 0
 default_internal_user = dovecot
@@ -115,11 +143,7 @@ default_login_user = dovenull
 first_valid_uid = 1
 last_valid_uid = 0
 mail_location = maildir:~/Maildir
-passdb {
-  driver = oauth2
-  mechanisms = oauthbearer xoauth2
-  args = ${oauth2Conf}
-}
+${passdbs}
 userdb {
   driver = static
   args = uid=${nobody} gid=${nobody} home=${dir}/home/%u
@@ -133,10 +157,12 @@ service imap-login {
     port = 0
   }
   chroot =
+${x.imapLoginSettings ?? ''}
 }
 service anvil {
   chroot =
 }
+${x.extraConf ?? ''}
 `,
   );
   let child: ChildProcess | null = spawn(DOVECOT_BIN, ['-F', '-c', conf], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
