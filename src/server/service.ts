@@ -10,6 +10,7 @@ import type { GatehouseConfig } from '../config/types.js';
 import { DovecotAuthServer } from '../dovecot/server.js';
 import type { Logger } from '../log/logger.js';
 import { createRegistry, type Registry } from '../metrics/registry.js';
+import type { ListenOptions } from '../net/listen.js';
 import { buildApp } from './http-app.js';
 import { buildServices, type Services } from './services.js';
 
@@ -69,33 +70,11 @@ export async function startService(config: GatehouseConfig, log: Logger): Promis
     }
     log.info({ addresses: listening.http }, 'HTTP listening');
     if (dovecot !== null) {
-      const ports: (number | undefined)[] = [];
-      if (d.socket !== null) {
-        await dovecot.listen({ socket: d.socket, socketMode: d.socketMode });
-        listening.dovecot.push(d.socket);
-      }
-      if (d.port !== null) {
-        for (const host of d.interfaces) {
-          const { port } = await dovecot.listen({ port: d.port, host });
-          ports.push(port);
-          listening.dovecot.push(hostPort(host, port));
-        }
-      }
+      const ports = await listenStream(dovecot, d, listening.dovecot);
       log.info({ socket: d.socket, ports }, 'Dovecot auth protocol listening');
     }
     if (extauth !== null) {
-      const ports: (number | undefined)[] = [];
-      if (x.socket !== null) {
-        await extauth.listen({ socket: x.socket, socketMode: x.socketMode });
-        listening.extauth.push(x.socket);
-      }
-      if (x.port !== null) {
-        for (const host of x.interfaces) {
-          const { port } = await extauth.listen({ port: x.port, host });
-          ports.push(port);
-          listening.extauth.push(hostPort(host, port));
-        }
-      }
+      const ports = await listenStream(extauth, x, listening.extauth);
       log.info({ socket: x.socket, ports, protocol: x.protocol }, 'extauth protocol listening');
     }
   } catch (err) {
@@ -123,6 +102,34 @@ export async function startService(config: GatehouseConfig, log: Logger): Promis
       await services.close();
     },
   };
+}
+
+/** Where a stream face listens, as the configuration gives it (Dovecot, extauth). */
+interface StreamPlaces {
+  readonly socket: string | null;
+  readonly socketMode: number;
+  readonly port: number | null;
+  readonly interfaces: readonly string[];
+}
+
+/**
+ * Listens on the face's Unix socket and on its port on each interface; adds each place to
+ * `where` and resolves with the bound ports.
+ */
+async function listenStream(face: { listen(o: ListenOptions): Promise<{ port?: number }> }, at: StreamPlaces, where: string[]): Promise<(number | undefined)[]> {
+  const ports: (number | undefined)[] = [];
+  if (at.socket !== null) {
+    await face.listen({ socket: at.socket, socketMode: at.socketMode });
+    where.push(at.socket);
+  }
+  if (at.port !== null) {
+    for (const host of at.interfaces) {
+      const { port } = await face.listen({ port: at.port, host });
+      ports.push(port);
+      where.push(hostPort(host, port));
+    }
+  }
+  return ports;
 }
 
 function hostPort(host: string, port: number | undefined): string {
