@@ -199,26 +199,25 @@ export class ScriptSession {
 
   /** The process's scheduler state (R, S, D...) and CPU ticks, from /proc; null if unavailable. */
   #schedState(): { state: string; cpu: string } | null {
-    const pid = this.#child.pid;
-    if (pid === undefined) return null;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return { state: fields[0]!, cpu: `${fields[11]}+${fields[12]}` };
-    } catch {
-      return null;
-    }
+    const f = this.#statFields();
+    return f === null ? null : { state: f[0]!, cpu: `${f[11]}+${f[12]}` };
   }
 
   /** CPU seconds used so far (user + system), from /proc; null where that is unavailable. */
   cpuSeconds(): number | null {
+    if (this.#ended) return null;
+    const f = this.#statFields();
+    return f === null ? null : (Number(f[11]) + Number(f[12])) / USER_HZ;
+  }
+
+  /** /proc/PID/stat from the state on (field 3); null where it cannot be read. */
+  #statFields(): string[] | null {
     const pid = this.#child.pid;
-    if (pid === undefined || this.#ended) return null;
+    if (pid === undefined) return null;
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       // The command name (field 2) may hold spaces and parentheses: count from its last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     } catch {
       return null;
     }

@@ -55,8 +55,8 @@ export async function stopGracefully(child: ChildProcess, graceMs = 10_000): Pro
   killWithScripts(child);
 }
 
-/** PIDs of the live processes whose parent is `pid` (from /proc). */
-export function childPids(pid: number): number[] {
+/** PIDs of the live processes whose /proc stat fields satisfy `keep` (fields after the name). */
+function processesWhere(keep: (fields: string[]) => boolean): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -64,12 +64,22 @@ export function childPids(pid: number): number[] {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       // Fields after the command (which may hold spaces) start after the last ')'.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid) out.push(Number(name));
+      if (keep(fields)) out.push(Number(name));
     } catch {
       /* exited meanwhile */
     }
   }
   return out;
+}
+
+/** PIDs of the live processes whose parent is `pid` (from /proc). */
+export function childPids(pid: number): number[] {
+  return processesWhere((f) => Number(f[1]) === pid);
+}
+
+/** PIDs of the live (not zombie) processes of process group `pgid` (from /proc). */
+export function groupMembers(pgid: number): number[] {
+  return processesWhere((f) => Number(f[2]) === pgid && f[0] !== 'Z');
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

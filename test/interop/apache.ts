@@ -11,11 +11,11 @@
 // the OIDCMetadataDir, where mod_auth_openidc writes the client it registered, is theirs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/net.js';
-import { forgetOnTestExit, killOnTestExit, killQuiet, rmQuiet, sleep } from '../helpers/cleanup.js';
+import { forgetOnTestExit, groupMembers, killOnTestExit, killQuiet, rmQuiet, sleep } from '../helpers/cleanup.js';
 
 const APACHE_BIN = process.env.GATEHOUSE_APACHE_BIN ?? '/usr/sbin/apache2';
 const MODULES = '/usr/lib/apache2/modules';
@@ -200,21 +200,6 @@ ${options.oidc.replaceAll('{metadataDir}', metadataDir)}
   };
 }
 
-/** Live processes of process group `pgid` (from /proc). */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(name));
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return out;
-}
 
 /** The name mod_auth_openidc 2.4 gives an issuer's files in OIDCMetadataDir: URL-encoded, scheme stripped. */
 export function metadataName(issuer: string): string {
