@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real peers the interop tests run against (ejabberd, Prosody with its modules, Postfix,
 # Dovecot's IMAP server, Apache with mod_auth_openidc, Chromium, slixmpp) and what the example
-# scripts and the connector need (Python 3, Perl), from Debian's packages. `npm test` runs this
+# scripts and the connectors need (Python 3, Perl, a C compiler), from Debian's packages. `npm test` runs this
 # first: what is installed is found and nothing
 # is done; what is missing is installed with apt-get when this runs as root (or with a sudo
 # that needs no password), else the missing packages are named and the tests do not start.
@@ -9,7 +9,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 WITH_RECOMMENDS=(python3 perl ca-certificates ejabberd python3-slixmpp chromium)
-WITHOUT_RECOMMENDS=(prosody prosody-modules postfix dovecot-core dovecot-imapd apache2 libapache2-mod-auth-openidc)
+WITHOUT_RECOMMENDS=(gcc libc6-dev prosody prosody-modules postfix dovecot-core dovecot-imapd apache2 libapache2-mod-auth-openidc)
 
 missing() {
   local p

@@ -1,6 +1,7 @@
 /**
  * ejabberd 23.01's extauth workers sharing one `gatehouse serve`: each worker's
- * `extauth_program` is `bin/gatehouse-extauth-connect <extauth_socket>` (Perl, a few MB), and
+ * `extauth_program` is `gatehouse-extauth-connect <extauth_socket>` (the C program built into
+ * dist/connector/, a few hundred kB; the Perl one in bin/ for the first test too), and
  * every query is answered by serve's one pool, throttle and log. Real ejabberd, real SASL PLAIN
  * logins (slixmpp), real account commands; what happens when serve restarts, when a worker's
  * program is killed, and when the socket is missing at ejabberd's start.
@@ -15,7 +16,8 @@ import { startEjabberd, type Ejabberd } from './ejabberd.js';
 import { startServe, type ServeProcess } from './serve-process.js';
 import { xmppLoginDetailed } from './xmpp.js';
 
-const CONNECT = join(ROOT, 'bin', 'gatehouse-extauth-connect');
+const CONNECT = join(ROOT, 'dist', 'connector', 'gatehouse-extauth-connect');
+const CONNECT_PERL = join(ROOT, 'bin', 'gatehouse-extauth-connect');
 
 interface SocketRig {
   dir: string;
@@ -58,8 +60,8 @@ function rig(t: { after(fn: () => Promise<void>): void }): SocketRig {
 }
 
 
-function ejabberdFor(r: SocketRig, poolSize: number): Promise<Ejabberd> {
-  return startEjabberd({ extauthProgram: `${CONNECT} ${r.socket}`, poolSize }).then((ej) => (r.ej = ej));
+function ejabberdFor(r: SocketRig, poolSize: number, connector = CONNECT): Promise<Ejabberd> {
+  return startEjabberd({ extauthProgram: `${connector} ${r.socket}`, poolSize }).then((ej) => (r.ej = ej));
 }
 
 async function login(ej: Ejabberd, user: string, password: string): Promise<{ ok: boolean; line: string }> {
@@ -81,30 +83,32 @@ async function untilAccepted(ej: Ejabberd, user: string, password: string, tries
   throw new Error(`${user} was not accepted after ${tries} tries`);
 }
 
-test('ejabberd workers through gatehouse-extauth-connect: logins and account commands through one pool', async (t) => {
-  const r = rig(t);
-  await r.startServe();
-  const ej = await ejabberdFor(r, 4);
-  const [a, b, wrong, unknown, utf8] = await Promise.all([
-    login(ej, 'alice', 'wonderland'),
-    login(ej, 'bob', 'builder'),
-    login(ej, 'alice', 'builder'),
-    login(ej, 'mallory', 'x'),
-    login(ej, 'carol', 'c:ol:ön€'),
-  ]);
-  assert.ok(a.ok && b.ok && utf8.ok, `${a.line} ${b.line} ${utf8.line}\n${ej.logTail(20)}`);
-  assert.ok(!wrong.ok && !unknown.ok);
-  // Account commands through the same socket.
-  const change = await ej.ctl(['change_password', 'bob', 'localhost', 'n3w:pw'], { timeoutMs: 20_000 });
-  assert.equal(change.code, 0, change.stderr);
-  assert.ok((await login(ej, 'bob', 'n3w:pw')).ok);
-  assert.ok(!(await login(ej, 'bob', 'builder')).ok);
-  assert.ok(recorded(r).includes('setpass:bob:localhost:n3w:pw'), recorded(r).join(' | '));
-  // One failure count for the user across the workers: see test/bridge/socket-server.test.ts,
-  // where the clock can be held still (past the limit the wait is a second, on these faces).
-  const guesses = await Promise.all([1, 2, 3].map((i) => login(ej, 'carol', `guess-${i}`)));
-  assert.ok(guesses.every((g) => !g.ok));
-});
+for (const [name, connector] of [['C', CONNECT], ['Perl', CONNECT_PERL]] as const) {
+  test(`ejabberd workers through gatehouse-extauth-connect (${name}): logins and account commands through one pool`, async (t) => {
+    const r = rig(t);
+    await r.startServe();
+    const ej = await ejabberdFor(r, 4, connector);
+    const [a, b, wrong, unknown, utf8] = await Promise.all([
+      login(ej, 'alice', 'wonderland'),
+      login(ej, 'bob', 'builder'),
+      login(ej, 'alice', 'builder'),
+      login(ej, 'mallory', 'x'),
+      login(ej, 'carol', 'c:ol:ön€'),
+    ]);
+    assert.ok(a.ok && b.ok && utf8.ok, `${a.line} ${b.line} ${utf8.line}\n${ej.logTail(20)}`);
+    assert.ok(!wrong.ok && !unknown.ok);
+    // Account commands through the same socket.
+    const change = await ej.ctl(['change_password', 'bob', 'localhost', 'n3w:pw'], { timeoutMs: 20_000 });
+    assert.equal(change.code, 0, change.stderr);
+    assert.ok((await login(ej, 'bob', 'n3w:pw')).ok);
+    assert.ok(!(await login(ej, 'bob', 'builder')).ok);
+    assert.ok(recorded(r).includes('setpass:bob:localhost:n3w:pw'), recorded(r).join(' | '));
+    // One failure count for the user across the workers: see test/bridge/socket-server.test.ts,
+    // where the clock can be held still (past the limit the wait is a second, on these faces).
+    const guesses = await Promise.all([1, 2, 3].map((i) => login(ej, 'carol', `guess-${i}`)));
+    assert.ok(guesses.every((g) => !g.ok));
+  });
+}
 
 test('serve restarting: logins in the gap fail, never succeed, and work again without restarting ejabberd', async (t) => {
   const r = rig(t);

@@ -1,0 +1,209 @@
+/*
+ * gatehouse-extauth-connect: the program each ejabberd extauth worker runs, to ask
+ * `gatehouse serve` (extauth_socket) instead of starting a Gatehouse of its own.
+ *
+ *   extauth_program: "/usr/local/bin/gatehouse-extauth-connect /run/gatehouse/extauth.sock"
+ *   (or 127.0.0.1:PORT / [::1]:PORT for extauth_port)
+ *
+ * Build: cc -O2 -o gatehouse-extauth-connect gatehouse-extauth-connect.c
+ * (`npm run build` does this into dist/connector/ when a C compiler is present.)
+ *
+ * The same contract as bin/gatehouse-extauth-connect (Perl), in a process of a few hundred
+ * kB instead of about 6 MB, with fewer system calls per query. It relays one query at a time,
+ * in ejabberd's framing (2-byte big-endian length, then the query), and writes exactly one
+ * answer for each, always in time:
+ * - while serve cannot be reached, every query is answered "no" at once, and the next query
+ *   tries to connect again: the program never exits because serve is down (ejabberd 23.01
+ *   gives up on an extauth program that keeps exiting right after it starts);
+ * - an answer that is not exactly 00 02 00 00 or 00 02 00 01, a connection that breaks, or no
+ *   answer within --timeout seconds (default 25, under ejabberd's fixed 30 s) is a "no", and
+ *   the connection is closed, so that a late answer can never be read for a later query;
+ * - between queries serve has nothing to say: a connection that is readable then was closed
+ *   (serve restarted) or misbehaves, and is replaced before the query is sent.
+ * It exits 0 when ejabberd closes its stdin, 2 on bad arguments.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static const unsigned char NO[4] = {0, 2, 0, 0};
+static const unsigned char YES[4] = {0, 2, 0, 1};
+
+/* Where serve listens, resolved once from the argument. */
+static struct sockaddr_storage target;
+static socklen_t target_len;
+static int conn = -1;
+
+static void usage(void) {
+  fputs("usage: gatehouse-extauth-connect SOCKET_PATH|IPV4:PORT|[IPV6]:PORT [--timeout SECONDS]\n", stderr);
+  exit(2);
+}
+
+static int parse_port(const char *s) {
+  char *end;
+  long p;
+  errno = 0;
+  p = strtol(s, &end, 10);
+  if (errno != 0 || *s == '\0' || *end != '\0' || p < 1 || p > 65535) return -1;
+  return (int)p;
+}
+
+/* A bracketed IPv6 or dotted IPv4 address with a port is TCP; anything else is a socket path. */
+static void parse_target(const char *arg) {
+  memset(&target, 0, sizeof target);
+  if (arg[0] == '[') {
+    const char *close = strchr(arg, ']');
+    char host[INET6_ADDRSTRLEN];
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&target;
+    int port;
+    if (close == NULL || close[1] != ':' || (size_t)(close - arg - 1) >= sizeof host) usage();
+    memcpy(host, arg + 1, (size_t)(close - arg - 1));
+    host[close - arg - 1] = '\0';
+    port = parse_port(close + 2);
+    if (port < 0 || inet_pton(AF_INET6, host, &a->sin6_addr) != 1) usage();
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((unsigned short)port);
+    target_len = sizeof *a;
+    return;
+  }
+  const char *colon = strrchr(arg, ':');
+  if (colon != NULL && strchr(arg, '/') == NULL) {
+    char host[INET_ADDRSTRLEN];
+    struct sockaddr_in *a = (struct sockaddr_in *)&target;
+    int port = parse_port(colon + 1);
+    if ((size_t)(colon - arg) < sizeof host) {
+      memcpy(host, arg, (size_t)(colon - arg));
+      host[colon - arg] = '\0';
+      if (port > 0 && inet_pton(AF_INET, host, &a->sin_addr) == 1) {
+        a->sin_family = AF_INET;
+        a->sin_port = htons((unsigned short)port);
+        target_len = sizeof *a;
+        return;
+      }
+    }
+  }
+  struct sockaddr_un *u = (struct sockaddr_un *)&target;
+  if (strlen(arg) == 0 || strlen(arg) >= sizeof u->sun_path) usage();
+  u->sun_family = AF_UNIX;
+  strcpy(u->sun_path, arg);
+  target_len = sizeof *u;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void drop(void) {
+  if (conn >= 0) close(conn);
+  conn = -1;
+}
+
+static int connect_serve(void) {
+  int fd = socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (target.ss_family != AF_UNIX) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  while (connect(fd, (struct sockaddr *)&target, target_len) != 0) {
+    if (errno == EINTR) continue;
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* True when fd has something to read (or was closed) within ms milliseconds (0: now). */
+static int readable(int fd, int ms) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  int r;
+  do r = poll(&p, 1, ms);
+  while (r < 0 && errno == EINTR);
+  return r > 0;
+}
+
+/*
+ * Read exactly n bytes. Returns 0 on success, -1 on end of file, error or (with a deadline,
+ * deadline > 0) time running out.
+ */
+static int read_exact(int fd, unsigned char *buf, size_t n, double deadline) {
+  size_t got = 0;
+  while (got < n) {
+    if (deadline > 0) {
+      double left = deadline - now();
+      if (left <= 0 || !readable(fd, (int)(left * 1000) + 1)) return -1;
+    }
+    ssize_t r = read(fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+static int write_all(int fd, const unsigned char *buf, size_t n, int is_socket) {
+  while (n > 0) {
+    ssize_t w = is_socket ? send(fd, buf, n, MSG_NOSIGNAL) : write(fd, buf, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    buf += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *arg = NULL;
+  double timeout = 25;
+  /* Longest frame: 2 bytes of length, then at most 65535 bytes. */
+  static unsigned char frame[2 + 65535];
+  unsigned char reply[4];
+
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--timeout") == 0) {
+      char *end;
+      if (++i >= argc) usage();
+      timeout = strtod(argv[i], &end);
+      if (*argv[i] == '\0' || *end != '\0' || !(timeout > 0) || timeout > 86400) usage();
+    } else if (arg == NULL) {
+      arg = argv[i];
+    } else {
+      usage();
+    }
+  }
+  if (arg == NULL) usage();
+  parse_target(arg);
+  /* A serve that went away must not kill the worker: its write fails, and the answer is no. */
+  signal(SIGPIPE, SIG_IGN);
+
+  for (;;) {
+    if (read_exact(0, frame, 2, 0) != 0) return 0;
+    size_t len = ((size_t)frame[0] << 8) | frame[1];
+    if (read_exact(0, frame + 2, len, 0) != 0) return 0;
+    const unsigned char *answer = NO;
+    if (conn >= 0 && readable(conn, 0)) drop();
+    if (conn < 0) conn = connect_serve();
+    if (conn >= 0) {
+      if (write_all(conn, frame, 2 + len, 1) == 0 && read_exact(conn, reply, 4, now() + timeout) == 0 &&
+          (memcmp(reply, YES, 4) == 0 || memcmp(reply, NO, 4) == 0)) {
+        answer = memcmp(reply, YES, 4) == 0 ? YES : NO;
+      } else {
+        drop();
+      }
+    }
+    if (write_all(1, answer, 4, 0) != 0) return 0;
+  }
+}
