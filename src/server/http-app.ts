@@ -21,8 +21,6 @@ import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { OAuthHost } from '../oauth/host.js';
 import type { OAuthContext } from '../oauth/context.js';
-import { oauthRoutes, wellKnownAtRoot } from '../oauth/plugin.js';
-import { Templates } from '../oauth/views/render.js';
 import { instrumentEngines, namedEngines } from '../metrics/extauth.js';
 import { httpMetrics, methodLabel, UNMATCHED_ROUTE } from '../metrics/http.js';
 import { readinessCheck } from '../metrics/readiness.js';
@@ -125,6 +123,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const hosts = options.hosts;
   if (hosts.length > 0) {
     if (options.store === undefined) throw new TypeError('OAuth hosts are configured but no store was given');
+    // Loaded only when a host serves OAuth: an auth-API or extauth-socket service does
+    // without the OAuth code and its dependencies (less memory, a faster start).
+    const [{ oauthRoutes, wellKnownAtRoot }, { Templates }] = await Promise.all([import('../oauth/plugin.js'), import('../oauth/views/render.js')]);
     const templates = new Templates(options.config.templateDir);
     for (const host of hosts) {
       const ctx: OAuthContext = {

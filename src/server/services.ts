@@ -8,10 +8,10 @@
 import { Accounts } from '../accounts/accounts.js';
 import type { GatehouseConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import { OAuthHost, oauthHosts } from '../oauth/host.js';
+import type { OAuthHost } from '../oauth/host.js';
 import { accountLifecycle } from '../oauth/lifecycle.js';
 import { tokenVerifier } from '../oauth/token-password.js';
-import { openStore } from '../storage/index.js';
+import { openStore } from '../storage/open.js';
 import type { OAuthStore } from '../storage/port.js';
 
 export interface Services {
@@ -54,7 +54,8 @@ export function wireAccounts(config: GatehouseConfig, log: Logger, hosts: readon
 
 /** Builds the shared services of a configuration; the caller closes them. */
 export async function buildServices(config: GatehouseConfig, log: Logger): Promise<Services> {
-  const hosts = oauthHosts(config);
+  // The OAuth code (and jose) is loaded only when a host serves OAuth (an `oauth2_issuer`).
+  const hosts = [...config.hosts.values()].some((h) => h.oauth2.issuer !== null) ? (await import('../oauth/host.js')).oauthHosts(config) : [];
   const store = needsStore(config, hosts) ? await openConfiguredStore(config) : undefined;
   const accounts = wireAccounts(config, log, hosts, store);
   return {
