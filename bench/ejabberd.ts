@@ -4,8 +4,10 @@
  *  (a) ejabberd's built-in extauth pool talking to the script directly (the baseline);
  *  (b) ejabberd talking to `gatehouse extauth --serve-protocol ejabberd` per worker, each
  *      running the script in its own pool of one;
- *  (c) each worker running `gatehouse-extauth-connect` to one `gatehouse serve`'s extauth
- *      socket, serve running the script in one pool as large as ejabberd's.
+ *  (c) each worker running `gatehouse-extauth-connect` (the C program, dist/connector/) to one
+ *      `gatehouse serve`'s extauth socket, serve running the script in one pool as large as
+ *      ejabberd's;
+ *  (d) the same with the Perl connector (bin/), for those without a C compiler.
  * Each row also gives the memory of everything on the auth side at the end of its load: the
  * programs ejabberd runs and everything under them, plus `gatehouse serve` and its scripts.
  * RSS counts shared pages (the interpreter's code) once per process; PSS splits them between
@@ -40,7 +42,12 @@ function shellLine(argv: string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
 
-type Via = 'direct' | 'bridge' | 'socket';
+type Via = 'direct' | 'bridge' | 'socket' | 'socket-perl';
+const CONNECTORS = {
+  socket: join(ROOT, 'dist/connector/gatehouse-extauth-connect'),
+  'socket-perl': join(ROOT, 'bin/gatehouse-extauth-connect'),
+};
+const viaSocket = (s: Setup): boolean => s.via === 'socket' || s.via === 'socket-perl';
 
 interface Setup {
   label: string;
@@ -50,6 +57,8 @@ interface Setup {
   via: Via;
   /** external_auth_processes of each bridge, or of serve; null: ejabberd runs the script. */
   gatehouse: number | null;
+  /** serve's external_auth_cache_ttl, seconds (socket rows; 0: off). */
+  cacheTtl?: number;
 }
 
 interface Memory {
@@ -115,6 +124,7 @@ async function startServe(s: Setup, dir: string, socket: string): Promise<{ chil
       `external_auth_processes = ${s.gatehouse}`,
       `extauth_socket = ${JSON.stringify(socket)}`,
       'http_ports = [0]',
+      `external_auth_cache_ttl = ${s.cacheTtl ?? 0}`,
       'log_level = "warn"',
       '',
     ].join('\n'),
@@ -145,10 +155,11 @@ async function startServe(s: Setup, dir: string, socket: string): Promise<{ chil
 async function withEjabberd<T>(s: Setup, dir: string, fn: (ej: Ejabberd, serve: ChildProcess | null) => Promise<T>): Promise<T> {
   let program = shellLine(s.script);
   let serve: Awaited<ReturnType<typeof startServe>> | null = null;
-  if (s.via === 'socket') {
+  if (s.via === 'socket' || s.via === 'socket-perl') {
     const socket = join(dir, `extauth-${s.ejabberdPool}.sock`);
     serve = await startServe(s, dir, socket);
-    program = shellLine([join(ROOT, 'bin/gatehouse-extauth-connect'), socket]);
+    if (!existsSync(CONNECTORS[s.via])) throw new Error(`${CONNECTORS[s.via]} is missing: \`npm run build\` compiles it (needs cc)`);
+    program = shellLine([CONNECTORS[s.via], socket]);
   } else if (s.via === 'bridge') {
     const config = join(dir, `gatehouse-${s.ejabberdPool}x${s.gatehouse}.toml`);
     writeFileSync(
@@ -201,38 +212,73 @@ function bridged(script: string[], pool: number, processes: number): Setup {
   return { label: `ejabberd -> gatehouse extauth (per worker) -> script`, script, ejabberdPool: pool, via: 'bridge', gatehouse: processes };
 }
 function socketed(script: string[], pool: number, processes: number): Setup {
-  return { label: `ejabberd -> gatehouse-extauth-connect -> gatehouse serve -> script`, script, ejabberdPool: pool, via: 'socket', gatehouse: processes };
+  return { label: `ejabberd -> gatehouse-extauth-connect (C) -> gatehouse serve -> script`, script, ejabberdPool: pool, via: 'socket', gatehouse: processes };
 }
+function socketedPerl(script: string[], pool: number, processes: number): Setup {
+  return { label: `ejabberd -> gatehouse-extauth-connect (Perl) -> gatehouse serve -> script`, script, ejabberdPool: pool, via: 'socket-perl', gatehouse: processes };
+}
+/** serve's socket with its cache of positive answers: repeated logins do not reach the script. */
+function socketedCached(script: string[], pool: number, processes: number): Setup {
+  return { ...socketed(script, pool, processes), label: `ejabberd -> gatehouse-extauth-connect (C) -> gatehouse serve, external_auth_cache_ttl = 60`, cacheTtl: 60 };
+}
+/** Every path at one ejabberd pool size, serve's pool as large as ejabberd's. */
+const paths = (script: string[], p: number): Setup[] => [direct(script, p), bridged(script, p, 1), socketed(script, p, p), socketedPerl(script, p, p)];
 const mb = (kb: number): string => (kb / 1024).toFixed(0);
+const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
 const memCells = (m: Measured, base: Measured | undefined): (string | number)[] => [
   m.memory.processes,
   mb(m.memory.rssKb),
   mb(m.memory.pssKb),
-  base === undefined || m === base ? '' : `${(m.memory.pssKb / base.memory.pssKb).toFixed(2)}x`,
+  base === undefined || m === base ? '' : `${ratio(m.memory.rssKb, base.memory.rssKb)} / ${ratio(m.memory.pssKb, base.memory.pssKb)}`,
 ];
 
 /** Queries ejabberd can have in flight: one per extauth worker, whatever is behind it. */
 const inFlight = (s: Setup): number => s.ejabberdPool;
-const processes = (s: Setup): number => (s.via === 'socket' ? s.gatehouse! : s.ejabberdPool * (s.gatehouse ?? 1));
+const processes = (s: Setup): number => (viaSocket(s) ? s.gatehouse! : s.ejabberdPool * (s.gatehouse ?? 1));
 const okFail = (r: RateResult): string => `${r.ok} / ${r.fail}${r.cut > 0 ? ` (+${r.cut} cut)` : ''}`;
+
+/** One setup measured in several rounds: every rate, and the last round's counts and memory. */
+interface Rounds extends Measured {
+  rates: number[];
+}
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const rateCell = (r: Rounds): string =>
+  r.rates.length === 1 ? fmt.rate(r.rates[0]!) : `${fmt.rate(mean(r.rates))} (${r.rates.map((x) => Math.round(x).toLocaleString('en-US')).join(', ')})`;
+
+/**
+ * Each setup `rounds` times, the rounds in alternating order (forward, then backward), so a
+ * drift of the machine's speed during the run weighs on every row alike.
+ */
+async function measureRounds(setups: Setup[], dir: string, rounds: number, limits: (s: Setup) => { warmup: number; count: number; seconds: number }): Promise<Rounds[]> {
+  const out = setups.map((setup) => ({ setup, rates: [] as number[], last: null as Measured | null }));
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? out : [...out].reverse();
+    for (const o of order) {
+      const m = await measure(o.setup, dir, limits(o.setup));
+      o.rates.push(m.rate.perSecond);
+      o.last = m;
+    }
+  }
+  return out.map((o) => ({ ...o.last!, rates: o.rates }));
+}
 
 async function fastScript(quick: boolean, dir: string): Promise<void> {
   const limits = { warmup: 100, count: 20_000, seconds: quick ? 1.5 : 5 };
   // Quick mode is a smoke check: fewer rows (each costs an ejabberd start and stop), short runs.
   const pools = quick ? [4] : [1, 4, 16];
-  const setups = pools.flatMap((p) => [direct(FAST, p), bridged(FAST, p, 1), socketed(FAST, p, p)]);
-  const results: Measured[] = [];
-  for (const s of setups) results.push(await measure(s, dir, limits));
-  const baseline = (pool: number): Measured => results.find((m) => m.setup.via === 'direct' && m.setup.ejabberdPool === pool)!;
+  const rounds = quick ? 1 : 2;
+  // With the cache one row more: what serve costs when it answers without the script.
+  const results = await measureRounds(pools.flatMap((p) => [...paths(FAST, p), ...(p > 1 ? [socketedCached(FAST, p, p)] : [])]), dir, rounds, () => limits);
+  const baseline = (pool: number): Rounds => results.find((m) => m.setup.via === 'direct' && m.setup.ejabberdPool === pool)!;
   printTable(
-    `ejabberd SASL PLAIN logins, fast script (ejabberd protocol), ${CONCURRENCY} clients, ${limits.seconds} s per row (load avg ${loadavg()[0]!.toFixed(1)})`,
-    ['path', 'ejabberd pool', 'script processes', 'logins/s', 'vs direct, same ejabberd pool', 'ok / fail', 'auth-side processes', 'RSS MB', 'PSS MB', 'PSS vs direct'],
+    `ejabberd SASL PLAIN logins, fast script (ejabberd protocol), ${CONCURRENCY} clients, ${limits.seconds} s per row and round, ${rounds} round(s) (load avg ${loadavg()[0]!.toFixed(1)})`,
+    ['path', 'ejabberd pool', 'script processes', 'logins/s: mean (each round)', 'vs direct, same ejabberd pool', 'ok / fail (last round)', 'auth-side processes', 'RSS MB', 'PSS MB', 'RSS / PSS vs direct'],
     results.map((m) => [
       m.setup.via === 'direct' ? `${m.setup.label} (baseline)` : m.setup.label,
       m.setup.ejabberdPool,
       processes(m.setup),
-      fmt.rate(m.rate.perSecond),
-      m.setup.via === 'direct' ? '' : fmt.pct(m.rate.perSecond / baseline(m.setup.ejabberdPool).rate.perSecond),
+      rateCell(m),
+      m.setup.via === 'direct' ? '' : fmt.pct(mean(m.rates) / mean(baseline(m.setup.ejabberdPool).rates)),
       okFail(m.rate),
       ...memCells(m, baseline(m.setup.ejabberdPool)),
     ]),
@@ -242,15 +288,11 @@ async function fastScript(quick: boolean, dir: string): Promise<void> {
 async function slowScript(quick: boolean, dir: string): Promise<void> {
   const seconds = quick ? 2 : 6;
   const pools = quick ? [4] : [1, 4, 16];
-  const setups = pools.flatMap((p) => [direct(SLOW, p), bridged(SLOW, p, 1), socketed(SLOW, p, p)]);
-  const results: Measured[] = [];
-  for (const s of setups) {
-    results.push(await measure(s, dir, { warmup: 2 * inFlight(s), count: 5000, seconds }));
-  }
+  const results = await measureRounds(pools.flatMap((p) => paths(SLOW, p)), dir, 1, (s) => ({ warmup: 2 * inFlight(s), count: 5000, seconds }));
   const baseline = (pool: number): Measured => results.find((m) => m.setup.via === 'direct' && m.setup.ejabberdPool === pool)!;
   printTable(
     `ejabberd SASL PLAIN logins, script sleeping 50 ms per query, ${CONCURRENCY} clients, ${seconds} s per row (load avg ${loadavg()[0]!.toFixed(1)})`,
-    ['path', 'ejabberd pool', 'script processes', 'ideal (in flight / 0.05 s)', 'logins/s', 'of ideal', 'ok / fail', 'auth-side processes', 'RSS MB', 'PSS MB', 'PSS vs direct'],
+    ['path', 'ejabberd pool', 'script processes', 'ideal (in flight / 0.05 s)', 'logins/s', 'of ideal', 'ok / fail', 'auth-side processes', 'RSS MB', 'PSS MB', 'RSS / PSS vs direct'],
     results.map((m) => {
       const ideal = inFlight(m.setup) / 0.05;
       return [
@@ -269,7 +311,8 @@ async function slowScript(quick: boolean, dir: string): Promise<void> {
 
 /**
  * ejabberd logins/s and auth-side memory, direct extauth vs a bridge per worker vs serve's
- * socket, each table with its baseline from this run. About 4 minutes (quick: about one). Needs the Debian ejabberd
+ * socket (C and Perl connectors), each table with its baseline from this run. About 9 minutes
+ * (quick: about one). Needs the Debian ejabberd
  * package; it runs private instances on loopback only and stops each one.
  */
 export async function runEjabberdBench(quick: boolean): Promise<void> {
