@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeQuery, parseQuery, validateQuery, type Query } from '../../src/extauth/query.js';
+import { COMMANDS, DEFAULT_QUERY_LIMITS, encodeQuery, parseQuery, takesPassword, validateQuery, type Query } from '../../src/extauth/query.js';
 
 const limits = { maxFieldBytes: 1023, maxQueryBytes: 4096 };
 
@@ -100,4 +100,94 @@ test('queries without a password end at the host; with one, the password follows
   assert.equal(encodeQuery({ command: 'isuser', user: 'alice', host: 'localhost' }).toString(), 'isuser:alice:localhost');
   assert.equal(encodeQuery({ command: 'removeuser', user: 'bob', host: 'h' }).toString(), 'removeuser:bob:h');
   assert.equal(encodeQuery({ command: 'auth', user: 'alice', host: 'localhost', password: 'p:ä' }).toString(), 'auth:alice:localhost:p:ä');
+});
+
+test('takesPassword: the four commands that carry a password, and only those', () => {
+  // The bridge and the engine both decide from this whether a fourth field exists.
+  assert.deepEqual(
+    COMMANDS.map((c) => [c, takesPassword(c)]),
+    [
+      ['auth', true],
+      ['isuser', false],
+      ['setpass', true],
+      ['tryregister', true],
+      ['removeuser', false],
+      ['removeuser3', true],
+    ],
+  );
+});
+
+test('without explicit limits, the default bounds apply: 1023 bytes a field, 4096 a query', () => {
+  assert.deepEqual(DEFAULT_QUERY_LIMITS, { maxFieldBytes: 1023, maxQueryBytes: 4096 });
+  assert.ok(Object.isFrozen(DEFAULT_QUERY_LIMITS));
+  const isuser = (user: string, host = 'h'): Query => ({ command: 'isuser', user, host });
+  assert.equal(validateQuery(isuser('x'.repeat(1023))), `isuser:${'x'.repeat(1023)}:h`);
+  assert.throws(() => validateQuery(isuser('x'.repeat(1024))), { code: 'ERR_EXTAUTH_INVALID_INPUT', field: 'user' });
+  // 341 three-byte characters are 1023 bytes; one more is over, though only 342 UTF-16 units.
+  assert.doesNotThrow(() => validateQuery(isuser('h', '€'.repeat(341))));
+  assert.throws(() => validateQuery(isuser('h', '€'.repeat(342))), { code: 'ERR_EXTAUTH_INVALID_INPUT', field: 'host' });
+  // "auth:a:h:" is 9 bytes.
+  const auth = (password: string): Query => ({ command: 'auth', user: 'a', host: 'h', password });
+  assert.doesNotThrow(() => validateQuery(auth('x'.repeat(4096 - 9))));
+  assert.throws(() => validateQuery(auth('x'.repeat(4096 - 8))), { code: 'ERR_EXTAUTH_INVALID_INPUT', field: 'query' });
+  // A parsed query is bounded by the same defaults.
+  assert.equal((parseQuery(Buffer.from(`isuser:${'x'.repeat(1024)}:h`)) as { field: string }).field, 'user');
+});
+
+test('each refusal says what is wrong: the message is what an operator reads in the log', () => {
+  const refused = (q: Query, field: string, message: string): void => {
+    assert.throws(() => validateQuery(q, limits), { name: 'ExtauthError', code: 'ERR_EXTAUTH_INVALID_INPUT', field, message }, message);
+  };
+  const isuser = (user: string, host = 'h'): Query => ({ command: 'isuser', user, host });
+  refused(isuser(''), 'user', 'user is empty');
+  refused(isuser('a', ''), 'host', 'host is empty');
+  refused(isuser('a:b'), 'user', "user contains ':', CR, LF or NUL");
+  refused(isuser('a', 'h\nisuser:b'), 'host', "host contains ':', CR, LF or NUL");
+  refused(isuser('a\ud800'), 'user', 'user is not well-formed Unicode');
+  refused(isuser('x'.repeat(1024)), 'user', 'user is longer than 1023 bytes');
+  refused(isuser('a', 'x'.repeat(1024)), 'host', 'host is longer than 1023 bytes');
+  refused({ command: 'auth\nsetpass', user: 'a', host: 'h' } as unknown as Query, 'command', 'unknown command');
+  const auth = (password: string): Query => ({ command: 'auth', user: 'a', host: 'h', password });
+  refused(auth('x\nsetpass:admin:h:owned'), 'password', 'password contains CR, LF or NUL');
+  refused(auth('\udc00'), 'password', 'password is not well-formed Unicode');
+  refused(auth('x'.repeat(4096)), 'query', 'query is longer than 4096 bytes');
+  // The bound in the message is the configured one.
+  assert.throws(() => validateQuery(isuser('abcde'), { maxFieldBytes: 4, maxQueryBytes: 100 }), { message: 'user is longer than 4 bytes' });
+  assert.throws(() => validateQuery(isuser('ab', 'cd'), { maxFieldBytes: 4, maxQueryBytes: 10 }), { message: 'query is longer than 10 bytes' });
+});
+
+test('misuse names the mistake in its TypeError, not in some later property access', () => {
+  const misuse = (q: unknown, message: string): void => {
+    assert.throws(() => validateQuery(q as Query, limits), (err: unknown) => err instanceof TypeError && err.message === message, message);
+  };
+  misuse({ command: 'isuser', user: 42, host: 'h' }, 'user must be a string');
+  misuse({ command: 'isuser', user: null, host: 'h' }, 'user must be a string');
+  misuse({ command: 'isuser', user: 'a', host: ['h'] }, 'host must be a string');
+  misuse({ command: 'auth', user: 'a', host: 'h' }, 'auth needs a password string');
+  misuse({ command: 'setpass', user: 'a', host: 'h', password: 7 }, 'setpass needs a password string');
+  misuse({ command: 'isuser', user: 'a', host: 'h', password: '' }, 'isuser takes no password');
+});
+
+test('parse: each malformed query is refused with its field and the reason', () => {
+  const parsed = (raw: string): unknown => {
+    const r = parseQuery(Buffer.from(raw));
+    return r instanceof Error ? { code: r.code, field: r.field, message: r.message } : r;
+  };
+  assert.deepEqual(parsed('auth'), { code: 'ERR_EXTAUTH_INVALID_INPUT', field: 'query', message: 'query has no fields' });
+  assert.deepEqual(parsed('drop:a:h'), { code: 'ERR_EXTAUTH_UNSUPPORTED', field: 'command', message: 'unknown command' });
+  assert.deepEqual(parsed('isuser:alice'), { code: 'ERR_EXTAUTH_INVALID_INPUT', field: 'query', message: 'query has too few fields' });
+  assert.deepEqual(parsed('auth:alice:localhost'), { code: 'ERR_EXTAUTH_INVALID_INPUT', field: 'query', message: 'query has too few fields' });
+  assert.deepEqual(parsed('isuser:a:h:x'), { code: 'ERR_EXTAUTH_INVALID_INPUT', field: 'host', message: "host contains ':', CR, LF or NUL" });
+});
+
+test('attack: a query that starts with a UTF-8 byte order mark is not read as the command after it', () => {
+  // A decoder that strips the BOM would let "\uFEFFauth" pass as auth: bytes the server never
+  // meant as this command must not be treated as it.
+  const raw = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('auth:alice:localhost:pw')]);
+  const r = parseQuery(raw);
+  assert.ok(r instanceof Error, JSON.stringify(r));
+  assert.equal(r.code, 'ERR_EXTAUTH_UNSUPPORTED');
+  assert.equal(r.field, 'command');
+  // A BOM inside a field is kept as the character it is.
+  assert.deepEqual(parseQuery(Buffer.from('isuser:\ufeffalice:h')), { command: 'isuser', user: '\ufeffalice', host: 'h' });
 });

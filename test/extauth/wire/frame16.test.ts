@@ -45,4 +45,28 @@ test('an announced length above the maximum throws at once, before the payload a
 test('encodeFrame16 refuses payloads over 65535 bytes', () => {
   assert.equal(encodeFrame16(Buffer.alloc(65535)).length, 65537);
   assert.throws(() => encodeFrame16(Buffer.alloc(65536)), RangeError);
+  // Refused by its own check, with its own message, before any byte is written.
+  assert.throws(() => encodeFrame16(Buffer.alloc(65536)), { name: 'RangeError', message: 'frame payload exceeds 65535 bytes' });
+});
+
+test('decoder errors are WireErrors named as such, with the message of their code', () => {
+  assert.throws(() => decode([Buffer.from([0, 3])], { maxLength: 2 }), {
+    name: 'WireError',
+    code: 'ERR_WIRE_FRAME_TOO_LONG',
+    message: 'frame exceeds the maximum length',
+  });
+  assert.throws(() => decode([Buffer.from([0, 0])]), { name: 'WireError', code: 'ERR_WIRE_EMPTY_FRAME', message: 'zero-length frame' });
+});
+
+test('reset() drops a partial frame: the next bytes start a new frame', () => {
+  const d = new Frame16Decoder();
+  const out: string[] = [];
+  d.push(Buffer.from([0, 5, 0x61, 0x62]), (p) => out.push(p.toString()));
+  assert.equal(d.pending, 4);
+  d.reset();
+  assert.equal(d.pending, 0);
+  // Without the reset, these bytes would complete the old frame as "ab" + 00 02 4f.
+  d.push(Buffer.from([0, 2, 0x4f, 0x4b]), (p) => out.push(p.toString()));
+  assert.deepEqual(out, ['OK']);
+  assert.equal(d.pending, 0);
 });

@@ -68,6 +68,54 @@ test('with onOverflow an overlong line is skipped and decoding resumes at the ne
   }
 });
 
+test('a line too long is a WireError named as such, with the message of its code', () => {
+  assert.throws(() => decode([Buffer.from('123456\n')], 5), {
+    name: 'WireError',
+    code: 'ERR_WIRE_LINE_TOO_LONG',
+    message: 'line exceeds the maximum length',
+  });
+});
+
+test('atBoundary: true only when no partial line is held and none is being skipped', () => {
+  const d = new LineDecoder(5);
+  const out: string[] = [];
+  const onLine = (l: Buffer) => out.push(l.toString());
+  const onOverflow = () => out.push('<overflow>');
+  assert.equal(d.atBoundary, true);
+  d.push(Buffer.from('ab'), onLine, onOverflow);
+  assert.equal(d.atBoundary, false);
+  d.push(Buffer.from('c\n'), onLine, onOverflow);
+  // The chunk ended exactly at a newline: nothing is held, not even an empty remainder.
+  assert.equal(d.atBoundary, true);
+  assert.equal(d.pending, 0);
+  // An overlong line being skipped holds no bytes, yet the next byte is not a line's first.
+  d.push(Buffer.from('0123456789'), onLine, onOverflow);
+  assert.equal(d.pending, 0);
+  assert.equal(d.atBoundary, false);
+  d.push(Buffer.from('\n'), onLine, onOverflow);
+  assert.equal(d.atBoundary, true);
+  assert.deepEqual(out, ['abc', '<overflow>']);
+});
+
+test('reset() drops a partial line and ends a skip: the next bytes start a new line', () => {
+  const d = new LineDecoder(5);
+  const out: string[] = [];
+  const onLine = (l: Buffer) => out.push(l.toString());
+  const onOverflow = () => out.push('<overflow>');
+  d.push(Buffer.from('ab'), onLine, onOverflow);
+  d.reset();
+  assert.equal(d.pending, 0);
+  assert.equal(d.atBoundary, true);
+  d.push(Buffer.from('1\n'), onLine, onOverflow);
+  assert.deepEqual(out, ['1']);
+  // Without the reset the skip would swallow "ok" up to its newline.
+  d.push(Buffer.from('0123456789'), onLine, onOverflow);
+  d.reset();
+  assert.equal(d.atBoundary, true);
+  d.push(Buffer.from('ok\n'), onLine, onOverflow);
+  assert.deepEqual(out, ['1', 'ok']);
+});
+
 test('encodeLine appends LF', () => {
   assert.deepEqual(encodeLine(Buffer.from('auth:a:b:c')), Buffer.from('auth:a:b:c\n'));
 });
