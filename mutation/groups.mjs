@@ -94,8 +94,13 @@ export const GROUPS = [
     tests: ['authapi/contract'],
   },
   {
+    name: 'accounts-throttle',
+    mutate: ['src/accounts/throttle.ts', 'src/accounts/outcome.ts', 'src/accounts/errors.ts'],
+    tests: ['accounts/throttle', 'accounts/outcome'],
+  },
+  {
     name: 'accounts',
-    mutate: ['src/accounts/*.ts'],
-    tests: ['accounts/reload', 'accounts/throttle', 'oauth/lifecycle'],
+    mutate: ['src/accounts/accounts.ts', 'src/accounts/lifecycle.ts'],
+    tests: ['accounts/throttle', 'accounts/reload', 'oauth/lifecycle'],
   },
 ];
