@@ -27,6 +27,84 @@ test('MemoryThrottle blocks after the limit within the window, and a success cle
   const off = new MemoryThrottle(0, 1000);
   for (let i = 0; i < 100; i++) off.fail('k');
   assert.equal(off.blockedFor('k'), 0);
+  assert.equal(off.failures('k'), 0);
+});
+
+test('MemoryThrottle: failures() counts within the window; a window that ended counts nothing and the next failure starts a new one', (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  const th = new MemoryThrottle(3, 60_000);
+  assert.equal(th.failures('k'), 0);
+  th.fail('k');
+  th.fail('k');
+  assert.equal(th.failures('k'), 2);
+  t.mock.timers.tick(59_999);
+  assert.equal(th.failures('k'), 2);
+  t.mock.timers.tick(1);
+  assert.equal(th.failures('k'), 0, 'the window ended at its last millisecond');
+  th.fail('k');
+  assert.equal(th.failures('k'), 1, 'a new window, not a third failure of the old one');
+  th.fail('k');
+  th.fail('k');
+  assert.equal(th.blockedFor('k'), 60_000, 'the new window runs from its first failure');
+  // Without reading it at its end: long after the window, a blocked key is free, never negative.
+  t.mock.timers.tick(90_000);
+  assert.equal(th.blockedFor('k'), 0);
+  assert.equal(th.failures('k'), 0);
+  th.fail('k');
+  assert.equal(th.failures('k'), 1);
+  th.succeed('k');
+  assert.equal(th.failures('k'), 0);
+});
+
+test('MemoryThrottle at its bound forgets the oldest keys down to 90%, and none before', (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  const th = new MemoryThrottle(1, 60_000, 20);
+  for (let i = 0; i < 20; i++) th.fail(`k${i}`);
+  for (let i = 0; i < 20; i++) assert.equal(th.failures(`k${i}`), 1, `k${i}: 20 keys fit`);
+  th.fail('k20');
+  // 21 keys do not: the two oldest go (20 - 18), the rest stay blocked.
+  assert.equal(th.failures('k0'), 0);
+  assert.equal(th.blockedFor('k0'), 0);
+  assert.equal(th.failures('k1'), 0);
+  for (let i = 2; i <= 20; i++) {
+    assert.equal(th.failures(`k${i}`), 1, `k${i} kept`);
+    assert.equal(th.blockedFor(`k${i}`), 60_000);
+  }
+});
+
+test('MemoryThrottle at its bound drops ended windows first: a key blocked in its window is kept', (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  const th = new MemoryThrottle(2, 60_000, 10);
+  th.fail('blocked');
+  t.mock.timers.tick(1000);
+  for (let i = 1; i <= 8; i++) th.fail(`e${i}`);
+  // The first window of `blocked` ends; two new failures block it for a new window, which ends
+  // after the windows of e1..e8.
+  t.mock.timers.tick(59_000);
+  th.fail('blocked');
+  th.fail('blocked');
+  assert.equal(th.blockedFor('blocked'), 60_000);
+  t.mock.timers.tick(1000);
+  for (let i = 1; i <= 8; i++) assert.equal(th.failures(`e${i}`), 0, `e${i}: its window ended`);
+  th.fail('n1');
+  th.fail('n2'); // 10 keys held: the bound
+  assert.equal(th.blockedFor('blocked'), 59_000, 'still blocked, with its failures');
+  assert.equal(th.failures('blocked'), 2);
+  assert.equal(th.failures('n1'), 1);
+  assert.equal(th.failures('n2'), 1);
+});
+
+test("MemoryThrottle: a key read after its window ended takes no room: the bound does not push out another key", (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  const th = new MemoryThrottle(1, 60_000, 20);
+  th.fail('old');
+  t.mock.timers.tick(1);
+  for (let i = 1; i <= 19; i++) th.fail(`k${i}`);
+  t.mock.timers.tick(59_999);
+  assert.equal(th.blockedFor('old'), 0, 'its window ends now');
+  th.fail('new');
+  for (let i = 1; i <= 19; i++) assert.equal(th.blockedFor(`k${i}`), 1, `k${i} kept`);
+  assert.equal(th.blockedFor('new'), 60_000);
 });
 
 test('with a backoff, past the limit a key waits a delay after its last failure that doubles, up to the cap, never the window', (t) => {
