@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Accounts } from '../../src/accounts/accounts.js';
-import { AccountsError, AccountsErrorCodes, ReloadError, type AccountsErrorCode } from '../../src/accounts/errors.js';
-import { classify, FAILURE_CLASSES, retryAfterMs, type FailureClass } from '../../src/accounts/outcome.js';
+import { AccountsError, AccountsErrorCodes, ReloadError, ReloadErrorCodes, type AccountsErrorCode } from '../../src/accounts/errors.js';
+import { classify, errorCode, FAILURE_CLASSES, messageOf, retryAfterMs, type FailureClass } from '../../src/accounts/outcome.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { ExtauthError, ExtauthErrorCodes, type ExtauthErrorCode } from '../../src/extauth/errors.js';
 import { StorageError, StorageErrorCodes, type StorageErrorCode } from '../../src/storage/errors.js';
@@ -56,6 +56,55 @@ test('accounts errors: throttled (with its wait), no script for the host is unsu
   for (const code of Object.keys(AccountsErrorCodes) as AccountsErrorCode[]) assert.equal(classify(new AccountsError(code)), expected[code], code);
   assert.equal(retryAfterMs(new AccountsError('ERR_AUTH_THROTTLED', 4200)), 4200);
   assert.equal(retryAfterMs(new ExtauthError('ERR_EXTAUTH_TIMEOUT')), 0);
+});
+
+test('retryAfterMs: only a real throttled AccountsError carries a wait', () => {
+  assert.equal(retryAfterMs(new AccountsError('ERR_AUTH_THROTTLED')), 0, 'no wait given');
+  assert.equal(retryAfterMs(new AccountsError('ERR_AUTH_NOT_CONFIGURED', 5000)), 0, 'another code: its field is not a wait');
+  assert.equal(retryAfterMs(new AccountsError('ERR_AUTH_LIFECYCLE', 5000)), 0);
+  assert.equal(retryAfterMs(Object.assign(new Error('fake'), { code: 'ERR_AUTH_THROTTLED', retryAfterMs: 5000 })), 0, 'a look-alike is not trusted');
+  assert.equal(retryAfterMs({ code: 'ERR_AUTH_THROTTLED', retryAfterMs: 5000 }), 0);
+  for (const v of [null, undefined, 'ERR_AUTH_THROTTLED', 42]) assert.equal(retryAfterMs(v), 0, String(v));
+});
+
+test('errorCode: the string code of any error or value that has one, else undefined; messageOf: the message, or the value as a string', () => {
+  assert.equal(errorCode(new AccountsError('ERR_AUTH_LIFECYCLE')), 'ERR_AUTH_LIFECYCLE');
+  assert.equal(errorCode(new ExtauthError('ERR_EXTAUTH_TIMEOUT')), 'ERR_EXTAUTH_TIMEOUT');
+  assert.equal(errorCode(new StorageError('ERR_STORAGE_UNAVAILABLE')), 'ERR_STORAGE_UNAVAILABLE');
+  assert.equal(errorCode(new ReloadError('ERR_RELOAD_BUSY')), 'ERR_RELOAD_BUSY');
+  assert.equal(errorCode(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })), 'ECONNREFUSED');
+  assert.equal(errorCode({ code: 'EPIPE' }), 'EPIPE');
+  assert.equal(errorCode(Object.assign(new Error('x'), { code: 42 })), undefined, 'a code that is not a string');
+  assert.equal(errorCode({ code: { toString: () => 'ERR_X' } }), undefined);
+  for (const v of [new Error('plain'), new TypeError('bug'), null, undefined, 'ERR_AUTH_THROTTLED', 42, {}]) assert.equal(errorCode(v), undefined, String(v));
+
+  assert.equal(messageOf(new AccountsError('ERR_AUTH_LIFECYCLE')), AccountsErrorCodes.ERR_AUTH_LIFECYCLE);
+  assert.equal(messageOf(new ExtauthError('ERR_EXTAUTH_TIMEOUT')), ExtauthErrorCodes.ERR_EXTAUTH_TIMEOUT);
+  assert.equal(messageOf(new TypeError('bug')), 'bug');
+  assert.equal(messageOf('a string'), 'a string');
+  assert.equal(messageOf(42), '42');
+  assert.equal(messageOf(null), 'null');
+  assert.equal(messageOf(undefined), 'undefined');
+  assert.equal(messageOf({ message: 'not an Error' }), '[object Object]');
+});
+
+test("AccountsError and ReloadError: their names, their codes' messages, and a reload's detail after the message", () => {
+  for (const code of Object.keys(AccountsErrorCodes) as AccountsErrorCode[]) {
+    const err = new AccountsError(code, 7);
+    assert.equal(err.name, 'AccountsError');
+    assert.equal(err.message, AccountsErrorCodes[code]);
+    assert.equal(String(err), `AccountsError: ${AccountsErrorCodes[code]}`);
+    assert.equal(err.retryAfterMs, 7);
+  }
+  assert.equal(new AccountsError('ERR_AUTH_THROTTLED').retryAfterMs, 0);
+  const plain = new ReloadError('ERR_RELOAD_NOT_READY');
+  assert.equal(plain.name, 'ReloadError');
+  assert.equal(plain.code, 'ERR_RELOAD_NOT_READY');
+  assert.equal(plain.message, ReloadErrorCodes.ERR_RELOAD_NOT_READY);
+  assert.equal(String(new ReloadError('ERR_RELOAD_BUSY')), 'ReloadError: a reload is already in progress');
+  const detailed = new ReloadError('ERR_RELOAD_NOT_READY', 'host a.example: ERR_EXTAUTH_SPAWN_FAILED');
+  assert.equal(detailed.message, 'the new auth script processes did not start and settle in time: host a.example: ERR_EXTAUTH_SPAWN_FAILED');
+  assert.equal(new ReloadError('ERR_RELOAD_CLOSED', '').message, 'the service is stopping: ', 'an empty detail is still a detail');
 });
 
 test('storage errors: temporary when StorageError.temporary says so, internal otherwise', () => {
