@@ -96,7 +96,7 @@ export const GROUPS = [
   {
     name: 'accounts-throttle',
     mutate: ['src/accounts/throttle.ts', 'src/accounts/outcome.ts', 'src/accounts/errors.ts'],
-    tests: ['accounts/throttle', 'accounts/outcome'],
+    tests: ['accounts/throttle', 'accounts/outcome', 'accounts/throttle.store'],
   },
   {
     name: 'accounts',
