@@ -9,7 +9,7 @@ export const GROUPS = [
   {
     name: 'oauth-token',
     mutate: ['src/oauth/endpoints/token.ts', 'src/oauth/grants/authorization-code.ts', 'src/oauth/grants/refresh-token.ts', 'src/oauth/tokens/issue.ts', 'src/oauth/authorize/pkce.ts'],
-    tests: ['oauth/pkce', 'oauth/endpoints/token-bindings', 'oauth/endpoints/token-requests', 'oauth/endpoints/refresh-scope', 'oauth/endpoints/flow', 'oauth/oidc/id-token'],
+    tests: ['oauth/pkce', 'oauth/endpoints/token-jwt', 'oauth/endpoints/token-bindings', 'oauth/endpoints/token-requests', 'oauth/endpoints/introspect', 'oauth/endpoints/refresh-scope', 'oauth/endpoints/flow', 'oauth/oidc/id-token'],
   },
   {
     name: 'oauth-redirect',

@@ -2,7 +2,7 @@
  * Token requests that must be refused before anything is issued, each tried against a running
  * server beside the request that succeeds: a missing or unknown grant_type, a grant the client
  * did not register, a missing code or refresh token, an unknown code, an access token presented
- * as a refresh token, a refresh scope that is empty or malformed, and a token endpoint flooded
+ * as a refresh token, a refresh token where none was asked for (no offline_access), a refresh scope that is empty or malformed, and a token endpoint flooded
  * past its rate limit.
  */
 import assert from 'node:assert/strict';
@@ -55,6 +55,25 @@ test('attack: a grant the client did not register is unauthorized_client, even w
   assert.equal(byDevice.body['error'], 'unauthorized_client');
   // The refused request spent nothing: the code's own client redeems it.
   assert.equal((await token(issuer, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }, authOf(full))).status, 200);
+});
+
+test('a refresh token comes only with offline_access: a client of the refresh_token grant that did not ask for it gets none', async (t) => {
+  const s = await startOAuth(t);
+  const issuer = s.issuer();
+  const client = await register(issuer);
+  const tokensWith = async (scope: string) => {
+    const { verifier, challenge } = pkce();
+    const back = await authorize(issuer, client.client_id!, { challenge, scope });
+    const res = await token(issuer, { grant_type: 'authorization_code', code: back.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier }, authOf(client));
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body;
+  };
+  const without = await tokensWith('xmpp openid');
+  assert.equal(without['scope'], 'xmpp openid');
+  assert.equal(without['refresh_token'], undefined);
+  assert.deepEqual(Object.keys(without).sort(), ['access_token', 'expires_in', 'id_token', 'scope', 'token_type']);
+  // The same client, asking for it, gets one (positive control).
+  assert.equal(typeof (await tokensWith('xmpp offline_access'))['refresh_token'], 'string');
 });
 
 test('a missing code, verifier or refresh token is invalid_request; an unknown code is invalid_grant', async (t) => {
