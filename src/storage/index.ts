@@ -3,7 +3,6 @@
  * `openStore` (open.ts), which picks the implementation from the configuration and loads
  * only that one. Importing this barrel loads every implementation.
  */
-
 export type { CodeRecord, Consumed, DeviceRecord, Grant, OAuthStore, TokenKind, TokenRecord } from './port.js';
 export { StorageError, StorageErrorCodes, isStorageError, type StorageErrorCode } from './errors.js';
 export { EXPIRED_TOKEN_RETENTION_MS, SqliteStore } from './sqlite.js';
