@@ -91,7 +91,7 @@ export const GROUPS = [
   {
     name: 'authapi',
     mutate: ['src/authapi/*.ts'],
-    tests: ['authapi/contract'],
+    tests: ['authapi/contract', 'authapi/basic'],
   },
   {
     name: 'accounts-throttle',
