@@ -106,7 +106,7 @@ test('a script that cannot be restarted: queries are answered in time or not at 
   t.diagnostic(`while down: ${outcomes.join(' ')}`);
   // Repaired: back in step, with no stale answer in between.
   rmSync(broken);
-  await caller.waitInStep('alice', 'wonderland', 'carol', 80);
+  await caller.waitInStep('alice', 'wonderland', 'carol');
   assert.equal((await caller.auth('eve', 'wrong')).result, 'no');
   assert.equal((await caller.auth('bob', 'builder')).result, 'yes');
 });

@@ -109,13 +109,18 @@ export class ProsodyPty {
   }
 
   /** Until the bridge answers `user`'s right password with yes (it is running and in step); asserts no wrong yes meanwhile. */
-  async waitInStep(user: string, password: string, wrongUser: string, tries = 40): Promise<number> {
-    for (let i = 1; i <= tries; i++) {
+  async waitInStep(user: string, password: string, wrongUser: string, withinMs = 60_000): Promise<number> {
+    // Bounded by time, not by a count of tries: a script that failed to start is started again
+    // after a backoff that grows with its failures, and on a busy machine more of them fail
+    // first, so the wait can outlast any fixed number of quick "no" answers.
+    const end = Date.now() + withinMs;
+    for (let i = 1; ; i++) {
       const wrong = await this.auth(wrongUser, 'not-the-password');
       if (wrong.result === 'yes') throw new Error(`wrong yes for ${wrongUser} while waiting for the bridge`);
       if ((await this.auth(user, password)).result === 'yes') return i;
+      if (Date.now() > end) throw new Error(`the bridge did not answer in step within ${withinMs} ms (${i} tries)`);
+      await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`the bridge did not answer in step after ${tries} tries`);
   }
 
   /** The bridge's pid, once one was seen running. */
