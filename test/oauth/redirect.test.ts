@@ -54,6 +54,36 @@ test('loopback: any port, everything else exact', () => {
   assert.equal(matchRedirectUri(['https://app.example.net:8443/cb'], 'https://app.example.net:9443/cb'), null);
 });
 
+test('attack: loopback look-alikes — a loopback URI inside another, text after it, a port beyond 65535', () => {
+  // Positive controls: any port of the registered loopback URI, up to the highest one, also
+  // for a URI registered without a path.
+  assert.equal(matchRedirectUri(NATIVE, 'http://127.0.0.1:65535/cb?x=1'), 'http://127.0.0.1:65535/cb?x=1');
+  assert.equal(matchRedirectUri(NATIVE, 'http://[::1]:1/cb'), 'http://[::1]:1/cb');
+  assert.equal(matchRedirectUri(['http://127.0.0.1'], 'http://127.0.0.1:5000'), 'http://127.0.0.1:5000');
+  assert.equal(matchRedirectUri(['http://[::1]:8080'], 'http://[::1]'), 'http://[::1]');
+  for (const uri of [
+    // The registered loopback URI at the end of another URI.
+    'https://evil.example/http://127.0.0.1:1/cb?x=1',
+    'https://evil.example/?r=http://[::1]:1/cb',
+    'xhttp://127.0.0.1:40555/cb?x=1',
+    // Text a browser would act on after the registered path and query.
+    'http://127.0.0.1:40555/cb?x=1#evil',
+    'http://127.0.0.1:40555/cb?x=1#',
+    'http://[::1]:9/cb\\evil.example',
+    'http://[::1]:9/cb x',
+    // Ports no socket has: 65536 and above, a leading zero, a sixth digit.
+    'http://127.0.0.1:65536/cb?x=1',
+    'http://127.0.0.1:99999/cb?x=1',
+    'http://[::1]:65536/cb',
+    'http://127.0.0.1:08123/cb?x=1',
+    'http://127.0.0.1:123456/cb?x=1',
+  ]) {
+    assert.equal(matchRedirectUri(NATIVE, uri), null, uri);
+  }
+  assert.equal(matchRedirectUri(['http://127.0.0.1'], 'http://127.0.0.1:65536'), null);
+  assert.equal(matchRedirectUri(['http://127.0.0.1'], 'http://127.0.0.1:5000#f'), null);
+});
+
 test('parameters are added to the redirect URI, keeping its own query', () => {
   assert.equal(withParams('https://app.example.net/cb?a=1', { code: 'c d', state: undefined, iss: 'https://i/x' }), 'https://app.example.net/cb?a=1&code=c+d&iss=https%3A%2F%2Fi%2Fx');
 });

@@ -172,3 +172,42 @@ test('offline_access is neither granted nor promised to a client that cannot get
   assert.equal(tokens.body['scope'], 'xmpp');
   assert.equal(tokens.body['refresh_token'], undefined);
 });
+
+test('attack: loopback look-alikes at the authorization endpoint get no code and no redirect, even for an approved client; another port does', async (t) => {
+  const s = await startOAuth(t);
+  const issuer = s.issuer();
+  const registered = 'http://127.0.0.1:8123/cb';
+  const client = await register(issuer, { redirect_uris: [registered], token_endpoint_auth_method: 'none' });
+  assert.equal(client.status, 201, JSON.stringify(client));
+  const browser = new TestBrowser();
+  // Positive control: the user approves the client at an ephemeral port (RFC 8252 §7.3); the code goes there.
+  const { verifier, challenge } = pkce();
+  const back = await signInAndAllow(authorizeUrl(issuer, client.client_id!, { redirect_uri: 'http://127.0.0.1:40555/cb', code_challenge: challenge }), issuer, { browser });
+  assert.equal(`${back.origin}${back.pathname}`, 'http://127.0.0.1:40555/cb');
+  const code = back.searchParams.get('code')!;
+  const ok = await token(issuer, { grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1:40555/cb', code_verifier: verifier, client_id: client.client_id! });
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+
+  for (const uri of [
+    'https://evil.example/http://127.0.0.1:8123/cb',
+    'https://evil.example/?r=http://127.0.0.1:1/cb',
+    'http://127.0.0.1:40555/cb#evil',
+    'http://127.0.0.1:65536/cb',
+    'http://127.0.0.1:08123/cb',
+    'http://localhost:8123/cb',
+    'http://127.0.0.1:8123/cb/',
+    'http://127.0.0.1:8123/CB',
+  ]) {
+    // prompt=none with the session and consent of the positive control would issue a code at once.
+    const res = await browser.get(authorizeUrl(issuer, client.client_id!, { redirect_uri: uri, prompt: 'none' }));
+    assert.equal(res.status, 400, uri);
+    assert.equal(res.headers.get('location'), null, uri);
+    assert.match(await res.text(), /did not register/, uri);
+  }
+  // The same request with the registered URI's host at another port: a code at once.
+  const silent = await browser.get(authorizeUrl(issuer, client.client_id!, { redirect_uri: 'http://127.0.0.1:1/cb', prompt: 'none' }));
+  assert.equal(silent.status, 303);
+  const again = new URL(silent.headers.get('location')!);
+  assert.equal(`${again.origin}${again.pathname}`, 'http://127.0.0.1:1/cb');
+  assert.ok(again.searchParams.get('code'));
+});

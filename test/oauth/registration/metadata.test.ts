@@ -254,6 +254,12 @@ const REFUSED: [string, unknown, string][] = [
   ['loopback URI userinfo', web({ redirect_uris: ['http://user:pw@127.0.0.1/cb'] }), redir('redirect_uris[0] must not contain user information')],
   ['redirect URI space', web({ redirect_uris: ['https://app.example.com/c b'] }), redir('redirect_uris[0] must contain only URI characters (RFC 3986)')],
   ['redirect URI newline', web({ redirect_uris: ['https://app.example.com/cb\n'] }), redir('redirect_uris[0] must contain only URI characters (RFC 3986)')],
+  ['redirect URI half a percent escape', web({ redirect_uris: ['https://app.example.com/cb%4'] }), redir('redirect_uris[0] must contain only URI characters (RFC 3986)')],
+  ['redirect URI percent escape with one hex digit', web({ redirect_uris: ['https://app.example.com/cb%4g'] }), redir('redirect_uris[0] must contain only URI characters (RFC 3986)')],
+  ['redirect URI unclosed IPv6 literal', web({ redirect_uris: ['http://[::1/cb'] }), redir('redirect_uris[0] must be an absolute URI')],
+  ['redirect URI port beyond 65535', web({ redirect_uris: ['https://app.example.com:65536/cb'] }), redir('redirect_uris[0] must be an absolute URI')],
+  ['loopback URI without //', web({ application_type: 'native', redirect_uris: ['http:127.0.0.1/cb'] }), redir('redirect_uris[0] must have a host')],
+  ['loopback URI without // (inferred)', web({ redirect_uris: ['http:[::1]/cb'] }), redir('redirect_uris[0] must have a host')],
   ['redirect URI non-canonical IPv6', web({ redirect_uris: ['http://[0:0:0:0:0:0:0:1]/cb'] }), redir('redirect_uris[0] must be in normalized form (lowercase host, no default port)')],
   // redirect_uris: web.
   ['web: other host', web({ redirect_uris: ['https://evil.example/cb'] }), redir('redirect_uris[0] must be on the client_uri host')],
@@ -303,6 +309,16 @@ const REFUSED: [string, unknown, string][] = [
     meta(`client metadata must not be larger than ${METADATA_LIMITS.totalBytes} bytes once normalized`),
   ],
 ];
+
+test('client_uri on a loopback host in any spelling is refused; a public name that starts with 127 is not', () => {
+  // Positive controls: ordinary names that merely look like loopback.
+  for (const host of ['127.0.0.1.nip.example', 'localhost.example.com', '128.0.0.1', '[::ffff:8000:1]']) {
+    assert.equal(outcome(web({ client_uri: `https://${host}/`, redirect_uris: [`https://${host}/cb`] })), 'ok', host);
+  }
+  for (const host of ['localhost.', 'app.localhost.', '127.10.200.30', '127.255.255.254', '0.0.0.0', '[::]', '[::ffff:7f00:100]', '[::ffff:7fff:ffff]', '[::ffff:0:0]']) {
+    assert.equal(outcome(web({ client_uri: `https://${host}/`, redirect_uris: [`https://${host}/cb`] })), meta('client_uri must not be on a loopback host'), host);
+  }
+});
 
 test('refused metadata: exact error and description (RFC 7591 §3.2.2)', () => {
   for (const [label, input, expected] of REFUSED) assert.equal(outcome(input), expected, label);
