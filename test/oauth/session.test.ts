@@ -126,6 +126,9 @@ test('attack: a CSRF token of another browser, another request, another host, tr
   assert.equal(checkCsrf(plain, BROWSER, 'req.token', ''), false);
   assert.equal(checkCsrf(plain, BROWSER, 'req.token', undefined), false);
   assert.equal(checkCsrf(plain, undefined, 'req.token', want), false);
+  // A missing cookie is not the cookie value "undefined".
+  assert.equal(checkCsrf(plain, 'undefined', 'req.token', csrfToken(plain, 'undefined', 'req.token')), true);
+  assert.equal(checkCsrf(plain, undefined, 'req.token', csrfToken(plain, 'undefined', 'req.token')), false);
 });
 
 test('attack: an account-page token of the sign-in form, of another user or another browser is refused', () => {
@@ -146,6 +149,10 @@ test('attack: an account-page token of the sign-in form, of another user or anot
   assert.equal(checkAccountCsrf(plain, {}, 'alice', alice), false);
   assert.equal(checkAccountCsrf(plain, cookies, 'alice', [alice]), false);
   assert.equal(checkAccountCsrf(plain, cookies, 'alice', undefined), false);
+  // Only a string is a token: not a number, nor the token's bytes as an array (a field sent once per byte).
+  assert.equal(checkAccountCsrf(plain, cookies, 'alice', 43), false);
+  assert.equal(checkAccountCsrf(plain, cookies, 'alice', [...Buffer.from(alice)]), false);
+  assert.equal(checkAccountCsrf(plain, cookies, 'alice', [...Buffer.from(alice)].map(String)), false);
   // A malformed cookie value is refused even with the token made for it.
   assert.equal(checkAccountCsrf(plain, { gh_csrf: 'short' }, null, csrfToken(plain, 'short', 'account')), false);
   // Under https, the token made for the unprefixed cookie's value does not pass.
