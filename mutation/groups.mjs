@@ -44,7 +44,7 @@ export const GROUPS = [
   {
     name: 'oauth-session-csrf',
     mutate: ['src/oauth/session/session.ts', 'src/oauth/session/csrf.ts', 'src/oauth/session/request-token.ts', 'src/oauth/session/cookies.ts', 'src/oauth/account/csrf.ts'],
-    tests: ['oauth/endpoints/flow', 'oauth/endpoints/csrf-cookie', 'oauth/account/page', 'oauth/oidc/prompt'],
+    tests: ['oauth/session', 'oauth/endpoints/csrf-cookie', 'oauth/account/page', 'oauth/oidc/prompt', 'oauth/endpoints/flow'],
   },
   {
     name: 'oauth-endpoints',
