@@ -90,6 +90,9 @@ test('attack: a confidential client without its secret, with a wrong one or with
   refused(await tokenRequest(s, { client_id: c.id, client_secret: c.otherSecret }), 'wrong client_secret', "another client's secret in the body");
   refused(await tokenRequest(s, {}, basic(c.id, `${c.secret}x`)), 'wrong client_secret', 'the secret and more');
   refused(await tokenRequest(s, {}, basic(c.id, c.secret.slice(1))), 'wrong client_secret', 'the secret less its first character');
+  // In Basic, `+` is a space (§2.3.1), not nothing: the secret with a `+` inside is another one.
+  refused(await tokenRequest(s, {}, rawBasic(`${c.id}:${c.secret.slice(0, 10)}+${c.secret.slice(10)}`)), 'wrong client_secret', 'a plus in the secret');
+  accepted(await tokenRequest(s, {}, rawBasic(`${c.id}:%${c.secret.charCodeAt(0).toString(16)}${c.secret.slice(1)}`)), 'a percent-escape in the secret');
   // No client at all.
   refused(await tokenRequest(s, {}), 'no client_id', 'nothing');
   refused(await tokenRequest(s, { client_secret: c.secret }), 'no client_id', 'a secret without a client_id');
@@ -176,12 +179,22 @@ test('empty client_id and client_secret count as absent (Dovecot sends both besi
   refused(await tokenRequest(s, { client_id: c.id, client_secret: '' }), 'registered client_secret_basic, used none', 'a confidential client and an empty secret');
   refused(await tokenRequest(s, { client_id: '', client_secret: '' }), 'no client_id', 'nothing but empty values');
   refused(await tokenRequest(s, { client_id: '', client_secret: c.secret }), 'no client_id', 'a secret and an empty client_id');
-  // Other parameters are kept as they were, empty ones too.
-  const grant = await tokenRequest(s, { client_id: '', client_secret: '', refresh_token: '' }, auth);
-  const plain = await tokenRequest(s, { refresh_token: '' }, auth);
-  assert.equal(plain.status, 400);
-  assert.deepEqual(grant, plain);
-  const noGrant = await tokenRequest(s, { client_id: '', grant_type: '' }, auth);
-  assert.equal(noGrant.status, 400);
-  assert.deepEqual(noGrant, await tokenRequest(s, { grant_type: '' }, auth));
+});
+
+test('introspection: empty credentials are dropped, other empty parameters kept (an empty token is no active token, not a missing one)', async (t) => {
+  const s = await startOAuth(t);
+  const c = await clients(s);
+  const introspection = async (form: Record<string, string>): Promise<{ status: number; body: unknown }> => {
+    const res = await fetch(`${s.issuer()}/oauth2/introspect`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(c.id, c.secret) },
+      body: new URLSearchParams(form).toString(),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+  const empties: Record<string, string>[] = [{}, { client_secret: '' }, { client_id: '' }, { client_id: '', client_secret: '' }];
+  for (const extra of empties) {
+    assert.deepEqual(await introspection({ ...extra, token: '' }), { status: 200, body: { active: false } }, JSON.stringify(extra));
+    assert.deepEqual(await introspection({ ...extra }), { status: 400, body: { error: 'invalid_request', error_description: 'token is required' } }, JSON.stringify(extra));
+  }
 });
