@@ -39,7 +39,7 @@ export const GROUPS = [
   {
     name: 'oauth-clientauth',
     mutate: ['src/oauth/clients/authenticate.ts'],
-    tests: ['oauth/endpoints/flow', 'oauth/endpoints/revoke', 'oauth/registration/client-secret'],
+    tests: ['oauth/endpoints/client-auth', 'oauth/endpoints/flow', 'oauth/endpoints/revoke', 'oauth/registration/client-secret'],
   },
   {
     name: 'oauth-session-csrf',
