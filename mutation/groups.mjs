@@ -90,7 +90,7 @@ export const GROUPS = [
   },
   {
     name: 'authapi',
-    mutate: ['src/authapi/*.ts'],
+    mutate: ['src/authapi/*.ts', 'src/http/basic-auth.ts'],
     tests: ['authapi/contract', 'authapi/basic'],
   },
   {

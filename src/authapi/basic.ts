@@ -4,6 +4,7 @@
  * leaks through timing.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { basicCredentials } from '../http/basic-auth.js';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
@@ -12,11 +13,8 @@ export function basicChecker(credentials: string | null): ((header: string | und
   if (credentials === null) return null;
   const expected = digest(credentials);
   return (header) => {
-    // token68 (RFC 7235 §2.1): padding only at the end. Node's decoder stops at the first "=",
-    // so anything after it would otherwise be ignored and `<credentials>=junk` accepted.
-    const m = header === undefined ? null : /^Basic\s+([A-Za-z0-9+/]+=*)\s*$/i.exec(header);
-    const given = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';
+    const given = basicCredentials(header);
     // Always compare, even when the header is missing, so both paths cost the same.
-    return timingSafeEqual(digest(given), expected) && m !== null;
+    return timingSafeEqual(digest(given ?? ''), expected) && given !== null;
   };
 }

@@ -10,6 +10,7 @@
  * §3.1: "parameters sent without a value MUST be treated as if they were omitted"): Dovecot
  * 2.3 sends both empty in the body beside its HTTP Basic credentials.
  */
+import { basicCredentials } from '../../http/basic-auth.js';
 import { ClientCache, type VerifiedClient } from './cache.js';
 import { lookupClient } from './lookup.js';
 import { invalidClient } from '../errors.js';
@@ -28,11 +29,10 @@ export async function authenticateClient(
   let method: 'client_secret_basic' | 'client_secret_post' | 'none';
   let clientId: string | undefined;
   let secret: string | undefined;
-  const basic = authorization === undefined ? null : /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
-  if (authorization !== undefined && basic === null) throw fail('unsupported Authorization scheme');
-  if (basic !== null) {
+  const decoded = basicCredentials(authorization);
+  if (authorization !== undefined && decoded === null) throw fail('unsupported Authorization scheme');
+  if (decoded !== null) {
     if (body['client_secret'] !== undefined) throw fail('two authentication methods at once');
-    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon === -1) throw fail('malformed Basic credentials');
     // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.

@@ -12,6 +12,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IntrospectionCredential } from '../../config/keys.js';
+import { basicCredentials } from '../../http/basic-auth.js';
 import { invalidClient } from '../errors.js';
 import type { OAuthHost } from '../host.js';
 
@@ -21,9 +22,8 @@ const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').dig
 
 /** The presented client_id and secret, or null when the request carries none we can read. */
 function presented(authorization: string | undefined, body: Record<string, string>): { id: string; secret: string | undefined } | null {
-  const basic = authorization === undefined ? null : /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
-  if (basic !== null) {
-    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+  const decoded = basicCredentials(authorization);
+  if (decoded !== null) {
     const colon = decoded.indexOf(':');
     if (colon === -1) return null;
     try {

@@ -156,6 +156,9 @@ test('attack: Basic credentials that are not form-urlencoded, or not Basic, are 
     [rawBasic(`${c.id}:%E0%A4%A`), 'malformed Basic credentials'],
     [`Basic`, 'unsupported Authorization scheme'],
     [`Basic ${creds}!`, 'unsupported Authorization scheme'],
+    // Node's base64 decoder stops at the first "=": text after padding must not be ignored.
+    [`Basic ${creds}=junk`, 'unsupported Authorization scheme'],
+    [`Basic ${creds}==QUJD`, 'unsupported Authorization scheme'],
     [`Basic ${creds} x`, 'unsupported Authorization scheme'],
     [`Basic ${creds.slice(0, 8)}*${creds.slice(8)}`, 'unsupported Authorization scheme'],
     [`Basic${creds}`, 'unsupported Authorization scheme'],

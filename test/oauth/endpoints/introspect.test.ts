@@ -71,6 +71,11 @@ test("a client sees its own tokens only; a resource server sees every token of i
   // client_id and client_secret Dovecot 2.3 adds to the body (RFC 6749 §3.1).
   assert.equal((await ask(issuer, { token: access, client_id: 'dovecot', client_secret: SECRET })).body['active'], true);
   assert.equal((await ask(issuer, { token: access, client_id: '', client_secret: '' }, basic('dovecot', SECRET))).body['active'], true);
+  // Text after the base64 padding is not ignored (Node's decoder stops at the first "="):
+  // the resource server's credentials with junk appended are no credentials at all.
+  const junk = await ask(issuer, { token: access }, `${basic('dovecot', SECRET)}=junk`);
+  assert.equal(junk.status, 401, JSON.stringify(junk.body));
+  assert.equal(junk.body['active'], undefined);
 
   // A token of another host is not this host's resource server's business.
   const elsewhere = await register(s.issuer('other.example'), legacy);
