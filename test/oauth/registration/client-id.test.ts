@@ -146,3 +146,15 @@ test('misuse is a TypeError: bad ttl, now in milliseconds', async () => {
   await assert.rejects(issueClient(metadata, keys, { ttlS: null, now: NOW + 0.5 }), TypeError);
   await assert.rejects(verifyClient('x', keys, { now: Date.now() }), TypeError);
 });
+
+test('now: whole seconds from 0 to 1e11, nothing below or above', async () => {
+  for (const now of [0, 1, 1e11]) {
+    const info = await issueClient(metadata, keys, { ttlS: null, now });
+    assert.equal(info.client_id_issued_at, now);
+    assert.deepEqual(await verifyClient(info.client_id, keys, { now }), metadata);
+  }
+  for (const now of [-1, 1e11 + 1]) {
+    await assert.rejects(issueClient(metadata, keys, { ttlS: null, now }), TypeError, String(now));
+    await assert.rejects(verifyClient('x', keys, { now }), TypeError, String(now));
+  }
+});

@@ -323,3 +323,53 @@ test('client_uri on a loopback host in any spelling is refused; a public name th
 test('refused metadata: exact error and description (RFC 7591 §3.2.2)', () => {
   for (const [label, input, expected] of REFUSED) assert.equal(outcome(input), expected, label);
 });
+
+test('the size limit is inclusive: the largest accepted metadata is exactly the limit', () => {
+  let largest: ReturnType<typeof validateClientMetadata> | undefined;
+  for (let n = 250; n < 400; n++) {
+    const input = web({ redirect_uris: Array.from({ length: 3 }, (_, i) => `https://app.example.com/${i}/${'p'.repeat(i === 2 ? n : 300)}`) });
+    try {
+      largest = validateClientMetadata(input);
+    } catch (err) {
+      assert.equal(outcome(input), meta(`client metadata must not be larger than ${METADATA_LIMITS.totalBytes} bytes once normalized`));
+      break;
+    }
+  }
+  assert.equal(Buffer.byteLength(JSON.stringify(largest)), METADATA_LIMITS.totalBytes);
+});
+
+test('id_token_signed_response_alg: only the one the server signs with, and it is not stored', () => {
+  const m = validateClientMetadata(web({ id_token_signed_response_alg: 'ES256' }));
+  assert.equal('id_token_signed_response_alg' in m, false);
+  assert.equal(outcome(web({ id_token_signed_response_alg: null })), 'ok');
+  for (const alg of ['none', 'HS256', 'es256', 'RS256', 1]) {
+    assert.equal(outcome(web({ id_token_signed_response_alg: alg })), meta('id_token_signed_response_alg must be ES256'), String(alg));
+  }
+});
+
+test('post_logout_redirect_uris: kept and frozen, under the redirect URI rules', () => {
+  const m = validateClientMetadata(web({ post_logout_redirect_uris: ['https://app.example.com/bye', 'https://app.example.com:8443/bye'] }));
+  assert.deepEqual(m.post_logout_redirect_uris, ['https://app.example.com/bye', 'https://app.example.com:8443/bye']);
+  assert.ok(Object.isFrozen(m.post_logout_redirect_uris));
+  assert.equal('post_logout_redirect_uris' in validateClientMetadata(WEB), false);
+  const native = validateClientMetadata(web({ redirect_uris: ['com.example.app:/cb'], post_logout_redirect_uris: ['http://127.0.0.1/bye'] }));
+  assert.deepEqual(native.post_logout_redirect_uris, ['http://127.0.0.1/bye']);
+  const refused: [unknown, string][] = [
+    ['https://app.example.com/bye', redir('post_logout_redirect_uris must be an array of strings')],
+    [['https://app.example.com/a', 'https://app.example.com/a'], redir('post_logout_redirect_uris must not contain duplicates')],
+    [Array.from({ length: 9 }, (_, i) => `https://app.example.com/${i}`), redir('post_logout_redirect_uris must not contain more than 8 items')],
+    [['https://app.example.com/a', ''], redir('post_logout_redirect_uris[1] must not be empty')],
+    [['http://app.example.com/bye'], redir('post_logout_redirect_uris[0] must be an https URI (application_type web)')],
+    [['https://evil.example/bye'], redir('post_logout_redirect_uris[0] must be on the client_uri host')],
+    [['https://app.example.com/bye#x'], redir('post_logout_redirect_uris[0] must not contain a fragment')],
+  ];
+  for (const [uris, expected] of refused) assert.equal(outcome(web({ post_logout_redirect_uris: uris })), expected, JSON.stringify(uris));
+});
+
+test('contacts: each one a bounded, non-empty text', () => {
+  assert.deepEqual(validateClientMetadata(web({ contacts: ['c'.repeat(100)] })).contacts, ['c'.repeat(100)]);
+  assert.equal(outcome(web({ contacts: ['ok@x', 'c'.repeat(101)] })), meta('contacts[1] must not be longer than 100 characters'));
+  assert.equal(outcome(web({ contacts: [' '] })), meta('contacts[0] must not be empty'));
+  assert.equal(outcome(web({ contacts: ['a@x', 'a@x'] })), meta('contacts must not contain duplicates'));
+  assert.equal(outcome(web({ software_id: 's'.repeat(101) })), meta('software_id must not be longer than 100 characters'));
+});
