@@ -74,6 +74,8 @@ test('the payload and the response body are exactly the JSON of the claims and o
     // Metadata that did not come from validation (a copy) gives the same client.
     const info = await issueClient({ ...md }, keys, { ttlS: null, now: NOW });
     assert.equal(clientInformationJson(info), JSON.stringify(info));
+    // Client information that issueClient did not make is still answered, as its JSON.
+    assert.equal(clientInformationJson({ ...info }), JSON.stringify(info));
     assert.deepEqual(await verifyClient(info.client_id, keys, { now: NOW }), md);
   }
 });
