@@ -373,3 +373,27 @@ test('contacts: each one a bounded, non-empty text', () => {
   assert.equal(outcome(web({ contacts: ['a@x', 'a@x'] })), meta('contacts must not contain duplicates'));
   assert.equal(outcome(web({ software_id: 's'.repeat(101) })), meta('software_id must not be longer than 100 characters'));
 });
+
+test('the bounds are inclusive: 8 redirect URIs, 4 contacts, URIs of 512 characters; an empty contact list is dropped', () => {
+  const eight = Array.from({ length: 8 }, (_, i) => `https://app.example.com/${i}`);
+  assert.deepEqual(validateClientMetadata(web({ redirect_uris: eight })).redirect_uris, eight);
+  assert.deepEqual(validateClientMetadata(web({ post_logout_redirect_uris: eight })).post_logout_redirect_uris, eight);
+  const four = ['a@x', 'b@x', 'c@x', 'd@x'];
+  assert.deepEqual(validateClientMetadata(web({ contacts: four })).contacts, four);
+  const uri512 = `https://app.example.com/${'p'.repeat(488)}`;
+  assert.equal(uri512.length, METADATA_LIMITS.uri);
+  assert.equal(validateClientMetadata(web({ client_uri: uri512 })).client_uri, uri512);
+  assert.deepEqual(validateClientMetadata(web({ redirect_uris: [uri512] })).redirect_uris, [uri512]);
+  assert.equal(validateClientMetadata(web({ tos_uri: uri512 })).tos_uri, uri512);
+  assert.equal('contacts' in validateClientMetadata(web({ contacts: [] })), false);
+  assert.deepEqual(validateClientMetadata(web({ scope: 'imap smtp' })).scope, 'imap smtp');
+});
+
+test('every control and bidi character is refused in text, the characters around them are not', () => {
+  for (const c of ['\u0000', '\u001f', '\u007f', '\u0080', '\u0085', '\u009f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069']) {
+    assert.equal(outcome(web({ client_name: `a${c}b` })), meta('client_name must not contain control characters'), c.codePointAt(0)!.toString(16));
+  }
+  for (const c of ['\u00a0', '\u2029', '\u202f', '\u2065', '\u206a', '~']) {
+    assert.equal(outcome(web({ client_name: `a${c}b` })), 'ok', c.codePointAt(0)!.toString(16));
+  }
+});
