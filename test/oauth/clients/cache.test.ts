@@ -118,3 +118,18 @@ test('secretMatches: the right secret only, and never for a public client', asyn
   assert.equal(ClientCache.secretMatches(pub, 'null'), false);
   assert.equal(ClientCache.secretMatches(pub, a.secret!), false);
 });
+
+test('an expired entry is dropped when it is refused: it holds no place in the bound', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  const cache = new ClientCache(keys, 2);
+  const forever = await issue(null);
+  const brief = await issue(60);
+  const later = await issue(null);
+  const cf = await cache.verify(forever.client_id);
+  await cache.verify(brief.client_id);
+  t.mock.timers.tick(61_000);
+  await assertInvalidClient(cache.verify(brief.client_id), 'expired');
+  // Only `forever` is held now: `later` takes the free place and evicts nothing.
+  await cache.verify(later.client_id);
+  assert.equal(await cache.verify(forever.client_id), cf);
+});
