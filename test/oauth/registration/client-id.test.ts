@@ -142,7 +142,11 @@ test('the largest accepted metadata still makes a client_id under 2 KB', async (
 
 test('misuse is a TypeError: bad ttl, now in milliseconds', async () => {
   for (const ttlS of [0, -1, 1.5, Number.NaN, Infinity, undefined, '60']) {
-    await assert.rejects(issueClient(metadata, keys, { ttlS: ttlS as number }), TypeError, String(ttlS));
+    await assert.rejects(
+      issueClient(metadata, keys, { ttlS: ttlS as number }),
+      { name: 'TypeError', message: `options.ttlS must be a positive integer or null, got ${String(ttlS)}` },
+      String(ttlS),
+    );
   }
   await assert.rejects(issueClient(metadata, keys, { ttlS: null, now: Date.now() }), TypeError);
   await assert.rejects(issueClient(metadata, keys, { ttlS: null, now: NOW + 0.5 }), TypeError);
@@ -156,7 +160,7 @@ test('now: whole seconds from 0 to 1e11, nothing below or above', async () => {
     assert.deepEqual(await verifyClient(info.client_id, keys, { now }), metadata);
   }
   for (const now of [-1, 1e11 + 1]) {
-    await assert.rejects(issueClient(metadata, keys, { ttlS: null, now }), TypeError, String(now));
+    await assert.rejects(issueClient(metadata, keys, { ttlS: null, now }), { name: 'TypeError', message: `now must be whole seconds since the epoch, got ${now}` }, String(now));
     await assert.rejects(verifyClient('x', keys, { now }), TypeError, String(now));
   }
 });

@@ -397,3 +397,10 @@ test('every control and bidi character is refused in text, the characters around
     assert.equal(outcome(web({ client_name: `a${c}b` })), 'ok', c.codePointAt(0)!.toString(16));
   }
 });
+
+test('a client without client_uri or redirect URIs (device grant only); explicit empty response_types without the code grant', () => {
+  const device = validateClientMetadata({ client_name: 'TV app', grant_types: [DEVICE] });
+  assert.deepEqual([device.application_type, device.redirect_uris, device.response_types], ['native', [], []]);
+  assert.deepEqual(validateClientMetadata(web({ grant_types: [DEVICE], response_types: [], redirect_uris: undefined })).response_types, []);
+  assert.equal(outcome(web({ response_types: 'code' })), meta('response_types must be an array of strings'));
+});
