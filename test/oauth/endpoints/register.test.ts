@@ -94,7 +94,7 @@ test('over the rate limit: 429 before any metadata is looked at, and not logged 
   assert.equal((await post(WEB_INPUT)).statusCode, 201);
   const res = await post(WEB_INPUT);
   assert.equal(res.statusCode, 429);
-  assert.equal((res.json() as Record<string, unknown>)['error'], 'temporarily_unavailable');
+  assert.deepEqual(res.json(), { error: 'temporarily_unavailable', error_description: 'too many registrations; try again later' });
   assert.ok(Number(res.headers['retry-after']) > 0);
   // Even invalid metadata gets the 429: the limit comes first.
   assert.equal((await post({})).statusCode, 429);

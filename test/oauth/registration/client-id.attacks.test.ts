@@ -234,6 +234,10 @@ test('the logged reason of each refusal', async () => {
   assert.equal(((await assertInvalidClient(verify(unknownKid))) as Error).message, 'no registration key of this host has this kid');
   const shortNonce = handSignHs256({ alg: 'HS256', kid, typ: CLIENT_ID_TYP }, payload({ nonce: 'A'.repeat(21) }), perHost);
   assert.equal(((await assertInvalidClient(verify(shortNonce))) as Error).message, 'client_id has no valid nonce');
+  for (const nonce of [undefined, 12345678901234567890123]) {
+    const bad = handSignHs256({ alg: 'HS256', kid, typ: CLIENT_ID_TYP }, payload({ nonce }), perHost);
+    assert.equal(((await assertInvalidClient(verify(bad))) as Error).message, 'client_id has no valid nonce', String(nonce));
+  }
   for (const id of [42, '']) {
     assert.equal(((await assertInvalidClient(verify(id))) as Error).message, 'client_id is not a string of acceptable length', String(id));
   }
