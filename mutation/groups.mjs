@@ -29,11 +29,13 @@ export const GROUPS = [
       'src/oauth/endpoints/register.ts',
     ],
     tests: [
-      'oauth/registration/client-id',
-      'oauth/registration/client-id.attacks',
-      'oauth/registration/client-secret',
-      'oauth/registration/keys',
       'oauth/registration/metadata',
+      'oauth/registration/keys',
+      'oauth/registration/client-secret',
+      'oauth/registration/client-id',
+      'oauth/clients/cache',
+      'oauth/registration/client-id.attacks',
+      'oauth/endpoints/register',
     ],
   },
   {

@@ -209,3 +209,36 @@ test('not a client_id at all', async () => {
   const { client_id } = await issue();
   await assertInvalidClient(verify(client_id + ' '.repeat(MAX_CLIENT_ID_LENGTH)), 'padded');
 });
+
+test('the length limit is inclusive: a client_id of exactly MAX_CLIENT_ID_LENGTH characters is looked at', async () => {
+  const perHost = designPerHostKey(KEY, HOST);
+  const header = { alg: 'HS256', kid, typ: CLIENT_ID_TYP };
+  // An unknown claim (dropped by validation) pads the payload to the length wanted.
+  const at = (n: number): string => {
+    for (let pad = 0; ; pad++) {
+      const jws = handSignHs256(header, payload({ pad: 'x'.repeat(pad) }), perHost);
+      if (jws.length >= n) return jws;
+    }
+  };
+  const exact = at(MAX_CLIENT_ID_LENGTH);
+  assert.equal(exact.length, MAX_CLIENT_ID_LENGTH);
+  assert.deepEqual(await verify(exact), metadata);
+  // One character more is refused on its length alone, before any parsing.
+  const cause = await assertInvalidClient(verify(`${exact}A`), 'one over');
+  assert.equal((cause as Error).message, 'client_id is not a string of acceptable length');
+});
+
+test('the logged reason of each refusal', async () => {
+  const perHost = designPerHostKey(KEY, HOST);
+  const unknownKid = handSignHs256({ alg: 'HS256', kid: 'AAAAAAAAAAAAAAAA', typ: CLIENT_ID_TYP }, payload(), perHost);
+  assert.equal(((await assertInvalidClient(verify(unknownKid))) as Error).message, 'no registration key of this host has this kid');
+  const shortNonce = handSignHs256({ alg: 'HS256', kid, typ: CLIENT_ID_TYP }, payload({ nonce: 'A'.repeat(21) }), perHost);
+  assert.equal(((await assertInvalidClient(verify(shortNonce))) as Error).message, 'client_id has no valid nonce');
+  for (const nonce of [undefined, 12345678901234567890123]) {
+    const bad = handSignHs256({ alg: 'HS256', kid, typ: CLIENT_ID_TYP }, payload({ nonce }), perHost);
+    assert.equal(((await assertInvalidClient(verify(bad))) as Error).message, 'client_id has no valid nonce', String(nonce));
+  }
+  for (const id of [42, '']) {
+    assert.equal(((await assertInvalidClient(verify(id))) as Error).message, 'client_id is not a string of acceptable length', String(id));
+  }
+});

@@ -74,6 +74,8 @@ test('the payload and the response body are exactly the JSON of the claims and o
     // Metadata that did not come from validation (a copy) gives the same client.
     const info = await issueClient({ ...md }, keys, { ttlS: null, now: NOW });
     assert.equal(clientInformationJson(info), JSON.stringify(info));
+    // Client information that issueClient did not make is still answered, as its JSON.
+    assert.equal(clientInformationJson({ ...info }), JSON.stringify(info));
     assert.deepEqual(await verifyClient(info.client_id, keys, { now: NOW }), md);
   }
 });
@@ -140,9 +142,25 @@ test('the largest accepted metadata still makes a client_id under 2 KB', async (
 
 test('misuse is a TypeError: bad ttl, now in milliseconds', async () => {
   for (const ttlS of [0, -1, 1.5, Number.NaN, Infinity, undefined, '60']) {
-    await assert.rejects(issueClient(metadata, keys, { ttlS: ttlS as number }), TypeError, String(ttlS));
+    await assert.rejects(
+      issueClient(metadata, keys, { ttlS: ttlS as number }),
+      { name: 'TypeError', message: `options.ttlS must be a positive integer or null, got ${String(ttlS)}` },
+      String(ttlS),
+    );
   }
   await assert.rejects(issueClient(metadata, keys, { ttlS: null, now: Date.now() }), TypeError);
   await assert.rejects(issueClient(metadata, keys, { ttlS: null, now: NOW + 0.5 }), TypeError);
   await assert.rejects(verifyClient('x', keys, { now: Date.now() }), TypeError);
+});
+
+test('now: whole seconds from 0 to 1e11, nothing below or above', async () => {
+  for (const now of [0, 1, 1e11]) {
+    const info = await issueClient(metadata, keys, { ttlS: null, now });
+    assert.equal(info.client_id_issued_at, now);
+    assert.deepEqual(await verifyClient(info.client_id, keys, { now }), metadata);
+  }
+  for (const now of [-1, 1e11 + 1]) {
+    await assert.rejects(issueClient(metadata, keys, { ttlS: null, now }), { name: 'TypeError', message: `now must be whole seconds since the epoch, got ${now}` }, String(now));
+    await assert.rejects(verifyClient('x', keys, { now }), TypeError, String(now));
+  }
 });

@@ -74,12 +74,15 @@ test('RegistrationKeys: first signs, every key verifies by its kid, per host', (
 test('RegistrationKeys: a key listed twice is one key', () => {
   const keys = new RegistrationKeys(['same-key-0123456789', 'same-key-0123456789'], 'example.com');
   assert.equal(keys.kids.length, 1);
+  assert.equal(keys.find(keys.signing.kid), keys.signing, 'the first occurrence is kept');
 });
 
 test('misuse is a TypeError', () => {
-  assert.throws(() => new RegistrationKeys([], 'example.com'), TypeError);
-  assert.throws(() => new RegistrationKeys('key' as unknown as string[], 'example.com'), TypeError);
-  assert.throws(() => new RegistrationKeys([''], 'example.com'), TypeError);
-  assert.throws(() => new RegistrationKeys(['k0123456789abcdef'], ''), TypeError);
-  assert.throws(() => perHostKey(1 as unknown as string, 'h'), TypeError);
+  const keysMsg = { name: 'TypeError', message: 'keys must be a non-empty array of registration keys' };
+  assert.throws(() => new RegistrationKeys([], 'example.com'), keysMsg);
+  assert.throws(() => new RegistrationKeys('key' as unknown as string[], 'example.com'), keysMsg);
+  assert.throws(() => new RegistrationKeys([''], 'example.com'), { name: 'TypeError', message: 'registrationKey must be a non-empty string' });
+  assert.throws(() => new RegistrationKeys(['k0123456789abcdef'], ''), { name: 'TypeError', message: 'host must be a non-empty string' });
+  assert.throws(() => perHostKey(1 as unknown as string, 'h'), { name: 'TypeError', message: 'registrationKey must be a non-empty string' });
+  assert.throws(() => perHostKey('k0123456789abcdef', 1 as unknown as string), { name: 'TypeError', message: 'host must be a non-empty string' });
 });

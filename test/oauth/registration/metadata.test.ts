@@ -323,3 +323,84 @@ test('client_uri on a loopback host in any spelling is refused; a public name th
 test('refused metadata: exact error and description (RFC 7591 §3.2.2)', () => {
   for (const [label, input, expected] of REFUSED) assert.equal(outcome(input), expected, label);
 });
+
+test('the size limit is inclusive: the largest accepted metadata is exactly the limit', () => {
+  let largest: ReturnType<typeof validateClientMetadata> | undefined;
+  for (let n = 250; n < 400; n++) {
+    const input = web({ redirect_uris: Array.from({ length: 3 }, (_, i) => `https://app.example.com/${i}/${'p'.repeat(i === 2 ? n : 300)}`) });
+    try {
+      largest = validateClientMetadata(input);
+    } catch (err) {
+      assert.equal(outcome(input), meta(`client metadata must not be larger than ${METADATA_LIMITS.totalBytes} bytes once normalized`));
+      break;
+    }
+  }
+  assert.equal(Buffer.byteLength(JSON.stringify(largest)), METADATA_LIMITS.totalBytes);
+});
+
+test('id_token_signed_response_alg: only the one the server signs with, and it is not stored', () => {
+  const m = validateClientMetadata(web({ id_token_signed_response_alg: 'ES256' }));
+  assert.equal('id_token_signed_response_alg' in m, false);
+  assert.equal(outcome(web({ id_token_signed_response_alg: null })), 'ok');
+  for (const alg of ['none', 'HS256', 'es256', 'RS256', 1]) {
+    assert.equal(outcome(web({ id_token_signed_response_alg: alg })), meta('id_token_signed_response_alg must be ES256'), String(alg));
+  }
+});
+
+test('post_logout_redirect_uris: kept and frozen, under the redirect URI rules', () => {
+  const m = validateClientMetadata(web({ post_logout_redirect_uris: ['https://app.example.com/bye', 'https://app.example.com:8443/bye'] }));
+  assert.deepEqual(m.post_logout_redirect_uris, ['https://app.example.com/bye', 'https://app.example.com:8443/bye']);
+  assert.ok(Object.isFrozen(m.post_logout_redirect_uris));
+  assert.equal('post_logout_redirect_uris' in validateClientMetadata(WEB), false);
+  const native = validateClientMetadata(web({ redirect_uris: ['com.example.app:/cb'], post_logout_redirect_uris: ['http://127.0.0.1/bye'] }));
+  assert.deepEqual(native.post_logout_redirect_uris, ['http://127.0.0.1/bye']);
+  const refused: [unknown, string][] = [
+    ['https://app.example.com/bye', redir('post_logout_redirect_uris must be an array of strings')],
+    [['https://app.example.com/a', 'https://app.example.com/a'], redir('post_logout_redirect_uris must not contain duplicates')],
+    [Array.from({ length: 9 }, (_, i) => `https://app.example.com/${i}`), redir('post_logout_redirect_uris must not contain more than 8 items')],
+    [['https://app.example.com/a', ''], redir('post_logout_redirect_uris[1] must not be empty')],
+    [['http://app.example.com/bye'], redir('post_logout_redirect_uris[0] must be an https URI (application_type web)')],
+    [['https://evil.example/bye'], redir('post_logout_redirect_uris[0] must be on the client_uri host')],
+    [['https://app.example.com/bye#x'], redir('post_logout_redirect_uris[0] must not contain a fragment')],
+  ];
+  for (const [uris, expected] of refused) assert.equal(outcome(web({ post_logout_redirect_uris: uris })), expected, JSON.stringify(uris));
+});
+
+test('contacts: each one a bounded, non-empty text', () => {
+  assert.deepEqual(validateClientMetadata(web({ contacts: ['c'.repeat(100)] })).contacts, ['c'.repeat(100)]);
+  assert.equal(outcome(web({ contacts: ['ok@x', 'c'.repeat(101)] })), meta('contacts[1] must not be longer than 100 characters'));
+  assert.equal(outcome(web({ contacts: [' '] })), meta('contacts[0] must not be empty'));
+  assert.equal(outcome(web({ contacts: ['a@x', 'a@x'] })), meta('contacts must not contain duplicates'));
+  assert.equal(outcome(web({ software_id: 's'.repeat(101) })), meta('software_id must not be longer than 100 characters'));
+});
+
+test('the bounds are inclusive: 8 redirect URIs, 4 contacts, URIs of 512 characters; an empty contact list is dropped', () => {
+  const eight = Array.from({ length: 8 }, (_, i) => `https://app.example.com/${i}`);
+  assert.deepEqual(validateClientMetadata(web({ redirect_uris: eight })).redirect_uris, eight);
+  assert.deepEqual(validateClientMetadata(web({ post_logout_redirect_uris: eight })).post_logout_redirect_uris, eight);
+  const four = ['a@x', 'b@x', 'c@x', 'd@x'];
+  assert.deepEqual(validateClientMetadata(web({ contacts: four })).contacts, four);
+  const uri512 = `https://app.example.com/${'p'.repeat(488)}`;
+  assert.equal(uri512.length, METADATA_LIMITS.uri);
+  assert.equal(validateClientMetadata(web({ client_uri: uri512 })).client_uri, uri512);
+  assert.deepEqual(validateClientMetadata(web({ redirect_uris: [uri512] })).redirect_uris, [uri512]);
+  assert.equal(validateClientMetadata(web({ tos_uri: uri512 })).tos_uri, uri512);
+  assert.equal('contacts' in validateClientMetadata(web({ contacts: [] })), false);
+  assert.deepEqual(validateClientMetadata(web({ scope: 'imap smtp' })).scope, 'imap smtp');
+});
+
+test('every control and bidi character is refused in text, the characters around them are not', () => {
+  for (const c of ['\u0000', '\u001f', '\u007f', '\u0080', '\u0085', '\u009f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069']) {
+    assert.equal(outcome(web({ client_name: `a${c}b` })), meta('client_name must not contain control characters'), c.codePointAt(0)!.toString(16));
+  }
+  for (const c of ['\u00a0', '\u2029', '\u202f', '\u2065', '\u206a', '~']) {
+    assert.equal(outcome(web({ client_name: `a${c}b` })), 'ok', c.codePointAt(0)!.toString(16));
+  }
+});
+
+test('a client without client_uri or redirect URIs (device grant only); explicit empty response_types without the code grant', () => {
+  const device = validateClientMetadata({ client_name: 'TV app', grant_types: [DEVICE] });
+  assert.deepEqual([device.application_type, device.redirect_uris, device.response_types], ['native', [], []]);
+  assert.deepEqual(validateClientMetadata(web({ grant_types: [DEVICE], response_types: [], redirect_uris: undefined })).response_types, []);
+  assert.equal(outcome(web({ response_types: 'code' })), meta('response_types must be an array of strings'));
+});
