@@ -33,6 +33,16 @@ const authOf = (c: Registered) => basic(c.client_id!, c.client_secret!);
 /** The reasons the server logged for refused token requests (never sent to the client). */
 const refusals = (s: OAuthServer): unknown[] => s.log.entries.filter((e) => e.msg === 'OAuth request refused').map((e) => e.obj['cause']);
 
+/** A registered client's Basic credentials and the tokens of its first redeemed code (asserted issued). */
+async function redeemedClient(issuer: string): Promise<{ auth: string; body: Record<string, unknown> }> {
+  const client = await register(issuer);
+  const auth = authOf(client);
+  const { code, verifier } = await codeFor(issuer, client);
+  const issued = await token(issuer, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }, auth);
+  assert.equal(issued.status, 200, JSON.stringify(issued.body));
+  return { auth, body: issued.body };
+}
+
 /** Date.now() under the test's control from here on; timers stay real. */
 function controlClock(t: TestContext): void {
   t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
@@ -319,12 +329,8 @@ test('attack: a code sent twice at once is redeemed once; the other is a replay,
 test('attack: a refresh token sent twice at once is rotated once; the other is a reuse, and the grant is revoked', async (t) => {
   const s = await startOAuth(t);
   const issuer = s.issuer();
-  const client = await register(issuer);
-  const auth = authOf(client);
-  const { code, verifier } = await codeFor(issuer, client);
-  const issued = await token(issuer, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }, auth);
-  assert.equal(issued.status, 200, JSON.stringify(issued.body));
-  const form = { grant_type: 'refresh_token', refresh_token: issued.body['refresh_token'] as string };
+  const { auth, body: issued } = await redeemedClient(issuer);
+  const form = { grant_type: 'refresh_token', refresh_token: issued['refresh_token'] as string };
   const [a, b] = await sentTogether(issuer, [tokenRequest(form, auth), tokenRequest(form, auth)]);
   assert.deepEqual([a!.status, b!.status], [200, 400], JSON.stringify([a, b]));
   assert.equal(b!.body['error'], 'invalid_grant');
@@ -337,12 +343,8 @@ test('attack: a refresh token sent twice at once is rotated once; the other is a
 test('attack: a refresh whose token is revoked after its checks, before its rotation, is refused as revoked and issues nothing', async (t) => {
   const s = await startOAuth(t);
   const issuer = s.issuer();
-  const client = await register(issuer);
-  const auth = authOf(client);
-  const { code, verifier } = await codeFor(issuer, client);
-  const issued = await token(issuer, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }, auth);
-  assert.equal(issued.status, 200, JSON.stringify(issued.body));
-  const refresh = issued.body['refresh_token'] as string;
+  const { auth, body: issued } = await redeemedClient(issuer);
+  const refresh = issued['refresh_token'] as string;
   const [res, revoked] = await sentTogether(issuer, [
     tokenRequest({ grant_type: 'refresh_token', refresh_token: refresh }, auth),
     { path: 'oauth2/revoke', form: { token: refresh }, headers: { authorization: auth } },
