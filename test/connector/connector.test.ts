@@ -89,7 +89,8 @@ class Worker {
     });
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.child.stdin!.on('error', () => {});
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': the exit can be seen before the last of stderr has been read.
+    this.exited = new Promise((resolve) => this.child.once('close', (code) => resolve(code)));
   }
 
   /** Sends one query and reads its 4-byte answer (a generous bound: never a timing claim). */
