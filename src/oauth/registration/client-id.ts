@@ -11,7 +11,10 @@
  *   for a client_id;
  * - exp, when present (RFC 7519 §4.1.4), with no clock tolerance;
  * - the payload passes today's metadata validation again, so tightened rules apply to clients
- *   registered before they changed.
+ *   registered before they changed;
+ * - the canonical encoding (RFC 7515 §2 base64url without padding, RFC 4648 §3.5 pad bits
+ *   zero): jose's decoder also accepts trailing padding, whitespace and nonzero pad bits, so
+ *   without this one client would verify under several strings, each its own cache entry.
  * Every failure is the same invalid_client with a fixed description; the reason is in `cause`.
  */
 import { createHmac } from 'node:crypto';
@@ -120,6 +123,9 @@ export async function verifyClient(
   if (typeof clientId !== 'string' || clientId === '' || clientId.length > MAX_CLIENT_ID_LENGTH) {
     throw invalidClient(INVALID, new Error('client_id is not a string of acceptable length'));
   }
+  if (!isCanonicalCompact(clientId)) {
+    throw invalidClient(INVALID, new Error('client_id is not in canonical compact serialization'));
+  }
   try {
     const { payload } = await jwtVerify(
       clientId,
@@ -142,6 +148,21 @@ export async function verifyClient(
   } catch (err) {
     throw invalidClient(INVALID, err);
   }
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * True when `token` is three base64url parts (RFC 7515 §7.1) each of which is the one encoding
+ * of its bytes: only the alphabet, no padding, and a last character whose unused bits are zero
+ * (the decoder ignores them; re-encoding the decoded bytes gives the canonical string back).
+ */
+function isCanonicalCompact(token: string): boolean {
+  const parts = token.split('.');
+  return (
+    parts.length === 3 &&
+    parts.every((part) => BASE64URL.test(part) && Buffer.from(part, 'base64url').toString('base64url') === part)
+  );
 }
 
 /** `now` in whole seconds, refusing what looks like milliseconds. */

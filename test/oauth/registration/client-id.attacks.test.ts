@@ -60,6 +60,41 @@ test('tampered signature and header', async () => {
   await assertInvalidClient(verify(`${b64json({ alg: 'HS256', kid, typ: 'JWT' })}.${p}.${s}`), 'header swapped');
 });
 
+/** The other spellings of a base64url part that decode to the same bytes (pad bits set). */
+function sameBytesTwins(part: string): string[] {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const bytes = Buffer.from(part, 'base64url');
+  return [...alphabet]
+    .map((c) => part.slice(0, -1) + c)
+    .filter((twin) => twin !== part && Buffer.from(twin, 'base64url').equals(bytes));
+}
+
+test('one client, one spelling: padding, whitespace and nonzero pad bits are refused (RFC 4648 §3.5)', async () => {
+  const { client_id } = await issue();
+  const [h, p, s] = client_id.split('.') as [string, string, string];
+  // A 32-byte HMAC is 43 characters: the last one carries 2 unused bits, so 3 twins exist.
+  const sigTwins = sameBytesTwins(s);
+  assert.equal(sigTwins.length, 3);
+  const variants: [string, string][] = [
+    ...sigTwins.map((t): [string, string] => [`${h}.${p}.${t}`, `signature pad bits ${t.at(-1)}`]),
+    ...sameBytesTwins(p).map((t): [string, string] => [`${h}.${t}.${s}`, `payload pad bits ${t.at(-1)}`]),
+    ...sameBytesTwins(h).map((t): [string, string] => [`${t}.${p}.${s}`, `header pad bits ${t.at(-1)}`]),
+    [`${client_id}=`, 'signature padded'],
+    [`${client_id}==`, 'signature padded twice'],
+    [`${client_id} `, 'trailing space'],
+    [`${client_id}\n`, 'trailing newline'],
+    [`${client_id}\t`, 'trailing tab'],
+    [`${h}.${p}.${s.slice(0, 20)} ${s.slice(20)}`, 'space inside the signature'],
+    [`${client_id}.`, 'a fourth, empty part'],
+  ];
+  for (const [id, what] of variants) {
+    const cause = await assertInvalidClient(verify(id), what);
+    assert.equal((cause as Error).message, 'client_id is not in canonical compact serialization', what);
+  }
+  // Control, in the same test: the issued spelling itself still verifies.
+  assert.deepEqual(await verify(client_id), metadata);
+});
+
 test('truncated tokens', async () => {
   const { client_id } = await issue();
   const [h, p] = client_id.split('.');
