@@ -102,6 +102,11 @@ export interface GatehouseConfig {
   readonly hosts: ReadonlyMap<string, HostConfig>;
 }
 
+/** The names of the hosts that serve OAuth: those with an `oauth2_issuer`. */
+export function oauthHostNames(config: GatehouseConfig): string[] {
+  return [...config.hosts].filter(([, h]) => h.oauth2.issuer !== null).map(([name]) => name);
+}
+
 /** The settings that apply to `host`. */
 export function hostConfig(config: GatehouseConfig, host: string): HostConfig {
   return config.hosts.get(host) ?? config.defaults;

@@ -6,7 +6,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { IntrospectionCredential } from '../config/keys.js';
-import type { GatehouseConfig, HostConfig } from '../config/types.js';
+import { hostConfig, oauthHostNames, type GatehouseConfig, type HostConfig } from '../config/types.js';
 import { ClientCache } from './clients/cache.js';
 import { RegistrationKeys } from './registration/keys.js';
 
@@ -87,5 +87,5 @@ export class OAuthHost {
 
 /** The hosts with OAuth configured (an `oauth2_issuer`). */
 export function oauthHosts(config: GatehouseConfig): OAuthHost[] {
-  return [...config.hosts].filter(([, h]) => h.oauth2.issuer !== null).map(([name, h]) => new OAuthHost(name, h));
+  return oauthHostNames(config).map((name) => new OAuthHost(name, hostConfig(config, name)));
 }

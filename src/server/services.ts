@@ -6,7 +6,7 @@
  * grants" holds the same whichever program answers.
  */
 import { Accounts } from '../accounts/accounts.js';
-import type { GatehouseConfig } from '../config/types.js';
+import { oauthHostNames, type GatehouseConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { OAuthHost } from '../oauth/host.js';
 import { accountLifecycle } from '../oauth/lifecycle.js';
@@ -55,7 +55,7 @@ export function wireAccounts(config: GatehouseConfig, log: Logger, hosts: readon
 /** Builds the shared services of a configuration; the caller closes them. */
 export async function buildServices(config: GatehouseConfig, log: Logger): Promise<Services> {
   // The OAuth code (and jose) is loaded only when a host serves OAuth (an `oauth2_issuer`).
-  const hosts = [...config.hosts.values()].some((h) => h.oauth2.issuer !== null) ? (await import('../oauth/host.js')).oauthHosts(config) : [];
+  const hosts = oauthHostNames(config).length > 0 ? (await import('../oauth/host.js')).oauthHosts(config) : [];
   const store = needsStore(config, hosts) ? await openConfiguredStore(config) : undefined;
   const accounts = wireAccounts(config, log, hosts, store);
   return {
