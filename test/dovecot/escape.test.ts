@@ -93,6 +93,10 @@ test('PLAIN: invalid UTF-8 in any one of the three fields is a FAIL', () => {
   assert.deepEqual(plain().start(Buffer.from('\0\0')), { kind: 'credentials', username: '', password: '' });
   assert.deepEqual(plain().start(Buffer.from('bob\0bob\0')), { kind: 'credentials', username: 'bob', password: '' });
   assert.deepEqual(plain().start(Buffer.from('Bob\0bob\0pw')), { kind: 'fail', reason: 'Authorization identity differs from the login' });
+  // The NULs at every position: a one-byte authzid and login, a one-byte message part.
+  assert.deepEqual(plain().start(Buffer.from('a\0a\0pw')), { kind: 'credentials', username: 'a', password: 'pw' });
+  assert.deepEqual(plain().start(Buffer.from('\0a\0p')), { kind: 'credentials', username: 'a', password: 'p' });
+  assert.deepEqual(plain().start(Buffer.from('b\0a\0p')), { kind: 'fail', reason: 'Authorization identity differs from the login' });
 });
 
 test('LOGIN: invalid UTF-8 in the username or the password is a FAIL', () => {
