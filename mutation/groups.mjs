@@ -88,7 +88,7 @@ export const GROUPS = [
   {
     name: 'dovecot',
     mutate: ['src/dovecot/*.ts'],
-    tests: ['dovecot/escape', 'dovecot/server'],
+    tests: ['dovecot/connection', 'dovecot/escape', 'dovecot/authenticator', 'dovecot/identity', 'dovecot/server'],
   },
   {
     name: 'authapi',

@@ -76,7 +76,7 @@ export class DovecotConnection {
       this.#lines.push(chunk, (line) => this.#onLine(line.toString('utf8')));
     } catch {
       this.#o.logger.warn({ cuid: this.#o.cuid }, 'dovecot client sent an overlong line; closing');
-      this.#socket.destroy();
+      this.#end();
     }
   }
 
@@ -88,7 +88,7 @@ export class DovecotConnection {
       if (cmd === 'VERSION') {
         if (args[1] !== '1') {
           this.#o.logger.warn({ version: args[1] }, 'dovecot client speaks another major version; closing');
-          this.#socket.destroy();
+          this.#end();
         }
         return;
       }
@@ -100,7 +100,7 @@ export class DovecotConnection {
       this.#handshaken = cmd === 'AUTH';
       if (!this.#handshaken) {
         this.#o.logger.warn({ cmd: cmd?.slice(0, 20) }, 'dovecot client sent an unexpected handshake line; closing');
-        this.#socket.destroy();
+        this.#end();
         return;
       }
     }
@@ -125,7 +125,7 @@ export class DovecotConnection {
     const mechName = args[2];
     if (id === undefined || !/^\d{1,10}$/.test(id) || mechName === undefined) {
       this.#o.logger.warn({}, 'malformed AUTH; closing');
-      this.#socket.destroy();
+      this.#end();
       return;
     }
     if (this.#requests.has(id)) {
@@ -168,7 +168,7 @@ export class DovecotConnection {
     if (id === undefined || req === undefined || req.checking) {
       // A CONT for no request (or one being checked) cannot be answered in step.
       this.#o.logger.warn({ id }, 'CONT for no waiting request; closing');
-      this.#socket.destroy();
+      this.#end();
       return;
     }
     const data = args[2] ?? '';
@@ -216,6 +216,16 @@ export class DovecotConnection {
 
   #send(text: string): void {
     if (!this.#closed && this.#socket.writable) this.#socket.write(text);
+  }
+
+  /**
+   * Close on a protocol error. Lines that came in the same read as the one that closed are
+   * still in the decoder's loop: they are ignored from here on (`#onLine`), so a request a
+   * client pipelined after a refused handshake or a malformed command is never checked.
+   */
+  #end(): void {
+    this.#close();
+    this.#socket.destroy();
   }
 
   #close(): void {
