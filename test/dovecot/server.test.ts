@@ -1,6 +1,6 @@
 /** The Dovecot auth service against a real auth script, driven over real sockets. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -93,20 +93,24 @@ test('PLAIN without an initial response and LOGIN use CONT round trips', async (
 });
 
 test('interleaved requests on one connection are answered by id, in completion order', async (t) => {
-  const s = await start('slow.mjs', 'external_auth_processes = 3', { FIXTURE_DELAY_MS: '0' });
+  // The script answers a `gate-NAME` password once the file NAME exists: the test, not the
+  // machine's speed, decides which check completes first.
+  const gates = mkdtempSync(join(tmpdir(), 'gh-dovecot-gates-'));
+  t.after(() => rmSync(gates, { recursive: true, force: true }));
+  const s = await start('slow.mjs', 'external_auth_processes = 3', { FIXTURE_DELAY_MS: '0', FIXTURE_GATE_DIR: gates });
   t.after(() => s.stop());
   const c = await DovecotClient.open({ port: s.port });
   t.after(() => c.close());
   const resp = (u: string, p: string) => b64(`\0${u}\0${p}`);
-  c.send(`AUTH\t10\tPLAIN\tservice=smtp\tresp=${resp('slowuser', 'delay-400')}`);
+  c.send(`AUTH\t10\tPLAIN\tservice=smtp\tresp=${resp('slowuser', 'gate-first')}`);
   c.send(`AUTH\t11\tPLAIN\tservice=smtp\tresp=${resp('quick', 'wrong')}`);
-  c.send(`AUTH\t12\tPLAIN\tservice=smtp\tresp=${resp('medium', 'delay-100')}`);
-  const replies = [await c.line(), await c.line(), await c.line()];
-  assert.deepEqual(replies, [
-    'FAIL\t11\tuser=quick\treason=Authentication failed',
-    'OK\t12\tuser=medium',
-    'OK\t10\tuser=slowuser',
-  ]);
+  c.send(`AUTH\t12\tPLAIN\tservice=smtp\tresp=${resp('medium', 'gate-second')}`);
+  // Only request 11 can complete while both gates are shut.
+  assert.equal(await c.line(), 'FAIL\t11\tuser=quick\treason=Authentication failed');
+  writeFileSync(join(gates, 'second'), '');
+  assert.equal(await c.line(), 'OK\t12\tuser=medium');
+  writeFileSync(join(gates, 'first'), '');
+  assert.equal(await c.line(), 'OK\t10\tuser=slowuser');
 });
 
 test('engine errors are temporary failures, never OK', async (t) => {
