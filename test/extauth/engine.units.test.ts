@@ -294,6 +294,20 @@ test('thousands of jobs, most of them giving up while waiting: the rest are serv
   assert.equal(q.size, 0);
 });
 
+test('a queue compacted after most of its jobs gave up keeps the rest, in order', () => {
+  // Nine in ten give up while waiting (a burst of aborts): the queue drops them from its array
+  // once they make up most of it, and must keep every job still waiting.
+  const q = new JobQueue();
+  const jobs = Array.from({ length: 3000 }, () => job());
+  for (const j of jobs) q.push(j.job);
+  assert.equal(q.shift(), jobs[0]!.job);
+  for (let i = 1; i < jobs.length; i++) if (i % 10 !== 0) jobs[i]!.job.fail(new ExtauthError('ERR_EXTAUTH_ABORTED'));
+  assert.equal(q.size, 299);
+  const rest: Job[] = [];
+  for (let s = q.shift(); s !== undefined; s = q.shift()) rest.push(s);
+  assert.deepEqual(rest, jobs.filter((_, i) => i > 0 && i % 10 === 0).map((j) => j.job));
+});
+
 test('a long queue served one by one keeps its order and its count', () => {
   const q = new JobQueue();
   const jobs = Array.from({ length: 3000 }, () => job());
