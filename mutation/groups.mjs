@@ -78,7 +78,7 @@ export const GROUPS = [
   {
     name: 'extauth-engine',
     mutate: ['src/extauth/process.ts', 'src/extauth/pool.ts', 'src/extauth/engine.ts', 'src/extauth/job.ts', 'src/extauth/queue.ts', 'src/extauth/stderr.ts'],
-    tests: ['extauth/engine.attacks', 'extauth/engine.deadline', 'extauth/engine.lifecycle'],
+    tests: ['extauth/engine.units', 'extauth/engine.process', 'extauth/engine.pool', 'extauth/engine.facade', 'extauth/engine.attacks', 'extauth/engine.deadline', 'extauth/engine.lifecycle'],
   },
   {
     name: 'bridge',
