@@ -5,7 +5,7 @@
  * fails, the process is retired and reaped, and never a yes the script did not give.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
@@ -22,6 +22,8 @@ describe('auth process', { concurrency: true }, () => {
   interface Watched {
     proc: AuthProcess;
     release(): void;
+    /** The file whose existence releases the script's held answers. */
+    releaseFile: string;
     log: MemoryLogger;
     idle: number;
     gone: ProcessEnd[];
@@ -31,7 +33,7 @@ describe('auth process', { concurrency: true }, () => {
   function startProcess(t: TestContext, options: Partial<ProcessOptions> & { env?: NodeJS.ProcessEnv } = {}): Watched {
     const log = new MemoryLogger();
     const { FIXTURE_RELEASE, release } = holdEnv();
-    const w = { log, release, idle: 0, gone: [], closed: 0 } as unknown as Watched;
+    const w = { log, release, releaseFile: FIXTURE_RELEASE, idle: 0, gone: [], closed: 0 } as unknown as Watched;
     w.proc = new AuthProcess(
       {
         argv: SCRIPT,
@@ -100,7 +102,16 @@ describe('auth process', { concurrency: true }, () => {
     assert.equal(w.proc.state, 'ready');
     assert.equal(w.idle, 2);
     assert.equal(await run(w, 'wrong'), false);
-    assert.equal(await run(w, 'split'), true, 'a reply in two writes is assembled');
+    // A reply in two writes: the first byte is in the pipe before the test lets one more turn
+    // of the event loop (and so one poll of I/O) pass, so the process reads it alone, whatever
+    // the machine's speed; the rest is written only once released.
+    const split = query('split');
+    w.proc.execute(split.job);
+    assert.ok(await waitFor(() => existsSync(`${w.releaseFile}.half`)), 'the first part is written');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(w.proc.state, 'busy', 'the first part alone answers nothing');
+    w.release();
+    assert.equal(await within(split.result), true, 'a reply in two writes is assembled');
     assert.equal(w.idle, 4);
     assert.deepEqual(w.gone, []);
   });
