@@ -57,6 +57,8 @@ test('input that cannot be sent counts as a failed guess; a script that dies cou
   assert.equal(await outcome(accounts.query(auth('alice', 'y\n'), from)), 'ERR_EXTAUTH_INVALID_INPUT');
   assert.equal(await outcome(accounts.query(auth('alice', 'a1'), from)), 'ERR_AUTH_THROTTLED');
   assert.ok(!s.asked().some((q) => q.startsWith('auth:alice:localhost:x') || q.startsWith('auth:alice:localhost:y')));
+  // The address is throttled for password checks only: a lookup from it is still answered.
+  assert.equal(await accounts.query({ command: 'isuser', user: 'alice', host: HOST }, from), true);
   // An unsendable name of a command that checks no password counts nothing.
   const other = { address: '127.0.0.5' };
   for (let i = 0; i < 3; i++) assert.equal(await outcome(accounts.query({ command: 'isuser', user: 'a\nb', host: HOST }, other)), 'ERR_EXTAUTH_INVALID_INPUT');
@@ -142,4 +144,13 @@ test('the positive cache never answers for a password changed through the servic
   assert.equal(await accounts.query({ command: 'setpass', user: 'alice', host: HOST, password: 'a2' }), true);
   assert.equal(await accounts.query(auth('alice', 'a1')), false);
   assert.equal(await accounts.query(auth('alice', 'a2')), true);
+});
+
+test('a caller that stopped waiting gets no answer: its signal and deadline reach the script’s queue', async (t) => {
+  const { accounts, s } = await service(t, { [HOST]: { alice: 'a1' } });
+  assert.equal(await outcome(accounts.query(auth('alice', 'a1'), { signal: AbortSignal.abort() })), 'ERR_EXTAUTH_ABORTED');
+  assert.equal(await outcome(accounts.query(auth('alice', 'a1'), { deadline: performance.now() - 1 })), 'ERR_EXTAUTH_DEADLINE');
+  assert.deepEqual(s.asked(), [], 'neither was sent');
+  // A caller still waiting gets its answer.
+  assert.equal(await accounts.query(auth('alice', 'a1'), { signal: new AbortController().signal, deadline: performance.now() + 60_000 }), true);
 });
