@@ -11,7 +11,8 @@ import { Accounts } from '../../src/accounts/accounts.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { openPostgresStore } from '../../src/storage/postgres.js';
 import { auth, closeAll, HOST, script } from '../helpers/accounts.js';
-import { outcome } from '../helpers/engine.js';
+import { childPids } from '../helpers/cleanup.js';
+import { outcome, waitFor } from '../helpers/engine.js';
 import { createTestSchema } from '../helpers/postgres.js';
 
 test('hosts: their own scripts and commands; a host without a script or a command the script lacks is an error, never asked', async (t) => {
@@ -183,4 +184,28 @@ test('a query let through while a reload removed its host’s script is refused 
   assert.equal(await asked, 'ERR_AUTH_NOT_CONFIGURED');
   assert.deepEqual(await reload, { engines: 0, processes: 0, retired: 1 });
   assert.equal(s.asked().length, 1);
+});
+
+test('reload: one at a time, none once closed; a script that cannot start changes nothing; closing meanwhile ends the pools being started', async (t) => {
+  const s = script(t, { [HOST]: { alice: 'a1' } });
+  const config = parseConfigText(s.command);
+  const accounts = new Accounts(config);
+  t.after(() => closeAll(accounts));
+  const first = accounts.reload(parseConfigText(s.command), { settleMs: 100, readyTimeoutMs: 30_000 });
+  assert.equal(await outcome(accounts.reload(parseConfigText(s.command)).then(() => true)), 'ERR_RELOAD_BUSY');
+  assert.deepEqual(await first, { engines: 1, processes: 1, retired: 1 });
+  const serving = accounts.config;
+  // Done, so another may run: one whose script cannot even be started is refused, and the
+  // configuration in force stays.
+  const missing = parseConfigText('external_auth_command = ["/nonexistent/auth-script"]');
+  assert.equal(await outcome(accounts.reload(missing, { readyTimeoutMs: 1000, settleMs: 100 }).then(() => true)), 'ERR_RELOAD_NOT_READY');
+  assert.equal(accounts.config, serving);
+  assert.equal(await accounts.query(auth('alice', 'a1')), true);
+  // A reload whose pool would take ten minutes to settle: closing meanwhile ends it at once.
+  const before = childPids(process.pid).length;
+  const slow = outcome(accounts.reload(parseConfigText(s.command), { settleMs: 600_000, readyTimeoutMs: 600_000 }).then(() => true));
+  assert.ok(await waitFor(() => childPids(process.pid).length > before), 'the new pool started its process');
+  await accounts.close();
+  assert.equal(await slow, 'ERR_RELOAD_CLOSED');
+  assert.equal(await outcome(accounts.reload(config).then(() => true)), 'ERR_RELOAD_CLOSED');
 });
