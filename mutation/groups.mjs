@@ -103,6 +103,6 @@ export const GROUPS = [
   {
     name: 'accounts',
     mutate: ['src/accounts/accounts.ts', 'src/accounts/lifecycle.ts'],
-    tests: ['accounts/throttle', 'accounts/reload', 'oauth/lifecycle'],
+    tests: ['accounts/query', 'accounts/changes', 'accounts/hosts', 'accounts/throttle', 'accounts/reload', 'oauth/lifecycle'],
   },
 ];

@@ -100,6 +100,21 @@ test('reload: a new script that dies after starting is not swapped in; the old o
   assert.equal(accounts.config.defaults.extauth.command![1], good);
 });
 
+test('reload with the default timings: a script that dies soon after starting is not swapped in', async (t) => {
+  const good = scriptFile(scriptSource('one', 0));
+  const accounts = new Accounts(configFor(good));
+  t.after(() => accounts.close());
+  // Dies once it has run a moment, like a script that cannot open its database: within the
+  // default settling second, and again at every restart until the default 10 s are over.
+  const dies = scriptFile('setTimeout(() => process.exit(3), 50); process.stdin.resume();');
+  const err = await accounts.reload(configFor(dies)).catch((e: unknown) => e);
+  assert.ok(err instanceof ReloadError);
+  assert.equal(err.code, 'ERR_RELOAD_NOT_READY');
+  assert.match(err.message, /^the new auth script processes did not start and settle in time: [1-9]\d* start-up failures$/);
+  assert.equal(await accounts.query(query('one')), true, 'the old script still answers');
+  assert.equal(accounts.config.defaults.extauth.command![1], good);
+});
+
 test('reload: a script that cannot be started at all is refused too', async (t) => {
   const accounts = new Accounts(configFor(scriptFile(scriptSource('one', 0))));
   t.after(() => accounts.close());
