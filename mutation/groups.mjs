@@ -62,6 +62,7 @@ export const GROUPS = [
     ],
     tests: [
       'oauth/endpoints/authorization.attacks',
+      'oauth/endpoints/tokens.attacks',
       'oauth/endpoints/flow',
       'oauth/endpoints/redirect-trust',
       'oauth/endpoints/revoke',
