@@ -26,18 +26,18 @@ export interface Server {
   host: OAuthHost;
 }
 
-export async function start(t: TestContext, extra = '', opts: { passwordGrant?: boolean; script?: string } = {}): Promise<Server> {
+export async function start(t: TestContext, extra = '', opts: { passwordGrant?: boolean; script?: string; keys?: string[]; issuerOrigin?: string } = {}): Promise<Server> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture(opts.script ?? 'fast.mjs'))}]
-oauth2_registration_key = "${REGISTRATION_KEY}"
+oauth2_registration_key = ${JSON.stringify(opts.keys ?? REGISTRATION_KEY)}
 auth_failure_limit_address = 0
 oauth2_password_grant = ${opts.passwordGrant ?? true}
 oauth2_introspection_credentials = ["dovecot:${RS_SECRET}:imap", "anyscope:${RS_SECRET}x"]
 oauth2_jwt_resources = ["${RESOURCE}"]
 ${extra}
 [hosts."localhost"]
-oauth2_issuer = "${origin}/localhost"
+oauth2_issuer = "${opts.issuerOrigin ?? origin}/localhost"
 [hosts."other.example"]
 oauth2_issuer = "${origin}/other"
 `);

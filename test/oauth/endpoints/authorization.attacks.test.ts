@@ -312,3 +312,27 @@ test('max_age against a session signed in ten minutes ago: too old for 60 s, you
   assert.equal((await none('60')).get('error'), 'login_required');
   assert.ok((await none('3600')).get('code'));
 });
+
+test('a request made for a client whose registration key was retired since: its consent page says it is no longer registered', async (t) => {
+  // Three instances in turn, with one issuer: the client is registered under key C; the user
+  // signs in while C still verifies (A signs); then C is retired. The request token and the
+  // session, signed with keys derived from A, stay valid; the client_id does not.
+  const [a, c] = ['registration-key-a-0123456789', 'registration-key-c-0123456789'];
+  const issuerOrigin = 'https://auth.example.org';
+  const registered = await start(t, '', { keys: [c], issuerOrigin });
+  const client = await register(`${registered.origin}/localhost`);
+  assert.equal(client.status, 201);
+  const both = await start(t, '', { keys: [a, c], issuerOrigin });
+  const b = new TestBrowser();
+  const page = await (await b.get(`${both.origin}/localhost/oauth2/authorize?${query(client.client_id!)}`)).text();
+  const login = await b.post(`${both.origin}/localhost/oauth2/authorize/login`, { request: field(page, 'request'), csrf: field(page, 'csrf'), username: 'alice', password: 'secret' });
+  assert.equal(login.status, 303);
+  const consentPath = login.headers.get('location')!;
+  assert.match(await (await b.get(`${both.origin}${consentPath}`)).text(), /Allow access\?/);
+  const retired = await start(t, '', { keys: [a], issuerOrigin });
+  const res = await b.get(`${retired.origin}${consentPath}`);
+  assert.equal(res.status, 400);
+  assert.deepEqual(errorText(await res.text()), { heading: 'Unknown application', message: 'The application is no longer registered with this server.' });
+  // Positive control: where C still verifies, the same request and session show the consent page.
+  assert.match(await (await b.get(`${both.origin}${consentPath}`)).text(), /Allow access\?/);
+});
