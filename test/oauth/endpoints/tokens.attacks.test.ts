@@ -207,6 +207,8 @@ test('the password grant: only a registered client, valid scope and username, ri
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
   assert.equal(ok.body['scope'], 'xmpp offline_access');
   assert.ok(typeof ok.body['refresh_token'] === 'string');
+  // No resource asked: an opaque access token, not a JWT (RFC 9068 only for a configured resource).
+  assert.doesNotMatch(ok.body['access_token'] as string, /\./);
   const [g] = await s.store.listGrants('localhost', 'alice');
   assert.ok(g !== undefined);
   const { id, createdAt, lastUsedAt, authTime, ...rest } = g;
