@@ -32,6 +32,8 @@ test("attack: revoking another client's token is refused and changes nothing; a 
     assert.equal(await active(tok), true);
   }
   assert.ok(!s.log.text().includes('token revoked by its client'));
+  // The log records the attempt for what it is.
+  assert.equal(logged(s, 'OAuth request refused').filter((e) => e['error'] === 'unauthorized_client' && e['cause'] === "revocation of another client's token").length, 2);
   // No client authentication, no token: refused.
   assert.equal((await post(`${s.issuer}/oauth2/revoke`, { token: access })).status, 401);
   const missing = await post(`${s.issuer}/oauth2/revoke`, {}, vAuth);
@@ -122,6 +124,9 @@ test('introspection: only an authenticated confidential client about its own liv
   const missing = await post(`${s.issuer}/oauth2/introspect`, {}, mAuth);
   assert.equal(missing.status, 400);
   assert.equal(missing.body['error'], 'invalid_request');
+  assert.equal(missing.body['error_description'], 'token is required');
+  // The log says why the public client was refused; the client is told only that it must authenticate.
+  assert.ok(logged(s, 'OAuth request refused').some((e) => e['error'] === 'invalid_client' && e['cause'] === 'public client'));
 
   // Resource servers: any token of the host, with its scope if the entry names one; never a
   // refresh token (RFC 6749 §1.5); never another host's token.
@@ -156,6 +161,13 @@ test('introspection: only an authenticated confidential client about its own liv
   const g = (await s.store.findToken(hashSecret(inGrant['access_token'] as string)))!;
   await s.store.revokeGrant(g.grant.id, Date.now());
   assert.deepEqual((await ask(inGrant['access_token'] as string, mAuth)).body, { active: false }, 'revoked grant');
+  // A token stored under a grant revoked before it (issued in a race with the revocation, or for
+  // an account that ended meanwhile, whose grant is stored revoked): the token itself is not
+  // revoked, its grant is.
+  await s.store.saveToken({ hash: hashSecret('late-token'), kind: 'access', grantId: g.grant.id, scope: 'imap', createdAt: Date.now(), expiresAt: Date.now() + 3_600_000, revokedAt: null, usedAt: null });
+  assert.equal((await s.store.findToken(hashSecret('late-token')))?.token.revokedAt, null);
+  assert.deepEqual((await ask('late-token', mAuth)).body, { active: false }, 'token of a revoked grant');
+  assert.deepEqual((await ask('late-token', rs)).body, { active: false });
   // An expired token, stored as the issuer stores them: a live grant, expiry just past.
   const live = await pw('imap');
   const lg = (await s.store.findToken(hashSecret(live['access_token'] as string)))!;
