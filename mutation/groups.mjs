@@ -61,6 +61,8 @@ export const GROUPS = [
       'src/oauth/consent/grant.ts',
     ],
     tests: [
+      'oauth/endpoints/authorization.attacks',
+      'oauth/endpoints/tokens.attacks',
       'oauth/endpoints/flow',
       'oauth/endpoints/redirect-trust',
       'oauth/endpoints/revoke',
