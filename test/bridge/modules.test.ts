@@ -24,7 +24,7 @@ import { arrivedNoEarlierThan, holdLivenessClock, TICK_MS } from '../../src/brid
 import { lockstepMargin, runLockstepBridge, type LockstepStats } from '../../src/bridge/lockstep.js';
 import { ExtauthSocketServer } from '../../src/bridge/socket-server.js';
 import { parseConfigText } from '../../src/config/load.js';
-import { DEFAULT_QUERY_LIMITS } from '../../src/extauth/query.js';
+import { DEFAULT_QUERY_LIMITS, type Query } from '../../src/extauth/query.js';
 import { encodeFrame16 } from '../../src/extauth/wire/frame16.js';
 import { createRegistry } from '../../src/metrics/registry.js';
 import { MemoryLogger } from '../helpers/log.js';
@@ -98,6 +98,16 @@ function brokenPipe(): number {
   closeSync(reader);
   return writer;
 }
+
+/** The liveness clock stands (no conversation holds it): it does not move over five ticks. */
+async function clockStands(): Promise<boolean> {
+  const then = arrivedNoEarlierThan();
+  await new Promise((r) => setTimeout(r, 5 * TICK_MS));
+  return arrivedNoEarlierThan() === then;
+}
+
+/** A query the fixture scripts answer yes, asked of the Accounts directly. */
+const ISUSER_A: Query = { command: 'isuser', user: 'a', host: 'localhost' };
 
 const warnings = (log: MemoryLogger): string[] => log.entries.filter((e) => e.level === 'warn').map((e) => e.msg ?? '');
 
@@ -293,6 +303,22 @@ check('pipelined: malformed, empty and oversized queries are "no", logged, and n
   assert.ok(w[0]!.msg!.length > 'malformed query answered no: '.length, 'the reason is given');
 });
 
+check('pipelined: a read holding only refused queries leaves the bridge reading', async (t) => {
+  const accounts = accountsFor(t, script('fast.mjs'));
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const out = collect(output);
+  const run = runBridge({ input, output, protocol: 'generic', accounts, limits: servedQueryLimits(accounts) });
+  input.write('frobnicate:alice:localhost\n');
+  await until(() => out.text().length >= 2, 'the refusal');
+  assert.ok(!input.isPaused(), 'nothing waits: input is not paused');
+  input.write('isuser:alice:localhost\n');
+  await until(() => out.text().length >= 4, 'the next answer');
+  input.end();
+  await run;
+  assert.equal(out.text(), '0\n1\n');
+});
+
 check('pipelined: a flood in one write waits in the bridge, in order, instead of overflowing the queue', async (t) => {
   const accounts = accountsFor(t, `${script('fast.mjs')}\nexternal_auth_processes = 2\nexternal_auth_queue_limit = 10`);
   const log = new MemoryLogger();
@@ -380,14 +406,19 @@ check('pipelined: an input error ends the bridge with what it has', async (t) =>
 });
 
 check('pipelined: when the server goes away (EPIPE), the bridge rejects and stops reading', async (t) => {
-  const accounts = accountsFor(t, script('slow.mjs'));
+  const accounts = accountsFor(t, `${script('slow.mjs')}\nexternal_auth_processes = 1`);
   // The server's end of the pipe is closed.
   const output = createWriteStream('', { fd: brokenPipe() });
   const input = new PassThrough();
   const run = runBridge({ input, output, protocol: 'generic', accounts, limits: servedQueryLimits(accounts) });
-  input.write('auth:a:localhost:delay-10\n');
+  // The first answer fails to go out; the second comes back from the script after that.
+  input.write('auth:a:localhost:delay-10\nauth:b:localhost:delay-300\n');
   await assert.rejects(run, /EPIPE/);
   assert.ok(input.isPaused(), 'no more queries are read');
+  // One script process answers in order: once this query is answered, the second one's answer
+  // has come back to the bridge too. Input is still not read.
+  assert.equal(await accounts.query(ISUSER_A), true);
+  assert.ok(input.isPaused(), 'a later answer does not resume reading');
 });
 
 check('servedQueryLimits: a field as the engine allows it, a query as the most generous engine allows it', async (t) => {
@@ -453,6 +484,7 @@ check('lockstep: one answer per query, yes and no, a query split across reads an
   assert.deepEqual(stats, { queries: 3, yes: 2, no: 1, errors: 0, desyncs: 0, abandoned: 0, early: 0 });
   assert.deepEqual(l.events, []);
   assert.deepEqual(warnings(l.log), []);
+  assert.ok(await clockStands(), 'the conversation let go of the liveness clock');
 });
 
 check('lockstep, ejabberd framing: one 16-bit reply per frame', async (t) => {
@@ -529,6 +561,35 @@ check("lockstep: input that waited before the bridge started counts against the 
   assert.deepEqual(l.events, ['abandoned']);
   // The engine was given the same spent deadline: it refused to ask the script (the error).
   assert.deepEqual(stats, { queries: 2, yes: 1, no: 0, errors: 1, desyncs: 0, abandoned: 1, early: 0 });
+});
+
+check('lockstep: input waiting since the start dates only the first read: the next, even at once, is dated by the clock', async (t) => {
+  const accounts = accountsFor(t, script('fast.mjs'));
+  const l = lockstep(accounts, { inputSince: performance.now() - 59_500 });
+  // The first read (refused at once, and dropped: past the deadline), then at once, before the
+  // clock has ticked, the caller's next query: it arrived after the first read.
+  l.input.write('frobnicate:a:localhost\n');
+  assert.deepEqual(l.events, ['abandoned']);
+  l.input.write('auth:alice:localhost:secret\n');
+  await until(() => l.written.length === 1, 'the answer');
+  l.input.end();
+  await l.run;
+  assert.deepEqual(l.written, ['1\n']);
+  assert.deepEqual(l.events, ['abandoned']);
+});
+
+check('lockstep: once the clock has ticked twice since the start, even the first read is dated by it', async (t) => {
+  const accounts = accountsFor(t, script('fast.mjs'));
+  const l = lockstep(accounts, { inputSince: performance.now() - 59_500 });
+  // By then whatever waited before the start has been read: what comes now is new.
+  const started = performance.now();
+  await until(() => arrivedNoEarlierThan() > started, 'two ticks');
+  l.input.write('auth:alice:localhost:secret\n');
+  await until(() => l.written.length === 1, 'the answer');
+  l.input.end();
+  await l.run;
+  assert.deepEqual(l.written, ['1\n']);
+  assert.deepEqual(l.events, []);
 });
 
 check('lockstep: with input waiting since just now, the first query is answered (positive control)', async (t) => {
@@ -655,13 +716,14 @@ check('lockstep: a write the caller cannot take (EPIPE) rejects, and nothing mor
   l.input.write('auth:alice:localhost:secret\n');
   await assert.rejects(l.run, /EPIPE/);
   assert.ok(l.input.isPaused());
+  assert.ok(await clockStands(), 'the conversation let go of the liveness clock');
   // Input still arriving is not acted on.
   l.input.write('auth:alice:localhost:x\nauth:b:localhost:y\n');
   assert.deepEqual(l.events, []);
 });
 
-check('lockstep: an input error ends it with its counts', async (t) => {
-  const accounts = accountsFor(t, script('slow.mjs'));
+check('lockstep: an input error ends it with its counts, and an answer due after the end is not written', async (t) => {
+  const accounts = accountsFor(t, `${script('slow.mjs')}\nexternal_auth_processes = 1`);
   const l = lockstep(accounts);
   l.input.write('isuser:a:localhost\n');
   await until(() => l.written.length === 1, 'answer');
@@ -670,6 +732,11 @@ check('lockstep: an input error ends it with its counts', async (t) => {
   const stats = await l.run;
   assert.equal(stats.queries, 2);
   assert.ok(l.log.entries.some((e) => e.msg === 'bridge input error' && e.obj['err'] === 'read failed'));
+  // One script process answers in order: once this is answered, so is the pending query.
+  assert.equal(await accounts.query(ISUSER_A), true);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(l.written, ['1\n'], 'nothing written after the end');
+  assert.ok(await clockStands());
 });
 
 check("lockstep: a query not answered before the caller's deadline gets nothing, and the script busy with it is replaced", async (t) => {
@@ -770,6 +837,31 @@ check('extauth socket: lockstep per connection, connections and events counted, 
   await b.closed;
 });
 
+check('extauth socket: a worker that resets its connection mid-query is logged, and the others are still served', async (t) => {
+  const rec = recordFile();
+  const accounts = accountsFor(t, script('slow.mjs', { RECORD_FILE: rec }));
+  const log = new MemoryLogger();
+  const server = new ExtauthSocketServer({ accounts, protocol: 'generic', callerTimeoutMs: 30_000, limits: servedQueryLimits(accounts), logger: log });
+  t.after(() => server.close());
+  const { port } = await server.listen({ host: '127.0.0.1', port: 0 });
+  const a = connect(port!, '127.0.0.1');
+  t.after(() => a.destroy());
+  await once(a, 'connect');
+  a.write('auth:alice:localhost:delay-300\n');
+  await until(() => recorded(rec).length === 1, 'the query reached the script');
+  // A TCP reset (RFC 9293 §3.10.7.4): the server's read fails with ECONNRESET.
+  a.resetAndDestroy();
+  await until(() => log.entries.some((e) => e.msg === 'extauth connection error'), 'the error logged');
+  const b = connect(port!, '127.0.0.1');
+  t.after(() => b.destroy());
+  let got = '';
+  b.setEncoding('utf8').on('data', (d: string) => (got += d));
+  await once(b, 'connect');
+  b.write('auth:bob:localhost:secret\n');
+  await until(() => got.length >= 2, 'the answer to the other worker');
+  assert.equal(got, '1\n');
+});
+
 check('extauth socket: without metrics, still served', async (t) => {
   const accounts = accountsFor(t, script('fast.mjs'));
   const server = new ExtauthSocketServer({ accounts, protocol: 'generic', callerTimeoutMs: 30_000, limits: servedQueryLimits(accounts) });
@@ -823,14 +915,16 @@ try {
 type PtyReport = { early?: string; stty?: string; error?: { name: string; code: string; message: string } };
 
 async function runOnPty(early: Buffer): Promise<PtyReport> {
-  const r = await run('python3', ['-c', PTY_RUNNER, early.toString('hex'), process.execPath, '--input-type=module', '-e', takeTerminalProgram()]);
+  const r = await runProgram('python3', ['-c', PTY_RUNNER, early.toString('hex'), process.execPath, '--input-type=module', '-e', takeTerminalProgram()]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as PtyReport;
 }
 
-/** Runs a program to its end (killed after a minute), with its output. */
-async function run(file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs a program to its end (killed after a minute), with its exit code and output. */
+async function runProgram(file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // Its stdin is at its end: a program that reads it gets EOF, not a wait.
+  child.stdin.end();
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   let stdout = '';
   let stderr = '';
@@ -863,7 +957,7 @@ check('terminal: the bytes waiting before the terminal is raw are taken out, and
 });
 
 check('terminal: stdin that is not a terminal is refused with the reason', async () => {
-  const r = await run(process.execPath, ['--input-type=module', '-e', takeTerminalProgram()]);
+  const r = await runProgram(process.execPath, ['--input-type=module', '-e', takeTerminalProgram()]);
   const { error } = JSON.parse(r.stdout) as { error: { name: string; code: string; message: string; isTerminalError: string } };
   assert.equal(error.name, 'TerminalError');
   assert.equal(error.code, 'ERR_TERMINAL_SETUP');
