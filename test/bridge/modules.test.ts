@@ -756,8 +756,11 @@ check("lockstep: a query not answered before the caller's deadline gets nothing,
   assert.deepEqual(l.written, ['1\n']);
   assert.deepEqual(l.events, ['abandoned']);
   assert.deepEqual(stats, { queries: 2, yes: 1, no: 0, errors: 1, desyncs: 0, abandoned: 1, early: 0 });
-  const w = l.log.entries.find((e) => e.msg === "query abandoned, nothing written: no answer before the caller's deadline");
-  assert.deepEqual([w?.obj['command'], w?.obj['user'], w?.obj['host']], ['auth', 'alice', 'localhost']);
+  // The bridge's timer and the engine's deadline (the same instant) race: either the bridge
+  // abandons the query first, or the engine's refusal comes back past the deadline.
+  const timer = l.log.entries.find((e) => e.msg === "query abandoned, nothing written: no answer before the caller's deadline");
+  if (timer !== undefined) assert.deepEqual([timer.obj['command'], timer.obj['user'], timer.obj['host']], ['auth', 'alice', 'localhost']);
+  else assert.ok(warnings(l.log).includes("answer ready after the caller's deadline; nothing written"), warnings(l.log).join(' | '));
   // The engine's error for the abandoned query is not logged as an answer: nothing was answered.
   assert.ok(!l.log.entries.some((e) => e.msg?.startsWith('query answered no')));
 });
