@@ -112,6 +112,30 @@ const ISUSER_A: Query = { command: 'isuser', user: 'a', host: 'localhost' };
 const warnings = (log: MemoryLogger): string[] => log.entries.filter((e) => e.level === 'warn').map((e) => e.msg ?? '');
 
 // ---------------------------------------------------------------------------------------------
+// Values every answer depends on
+// ---------------------------------------------------------------------------------------------
+
+check('the extauth replies: every failure class is a failure', () => {
+  // The protocol has no "try later" (ejabberd extauth, Prosody mod_auth_external).
+  assert.deepEqual(EXTAUTH_REPLIES, { wrong: false, invalid: false, throttled: false, unsupported: false, temporary: false, internal: false });
+});
+
+check('lockstepMargin: a quarter of the caller timeout, at most one second', () => {
+  assert.equal(lockstepMargin(400), 100);
+  assert.equal(lockstepMargin(2000), 500);
+  assert.equal(lockstepMargin(4000), 1000);
+  assert.equal(lockstepMargin(30_000), 1000);
+});
+
+check('servedQueryLimits: a field as the engine allows it, a query as the most generous engine allows it', async (t) => {
+  const accounts = accountsFor(
+    t,
+    `[hosts."a.example"]\n${script('fast.mjs')}\nexternal_auth_max_query_bytes = 300\n[hosts."b.example"]\n${script('fast.mjs')}\nexternal_auth_max_query_bytes = 2000\n[hosts."c.example"]\n${script('fast.mjs')}\nexternal_auth_max_query_bytes = 700`,
+  );
+  assert.deepEqual(servedQueryLimits(accounts), { maxFieldBytes: DEFAULT_QUERY_LIMITS.maxFieldBytes, maxQueryBytes: 2000 });
+});
+
+// ---------------------------------------------------------------------------------------------
 // liveness.ts
 // ---------------------------------------------------------------------------------------------
 
@@ -274,11 +298,6 @@ external_auth_commands = ["auth", "isuser"]`,
   assert.ok(!log.text().includes('secret'), 'no password in the log');
 });
 
-check('the extauth replies: every failure class is a failure', () => {
-  // The protocol has no "try later" (ejabberd extauth, Prosody mod_auth_external).
-  assert.deepEqual(EXTAUTH_REPLIES, { wrong: false, invalid: false, throttled: false, unsupported: false, temporary: false, internal: false });
-});
-
 check('pipelined: malformed, empty and oversized queries are "no", logged, and never reach the script', async (t) => {
   const rec = recordFile();
   const accounts = accountsFor(t, script('fast.mjs', { RECORD_FILE: rec }));
@@ -299,6 +318,7 @@ check('pipelined: malformed, empty and oversized queries are "no", logged, and n
     ['malformed query answered no', 'malformed query answered no', 'malformed query answered no', 'query too long or empty; answered no'],
   );
   assert.equal(w[0]!.obj['code'], 'ERR_EXTAUTH_UNSUPPORTED');
+  assert.equal(w[0]!.obj['field'], 'command');
   assert.equal(w[1]!.obj['code'], 'ERR_EXTAUTH_INVALID_INPUT');
   assert.ok(w[0]!.msg!.length > 'malformed query answered no: '.length, 'the reason is given');
 });
@@ -421,14 +441,6 @@ check('pipelined: when the server goes away (EPIPE), the bridge rejects and stop
   assert.ok(input.isPaused(), 'a later answer does not resume reading');
 });
 
-check('servedQueryLimits: a field as the engine allows it, a query as the most generous engine allows it', async (t) => {
-  const accounts = accountsFor(
-    t,
-    `[hosts."a.example"]\n${script('fast.mjs')}\nexternal_auth_max_query_bytes = 300\n[hosts."b.example"]\n${script('fast.mjs')}\nexternal_auth_max_query_bytes = 2000\n[hosts."c.example"]\n${script('fast.mjs')}\nexternal_auth_max_query_bytes = 700`,
-  );
-  assert.deepEqual(servedQueryLimits(accounts), { maxFieldBytes: DEFAULT_QUERY_LIMITS.maxFieldBytes, maxQueryBytes: 2000 });
-});
-
 // ---------------------------------------------------------------------------------------------
 // lockstep.ts: one answer per write of the caller, never late
 // ---------------------------------------------------------------------------------------------
@@ -459,13 +471,6 @@ function lockstep(accounts: Accounts, extra: Partial<Parameters<typeof runLockst
   });
   return { input, written, events, log, run };
 }
-
-check('lockstepMargin: a quarter of the caller timeout, at most one second', () => {
-  assert.equal(lockstepMargin(400), 100);
-  assert.equal(lockstepMargin(2000), 500);
-  assert.equal(lockstepMargin(4000), 1000);
-  assert.equal(lockstepMargin(30_000), 1000);
-});
 
 check('lockstep: one answer per query, yes and no, a query split across reads answered once', async (t) => {
   const accounts = accountsFor(t, script('fast.mjs'));
@@ -512,7 +517,8 @@ check('lockstep: several queries in one write (a newline injected in a password)
   assert.deepEqual(recorded(rec), ['auth:alice:localhost:secret']);
   assert.deepEqual(l.events, ['desync']);
   assert.deepEqual(stats, { queries: 3, yes: 1, no: 1, errors: 0, desyncs: 1, abandoned: 0, early: 0 });
-  assert.ok(warnings(l.log).some((m) => m.startsWith('several queries in one write')));
+  const refusal = l.log.entries.find((e) => e.msg?.startsWith('several queries in one write'));
+  assert.equal(refusal?.obj['queries'], 2, 'the refusal says how many queries the write held');
   assert.ok(!l.log.text().includes('pwned'));
 });
 
@@ -539,7 +545,7 @@ check('lockstep: a query sent before the previous answer abandons it; its late "
   assert.deepEqual(stats, { queries: 3, yes: 0, no: 2, errors: 0, desyncs: 1, abandoned: 1, early: 0 });
   const w = warnings(l.log);
   assert.ok(w.includes('query abandoned, nothing written: another write arrived before its answer'), w.join(' | '));
-  assert.ok(w.some((m) => m.startsWith('a query arrived while another was unanswered')), w.join(' | '));
+  assert.equal(l.log.entries.find((e) => e.msg?.startsWith('a query arrived while another was unanswered'))?.obj['queries'], 1, w.join(' | '));
   const abandoned = l.log.entries.find((e) => e.msg?.startsWith('query abandoned'));
   assert.deepEqual([abandoned?.obj['command'], abandoned?.obj['user'], abandoned?.obj['host']], ['auth', 'alice', 'localhost']);
 });
@@ -855,6 +861,7 @@ check('extauth socket: a worker that resets its connection mid-query is logged, 
   // A TCP reset (RFC 9293 §3.10.7.4): the server's read fails with ECONNRESET.
   a.resetAndDestroy();
   await until(() => log.entries.some((e) => e.msg === 'extauth connection error'), 'the error logged');
+  assert.match(String(log.entries.find((e) => e.msg === 'extauth connection error')!.obj['err']), /ECONNRESET/);
   const b = connect(port!, '127.0.0.1');
   t.after(() => b.destroy());
   let got = '';
