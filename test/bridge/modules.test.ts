@@ -39,11 +39,17 @@ let failed = false;
 function check(name: string, fn: (t: TestContext) => unknown): void {
   test(name, { timeout: 60_000 }, async (t) => {
     if (failed) return t.skip('an earlier test of this file failed');
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no result within 30 s')), 30_000);
+    });
     try {
-      await fn(t);
+      await Promise.race([fn(t), bound]);
     } catch (err) {
       failed = true;
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   });
 }
@@ -74,7 +80,7 @@ function recorded(file: string): string[] {
 }
 
 /** Waits (bounded, generously: the machine may be loaded) until `check` holds. */
-async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
+async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) throw new Error(`gave up waiting: ${what}`);
@@ -198,7 +204,7 @@ check('liveness: the clock never keeps a process alive', async (t) => {
     stdio: 'ignore',
   });
   t.after(() => child.kill('SIGKILL'));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
   clearTimeout(timer);
   assert.deepEqual([code, signal], [0, null], 'the process exited by itself');
