@@ -85,7 +85,9 @@ export const GROUPS = [
   {
     name: 'bridge',
     mutate: ['src/bridge/*.ts'],
-    tests: ['bridge/bridge', 'bridge/lockstep'],
+    // The module tests first (quick, in one process); the CLI's end-to-end tests on pipes and
+    // ptys last.
+    tests: ['bridge/modules', 'bridge/socket-server', 'bridge/lockstep-stall', 'bridge/bridge', 'bridge/lockstep'],
   },
   {
     name: 'dovecot',
