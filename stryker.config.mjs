@@ -23,6 +23,8 @@ export default {
   ignorePatterns: ['dist', 'reports', 'data', 'test-output', 'docs'],
   concurrency: Number(process.env.GATEHOUSE_MUTATION_CONCURRENCY ?? 1),
   timeoutMS: 30_000,
+  // The first run of a group's test files, unmutated, can take minutes on a loaded machine.
+  dryRunTimeoutMinutes: 30,
   reporters: ['clear-text', 'progress', 'json', 'html'],
   jsonReporter: { fileName: `reports/mutation/${group.name}.json` },
   htmlReporter: { fileName: `reports/mutation/${group.name}.html` },

@@ -6,7 +6,11 @@
 import { spawnSync } from 'node:child_process';
 
 for (const file of process.argv.slice(2)) {
-  const r = spawnSync(process.execPath, ['--test', '--test-reporter=dot', file], { stdio: 'inherit' });
+  // GATEHOUSE_TEST_FAIL_FAST: a test file may skip its remaining tests after a failure.
+  const r = spawnSync(process.execPath, ['--test', '--test-reporter=dot', file], {
+    stdio: 'inherit',
+    env: { ...process.env, GATEHOUSE_TEST_FAIL_FAST: '1' },
+  });
   if (r.status !== 0) {
     console.error(`mutant killed by ${file} (${r.status ?? r.signal})`);
     process.exit(1);

@@ -31,10 +31,12 @@ import { MemoryLogger } from '../helpers/log.js';
 import { fixture } from '../helpers/paths.js';
 
 /**
- * Every test here bounds itself (a hang fails the test instead of stalling the run), and after
- * one fails the rest of the file is skipped: with the bridge broken, each of them would only
- * wait out its bounds to fail the same way.
+ * Every test here bounds itself (a hang fails the test instead of stalling the run). In a
+ * mutation run (scripts/mutation-test.mjs sets GATEHOUSE_TEST_FAIL_FAST), after one fails the
+ * rest of the file is skipped: with the bridge broken, each of them would only wait out its
+ * bounds to fail the same way. A normal run reports every failure.
  */
+const FAIL_FAST = process.env['GATEHOUSE_TEST_FAIL_FAST'] === '1';
 let failed = false;
 function check(name: string, fn: (t: TestContext) => unknown): void {
   test(name, { timeout: 60_000 }, async (t) => {
@@ -46,7 +48,7 @@ function check(name: string, fn: (t: TestContext) => unknown): void {
     try {
       await Promise.race([fn(t), bound]);
     } catch (err) {
-      failed = true;
+      failed = FAIL_FAST;
       throw err;
     } finally {
       clearTimeout(timer);
