@@ -209,3 +209,18 @@ test('reload: one at a time, none once closed; a script that cannot start change
   assert.equal(await slow, 'ERR_RELOAD_CLOSED');
   assert.equal(await outcome(accounts.reload(config).then(() => true)), 'ERR_RELOAD_CLOSED');
 });
+
+test("a host's external_auth_max_query_bytes reaches its pool: a longer query is refused and never sent", async (t) => {
+  const long = 'p'.repeat(100);
+  const s = script(t, { [HOST]: { alice: 'short', bob: long } });
+  const accounts = new Accounts(parseConfigText(`${s.command}\nexternal_auth_max_query_bytes = 64`));
+  t.after(() => closeAll(accounts));
+  // Control: a query under the limit is asked and answered.
+  assert.equal(await accounts.query(auth('alice', 'short')), true);
+  // `auth:bob:localhost:` and 100 bytes of password: over 64, so refused before the script
+  // (with the default limit of 4096 it would be sent, and the right password would be a yes).
+  const err = await accounts.query(auth('bob', long)).catch((e: unknown) => e);
+  assert.equal((err as { code?: string }).code, 'ERR_EXTAUTH_INVALID_INPUT');
+  assert.equal((err as Error).message, 'query is longer than 64 bytes');
+  assert.equal(s.asked().length, 1, 'only the short query reached the script');
+});
