@@ -187,6 +187,9 @@ test('a query let through while a reload removed its host’s script is refused 
 });
 
 test('reload: one at a time, none once closed; a script that cannot start changes nothing; closing meanwhile ends the pools being started', async (t) => {
+  // A reload's readiness wait uses unref'd timers: keep the event loop alive while it is awaited.
+  const keepAlive = setInterval(() => {}, 1000);
+  t.after(() => clearInterval(keepAlive));
   const s = script(t, { [HOST]: { alice: 'a1' } });
   const config = parseConfigText(s.command);
   const accounts = new Accounts(config);
