@@ -56,6 +56,16 @@ const queue = [...files];
 
 const totals = { tests: 0, pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 };
 const failedFiles = [];
+/** What each failed file said of its failures, repeated at the end where a log's tail shows it. */
+const failureDetails = [];
+const DETAIL_MAX_CHARS = 6000;
+
+/** The spec reporter's "failing tests" section of a file's output (or its last lines). */
+function failureSection(text) {
+  const at = text.lastIndexOf('failing tests:');
+  const section = at >= 0 ? text.slice(at) : text.split('\n').slice(-40).join('\n');
+  return section.length > DETAIL_MAX_CHARS ? `${section.slice(0, DETAIL_MAX_CHARS)}\n[... cut at ${DETAIL_MAX_CHARS} characters]` : section;
+}
 const running = new Set();
 let runTimedOut = false;
 
@@ -111,7 +121,10 @@ function runFile(file) {
         const why = timedOut ? `still running after ${KILL_AFTER_MS / 1000} s` : `still running when the whole run reached ${TOTAL_TIMEOUT_MS / 1000} s`;
         console.log(`# ${name}: FAILED, ${why}: its process group was killed`);
       }
-      if (killed || code !== 0) failedFiles.push(`${name} (${killed ? 'timed out' : signal ?? `exit ${code}`})`);
+      if (killed || code !== 0) {
+        failedFiles.push(`${name} (${killed ? 'timed out' : signal ?? `exit ${code}`})`);
+        failureDetails.push(`# ${name}\n${failureSection(text)}`);
+      }
       resolve();
     });
   });
@@ -134,6 +147,7 @@ await Promise.all(
 clearTimeout(watchdog);
 
 if (runTimedOut) console.log(`\n# the whole run exceeded ${TOTAL_TIMEOUT_MS / 1000} s: ${queue.length} file(s) not run`);
+if (failureDetails.length > 0) console.log(`\n# the failures again:\n${failureDetails.join('\n')}`);
 console.log(`\n# files ${files.length}, failed files ${failedFiles.length}`);
 for (const f of failedFiles) console.log(`#   failed: ${f}`);
 console.log(`# tests ${totals.tests}, pass ${totals.pass}, fail ${totals.fail}, cancelled ${totals.cancelled}, skipped ${totals.skipped}`);
