@@ -42,6 +42,9 @@ export class ProsodyPty {
   readonly #exited: Promise<void>;
   #bridgePid: number | null = null;
   #closed = false;
+  /** Every exchange so far, for failure messages: what was sent, what was read, the program's pid. */
+  readonly #transcript: string[] = [];
+  readonly #startedAt = performance.now();
 
   private constructor(child: ChildProcess) {
     this.#child = child;
@@ -85,7 +88,14 @@ export class ProsodyPty {
     const raw = r['raw'] === null || r['raw'] === undefined ? null : Buffer.from(r['raw'] as string, 'hex');
     const pid = await this.#ask({ op: 'pid' });
     if (typeof pid['pid'] === 'number') this.#bridgePid = pid['pid'];
+    const sent = msg['op'] === 'query' ? `${String(msg['kind'])}:${String(msg['user'])}` : `send ${String(msg['hex']).length / 2} bytes`;
+    this.#transcript.push(`+${Math.round(performance.now() - this.#startedAt)} ms ${sent} -> ${String(r['result'])} ${JSON.stringify(raw?.toString() ?? null)} (pid ${String(pid['pid'])})`);
     return { result: r['result'] as Outcome, raw };
+  }
+
+  /** The last `n` exchanges, one per line (query kind and user only: no password), for a failure message. */
+  transcript(n = 12): string {
+    return this.#transcript.slice(-n).join('\n');
   }
 
   /** A login or account query as the module builds it: `kind:user:HOST[:password]\n`, one write. */
