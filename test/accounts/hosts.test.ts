@@ -123,6 +123,41 @@ auth_failure_backoff_max = ${backoffB}
   assert.deepEqual(later, ['isuser yes']);
 });
 
+test('reload: each counter keeps its own limit, so a reload never merges a user\'s counts with an address\'s', async (t) => {
+  const s = script(t, { 'a.example': { alice: 'a1', dave: 'd1' }, 'b.example': { alice: 'b1' } });
+  // The address limit is far above the user's: were the counters of one host, or of two
+  // hosts, one after a reload, the user's limit would be lost in the address's.
+  const text = `${s.command}
+auth_failure_limit_user = 2
+auth_failure_limit_address = 50
+auth_failure_window = 600
+[hosts."a.example"]
+auth_failure_limit_user = 2
+[hosts."b.example"]
+auth_failure_limit_user = 2
+`;
+  const accounts = new Accounts(parseConfigText(text));
+  t.after(() => closeAll(accounts));
+  await accounts.reload(parseConfigText(text), { settleMs: 100, readyTimeoutMs: 30_000 });
+  const A = 'a.example';
+  const from = { address: '127.0.4.9' };
+  // A user from one address: locked at the user's limit, right password or not.
+  assert.equal(await accounts.query(auth('alice', 'w1', A), from), false);
+  assert.equal(await accounts.query(auth('alice', 'w2', A), from), false);
+  assert.equal(await outcome(accounts.query(auth('alice', 'a1', A), from)), 'ERR_AUTH_THROTTLED');
+  // Without an address (the auth API): the nameless counter, with the same limit.
+  assert.equal(await accounts.query(auth('dave', 'w1', A)), false);
+  assert.equal(await accounts.query(auth('dave', 'w2', A)), false);
+  assert.equal(await outcome(accounts.query(auth('dave', 'd1', A))), 'ERR_AUTH_THROTTLED');
+  // The other host's user is its own: answered from the same address.
+  assert.equal(await accounts.query(auth('alice', 'b1', 'b.example'), from), true);
+  assert.deepEqual(
+    s.asked().map((q) => q.split(':').slice(0, 3).join(':')),
+    ['auth:alice:a.example', 'auth:alice:a.example', 'auth:dave:a.example', 'auth:dave:a.example', 'auth:alice:b.example'],
+    'no throttled attempt reached the script',
+  );
+});
+
 test('PostgreSQL: instances sharing the database count failures together, per host', async (t) => {
   const schema = await createTestSchema();
   t.after(() => schema.drop());
