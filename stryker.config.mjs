@@ -1,8 +1,9 @@
 // StrykerJS configuration for one group of mutation/groups.mjs, named by
 // GATEHOUSE_MUTATION_GROUP (scripts/mutate.mjs sets it; GATEHOUSE_MUTATION_FILES, comma-
-// separated, narrows the group to some of its files). The TypeScript sources are instrumented
-// with every mutant at once, compiled once in Stryker's sandbox, and each mutant is switched on
-// by the environment that the command runner passes to the tests and to the processes they start.
+// separated, narrows the group to some of its files, GATEHOUSE_MUTATION_TESTS to some of its
+// test files). The TypeScript sources are instrumented with every mutant at once, compiled once
+// in Stryker's sandbox, and each mutant is switched on by the environment that the command
+// runner passes to the tests and to the processes they start.
 import { GROUPS } from './mutation/groups.mjs';
 
 const name = process.env.GATEHOUSE_MUTATION_GROUP;
@@ -11,7 +12,9 @@ if (group === undefined) {
   throw new Error(`GATEHOUSE_MUTATION_GROUP must name a group of mutation/groups.mjs (${GROUPS.map((g) => g.name).join(', ')}); got ${name}`);
 }
 const only = (process.env.GATEHOUSE_MUTATION_FILES ?? '').split(',').filter((f) => f !== '');
-const tests = group.tests.map((t) => `dist/test/${t}.test.js`).join(' ');
+// GATEHOUSE_MUTATION_TESTS (comma-separated, of the group's own): run only these test files.
+const chosen = (process.env.GATEHOUSE_MUTATION_TESTS ?? '').split(',').filter((t) => t !== '');
+const tests = (chosen.length > 0 ? chosen : group.tests).map((t) => `dist/test/${t}.test.js`).join(' ');
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
