@@ -34,6 +34,11 @@ export interface ProsodyPtyOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** The program; default: bin/gatehouse-extauth.js. */
   readonly command?: string;
+  /**
+   * Seconds each child waits after fork before it clears ECHO, as a child not yet scheduled
+   * does: the caller's queries meanwhile reach a terminal that echoes. Default 0.
+   */
+  readonly childDelaySeconds?: number;
 }
 
 export class ProsodyPty {
@@ -64,7 +69,13 @@ export class ProsodyPty {
     };
     const child = spawn(
       'python3',
-      [fixture('prosody_lpty_caller.py'), options.command ?? GATEHOUSE_EXTAUTH_BIN, options.host ?? 'localhost', String(options.timeoutSeconds ?? 5)],
+      [
+        fixture('prosody_lpty_caller.py'),
+        options.command ?? GATEHOUSE_EXTAUTH_BIN,
+        options.host ?? 'localhost',
+        String(options.timeoutSeconds ?? 5),
+        String(options.childDelaySeconds ?? 0),
+      ],
       { stdio: ['pipe', 'pipe', 'pipe'], env },
     );
     const caller = new ProsodyPty(child);
