@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { DovecotConnection, MAX_LINE_BYTES, type Authenticate, type Verdict } from '../../src/dovecot/connection.js';
-import { b64 } from '../helpers/dovecot.js';
+import { b64, LineSocket } from '../helpers/dovecot.js';
 import { MemoryLogger } from '../helpers/log.js';
 
 /** How long a test waits for something that must happen (the machine may be loaded). */
@@ -40,41 +40,12 @@ async function until(done: () => boolean, stuck: () => boolean, wake: (r: () => 
 }
 
 /** The client end of one connection, speaking the protocol as Postfix's smtpd does. */
-class Wire {
-  readonly socket: Socket;
-  readonly handshake: string[] = [];
+class Wire extends LineSocket {
   readonly #peer: () => Socket | undefined;
-  #buf = '';
-  #lines: string[] = [];
-  #waiters: (() => void)[] = [];
-  #closed = false;
 
   constructor(socket: Socket, peer: () => Socket | undefined) {
-    this.socket = socket;
+    super(socket);
     this.#peer = peer;
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      this.#buf += d;
-      let nl;
-      while ((nl = this.#buf.indexOf('\n')) !== -1) {
-        this.#lines.push(this.#buf.slice(0, nl));
-        this.#buf = this.#buf.slice(nl + 1);
-      }
-      this.#wakeAll();
-    });
-    socket.on('close', () => {
-      this.#closed = true;
-      this.#wakeAll();
-    });
-    socket.on('error', () => {});
-  }
-
-  #wakeAll(): void {
-    for (const w of this.#waiters.splice(0)) w();
-  }
-
-  wake(r: () => void): void {
-    this.#waiters.push(r);
   }
 
   /**
@@ -82,36 +53,22 @@ class Wire {
    * byte it wrote has been read here: nothing more will come until the client sends again.
    */
   idle(): boolean {
-    if (this.#closed) return true;
+    if (this.closed) return true;
     const peer = this.#peer();
     if (peer === undefined || peer.destroyed) return false;
     const reading = peer.readableFlowing === true;
     return (!reading || peer.bytesRead === this.socket.bytesWritten) && peer.bytesWritten === this.socket.bytesRead;
   }
 
-  send(line: string): void {
-    this.socket.write(`${line}\n`);
-  }
-
   /** The next line, or null once the connection is closed. */
   async line(): Promise<string | null> {
     await until(
-      () => this.#lines.length > 0 || this.#closed,
+      () => this.hasLine || this.closed,
       () => this.idle(),
       (r) => this.wake(r),
       'waiting for a line',
     );
-    return this.#lines.shift() ?? null;
-  }
-
-  /** AUTH PLAIN with an initial response; returns the reply line. */
-  async plain(id: number, user: string, password: string, extra = ''): Promise<string | null> {
-    this.send(`AUTH\t${id}\tPLAIN\tservice=smtp\tnologin${extra}\tresp=${b64(`\0${user}\0${password}`)}`);
-    return this.line();
-  }
-
-  close(): void {
-    this.socket.destroy();
+    return this.takeLine();
   }
 }
 

@@ -1,15 +1,19 @@
 /** A minimal Dovecot auth protocol client, as Postfix's smtpd talks to the auth service. */
 import { connect, type Socket } from 'node:net';
 
-export class DovecotClient {
+/**
+ * One end of a Dovecot auth-client connection, read as lines: the lines received, and a way to
+ * be woken when another comes or the connection closes. Clients add how they wait.
+ */
+export abstract class LineSocket {
   readonly socket: Socket;
   readonly handshake: string[] = [];
   #buf = '';
-  #lines: string[] = [];
-  #waiters: (() => void)[] = [];
+  readonly #lines: string[] = [];
+  readonly #waiters: (() => void)[] = [];
   #closed = false;
 
-  private constructor(socket: Socket) {
+  protected constructor(socket: Socket) {
     this.socket = socket;
     socket.setEncoding('utf8');
     socket.on('data', (d: string) => {
@@ -19,13 +23,60 @@ export class DovecotClient {
         this.#lines.push(this.#buf.slice(0, nl));
         this.#buf = this.#buf.slice(nl + 1);
       }
-      for (const w of this.#waiters.splice(0)) w();
+      this.#wakeAll();
     });
     socket.on('close', () => {
       this.#closed = true;
-      for (const w of this.#waiters.splice(0)) w();
+      this.#wakeAll();
     });
     socket.on('error', () => {});
+  }
+
+  #wakeAll(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** Calls `r` once, when the next line arrives or the connection closes. */
+  wake(r: () => void): void {
+    this.#waiters.push(r);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** A whole line has arrived and is not taken yet. */
+  protected get hasLine(): boolean {
+    return this.#lines.length > 0;
+  }
+
+  /** The oldest line not taken yet, or null. */
+  protected takeLine(): string | null {
+    return this.#lines.shift() ?? null;
+  }
+
+  send(line: string): void {
+    this.socket.write(`${line}\n`);
+  }
+
+  /** The next line, or null once the connection is closed. */
+  abstract line(): Promise<string | null>;
+
+  /** AUTH PLAIN with an initial response; returns the reply line. */
+  async plain(id: number, user: string, password: string, extra = ''): Promise<string | null> {
+    this.send(`AUTH\t${id}\tPLAIN\tservice=smtp\tnologin${extra}\tresp=${b64(`\0${user}\0${password}`)}`);
+    return this.line();
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A client of a Dovecot auth server, as Postfix's smtpd talks to it. */
+export class DovecotClient extends LineSocket {
+  private constructor(socket: Socket) {
+    super(socket);
   }
 
   /** Connect, read the server handshake up to DONE, send ours. */
@@ -46,37 +97,18 @@ export class DovecotClient {
     return c;
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  send(line: string): void {
-    this.socket.write(`${line}\n`);
-  }
-
   /** The next line, or null when the connection closed (waits at most `ms`). */
-  async line(ms = 30_000): Promise<string | null> {
+  override async line(ms = 30_000): Promise<string | null> {
     const end = Date.now() + ms;
-    while (this.#lines.length === 0) {
-      if (this.#closed) return null;
+    while (!this.hasLine) {
+      if (this.closed) return null;
       if (Date.now() > end) throw new Error('no line from the server');
       await new Promise<void>((r) => {
-        this.#waiters.push(r);
+        this.wake(r);
         setTimeout(r, 50);
       });
     }
-    return this.#lines.shift()!;
-  }
-
-  /** AUTH PLAIN with an initial response; returns the reply line. */
-  async plain(id: number, user: string, password: string, extra = ''): Promise<string | null> {
-    const resp = Buffer.from(`\0${user}\0${password}`).toString('base64');
-    this.send(`AUTH\t${id}\tPLAIN\tservice=smtp\tnologin${extra}\tresp=${resp}`);
-    return this.line();
-  }
-
-  close(): void {
-    this.socket.destroy();
+    return this.takeLine();
   }
 }
 
