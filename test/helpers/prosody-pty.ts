@@ -104,7 +104,7 @@ export class ProsodyPty {
     return { result: r['result'] as Outcome, raw };
   }
 
-  /** The last `n` exchanges, one per line (query kind and user only: no password), for a failure message. */
+  /** The last `n` exchanges, one per line (each query as its kind and user; what was read, as read), for a failure message. */
   transcript(n = 12): string {
     return this.#transcript.slice(-n).join('\n');
   }
