@@ -128,18 +128,21 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
       }
     };
 
-    /** Write the answer to a unit that began at `started`, unless the caller stopped waiting. */
-    const answer = (started: number, yes: boolean): void => {
+    /**
+     * Write the answer to a unit that began at `started`, unless the caller stopped waiting.
+     * Returns whether it was written.
+     */
+    const answer = (started: number, yes: boolean): boolean => {
       if (performance.now() >= started + budget) {
         stats.abandoned++;
         options.onEvent?.('abandoned');
         log.warn({}, "answer ready after the caller's deadline; nothing written");
-        return;
+        return false;
       }
-      if (write(wire.encodeReply(yes))) {
-        if (yes) stats.yes++;
-        else stats.no++;
-      }
+      if (!write(wire.encodeReply(yes))) return false;
+      if (yes) stats.yes++;
+      else stats.no++;
+      return true;
     };
 
     const abandon = (p: Pending, why: string): void => {
@@ -165,17 +168,21 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
         (err: unknown) => {
           stats.errors++;
           const cls = classify(err);
-          if (current === p) log.warn({ command: q.command, user: identityOf(q.user), host: q.host, code: errorCode(err), class: cls }, `query answered no: ${messageOf(err)}`);
-          settle(p, EXTAUTH_REPLIES[cls]);
+          // Logged as answered only once the answer is out: an error that comes back at the
+          // caller's deadline (the engine's refusal of the abandoned query) answered nothing.
+          if (settle(p, EXTAUTH_REPLIES[cls])) {
+            log.warn({ command: q.command, user: identityOf(q.user), host: q.host, code: errorCode(err), class: cls }, `query answered no: ${messageOf(err)}`);
+          }
         },
       );
     };
 
-    const settle = (p: Pending, yes: boolean): void => {
-      if (current !== p) return; // abandoned: its answer is never written
+    /** Answer `p` if it is still the query in progress; returns whether an answer was written. */
+    const settle = (p: Pending, yes: boolean): boolean => {
+      if (current !== p) return false; // abandoned: its answer is never written
       current = null;
       clearTimeout(p.timer);
-      answer(p.started, yes);
+      return answer(p.started, yes);
     };
 
     const refuse = (u: Unit, why: string): void => {
@@ -195,13 +202,15 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
       if (bytes === null) {
         stats.errors++;
         log.warn({}, 'query too long or empty; answered no');
-        return answer(u.started, false);
+        answer(u.started, false);
+        return;
       }
       const q = parseQuery(bytes, limits);
       if (q instanceof Error) {
         stats.errors++;
         log.warn({ code: q.code, field: q.field }, `malformed query answered no: ${q.message}`);
-        return answer(u.started, false);
+        answer(u.started, false);
+        return;
       }
       start(q, u.started);
     };
