@@ -402,6 +402,24 @@ for (const [name, maxInFlight] of [
   });
 }
 
+check('pipelined: maxInFlight as much as the pool holds (one process, no queue): never one more in flight, none refused', async (t) => {
+  // The pool takes one query, with its one process: one more sent while it works is refused as
+  // overloaded, a "no" for a right password. Each answer lets exactly one more in.
+  const accounts = accountsFor(t, `${script('slow.mjs')}\nexternal_auth_processes = 1\nexternal_auth_queue_limit = 0`);
+  await until(() => accounts.engines()[0]!.stats().idle === 1, 'the process ready');
+  const log = new MemoryLogger();
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const out = collect(output);
+  const run = runBridge({ input, output, protocol: 'generic', accounts, limits: servedQueryLimits(accounts), maxInFlight: () => accounts.capacity, logger: log });
+  input.write('auth:a:localhost:delay-20\n'.repeat(8));
+  await until(() => out.text().length >= 16, 'eight answers');
+  input.end();
+  assert.equal(out.text(), '1\n'.repeat(8));
+  assert.deepEqual(await run, { queries: 8, yes: 8, no: 0, errors: 0 });
+  assert.deepEqual(warnings(log), [], 'nothing refused');
+});
+
 check('pipelined: at the end of input, pending answers are written before it resolves; a partial query is ignored', async (t) => {
   const accounts = accountsFor(t, script('slow.mjs'));
   const log = new MemoryLogger();
