@@ -245,7 +245,11 @@ test('reload: one at a time, none once closed; a script that cannot start change
   assert.ok(await waitFor(() => childPids(process.pid).length > before), 'the new pool started its process');
   await accounts.close();
   assert.equal(await slow, 'ERR_RELOAD_CLOSED');
-  assert.equal(await outcome(accounts.reload(config).then(() => true)), 'ERR_RELOAD_CLOSED');
+  // Once closed, a reload is refused before it starts anything (pools start as it is called).
+  const known = new Set(childPids(process.pid));
+  const late = outcome(accounts.reload(config, { settleMs: 100, readyTimeoutMs: 30_000 }).then(() => true));
+  assert.deepEqual(childPids(process.pid).filter((pid) => !known.has(pid)), [], 'no script started after close');
+  assert.equal(await late, 'ERR_RELOAD_CLOSED');
 });
 
 test("a host's external_auth_max_query_bytes reaches its pool: a longer query is refused and never sent", async (t) => {
