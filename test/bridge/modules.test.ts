@@ -907,7 +907,7 @@ check('extauth socket: a worker that resets its connection mid-query is logged, 
   assert.equal(got, '1\n');
 });
 
-check('extauth socket: without metrics, still served', async (t) => {
+check('extauth socket: without metrics, still served, an injected write refused as with them', async (t) => {
   const accounts = accountsFor(t, script('fast.mjs'));
   const server = new ExtauthSocketServer({ accounts, protocol: 'generic', callerTimeoutMs: 30_000, limits: servedQueryLimits(accounts) });
   t.after(() => server.close());
@@ -917,6 +917,12 @@ check('extauth socket: without metrics, still served', async (t) => {
   a.socket.write('auth:alice:localhost:secret\n');
   await until(() => a.got().length >= 2, 'answer');
   assert.equal(a.got().toString(), '1\n');
+  // A desync event with no counter to count it: one "no", and the connection goes on.
+  a.socket.write('auth:mallory:localhost:x\nauth:alice:localhost:secret\n');
+  await until(() => a.got().length >= 4, 'the refusal');
+  a.socket.write('auth:alice:localhost:secret\n');
+  await until(() => a.got().length >= 6, 'the next answer');
+  assert.equal(a.got().toString(), '1\n0\n1\n');
   // The worker ends its side: the bridge ends, and the server ends the connection.
   a.socket.end();
   await a.closed;
