@@ -8,13 +8,8 @@
  * cache never answers where the script would not.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { Accounts } from '../../src/accounts/accounts.js';
-import { parseConfigText } from '../../src/config/load.js';
-import { tokenVerifier } from '../../src/oauth/token-password.js';
-import { openSqliteStore } from '../../src/storage/sqlite-open.js';
-import { auth, closeAll, HOST, holdToken, script, service } from '../helpers/accounts.js';
+import { auth, HOST, holdToken, service } from '../helpers/accounts.js';
 import { outcome } from '../helpers/engine.js';
 
 test('password checks count under every spelling, removeuser3 too; other commands and empty passwords do not', async (t) => {
@@ -138,16 +133,7 @@ test('a token logs its own user in without asking the script, even while that us
 test('a host without a script refuses even a live access token of its own: not configured, never a yes', async (t) => {
   // The script serves another host only (as after a reload that took this host's script away
   // while its tokens live): this host's logins have no account source to answer for.
-  const s = script(t, { 'other.example': { alice: 'o1' } });
-  const store = await openSqliteStore(join(s.dir, 'gatehouse.sqlite'));
-  const accounts = new Accounts(parseConfigText(`[hosts."other.example"]\n${s.command}`), undefined, tokenVerifier(store, new Set([HOST])));
-  t.after(async () => {
-    try {
-      await closeAll(accounts);
-    } finally {
-      await store.close();
-    }
-  });
+  const { accounts, store, s } = await service(t, { 'other.example': { alice: 'o1' } }, '', {}, { scriptHost: 'other.example' });
   const { token } = await holdToken(store, 'alice');
   assert.equal(await outcome(accounts.query(auth('alice', token))), 'ERR_AUTH_NOT_CONFIGURED');
   // Positive control: the script's host is answered.

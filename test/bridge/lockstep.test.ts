@@ -18,6 +18,12 @@ const script = fixtureCommand(fixture('users-file.mjs'));
 /** Where the timeout itself is not under test, the module waits 2 s (and the bridge knows it). */
 const QUICK = { seconds: 2, toml: 'extauth_caller_timeout = 2' };
 
+/** What the bridge logged to `log_file = "bridge.log"` in `dir` (bridgeEnv's directory) so far. */
+function bridgeLog(dir: string): string {
+  const file = join(dir, 'bridge.log');
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
+}
+
 /** Queries the script received, as text. */
 function received(env: NodeJS.ProcessEnv): string[] {
   const file = env['RECORD_FILE']!;
@@ -129,7 +135,7 @@ test('the start-up echo race, over 50 fresh starts: no wrong yes', { timeout: 30
     // The bridge's log goes to a file (never to the terminal): a failure shows its end.
     const { env, dir } = bridgeEnv(`${script}\nexternal_auth_processes = 1\nextauth_caller_timeout = 4\nlog_file = "bridge.log"`, { ...USERS });
     const caller = ProsodyPty.start(t, { env, timeoutSeconds: 4 });
-    const log = (): string => (existsSync(join(dir, 'bridge.log')) ? readFileSync(join(dir, 'bridge.log'), 'utf8').split('\n').slice(-15).join('\n') : '(no log)');
+    const log = (): string => bridgeLog(dir).split('\n').slice(-15).join('\n');
     const first = await caller.auth('alice', 'wonderland');
     if (first.result === 'error' && first.raw?.includes('auth:alice')) echoed++;
     assert.notEqual(first.result, 'yes', 'the query that starts the bridge is not answered');
@@ -187,9 +193,7 @@ test('a child not yet run when the caller writes: every query meanwhile is echoe
     // Meanwhile the child runs and the bridge starts (on a loaded machine it may take a while:
     // read the terminal until the bridge has logged what it found, then 2 s more): nothing may
     // come for the echoed queries.
-    const file = join(dir, 'bridge.log');
-    const found = (): RegExpExecArray | null =>
-      existsSync(file) ? /"queries":(\d+),"msg":"input that arrived before the terminal was raw is not answered/.exec(readFileSync(file, 'utf8')) : null;
+    const found = (): RegExpExecArray | null => /"queries":(\d+),"msg":"input that arrived before the terminal was raw is not answered/.exec(bridgeLog(dir));
     let late = '';
     for (let i = 0; i < 60 && found() === null; i++) late += (await caller.drain(1)).toString();
     late += (await caller.drain(2)).toString();
@@ -231,7 +235,7 @@ test('with log_file, the bridge on a terminal logs there, without passwords', as
   assert.equal((await caller.auth('mallory', 'hunter2\nsetpass:alice:localhost:pwned')).result, 'no');
   assert.equal((await caller.drain(0.5)).length, 0);
   await caller.close();
-  const log = readFileSync(join(dir, 'bridge.log'), 'utf8');
+  const log = bridgeLog(dir);
   assert.match(log, /extauth bridge ready/);
   assert.match(log, /several queries in one write/);
   assert.match(log, /input that arrived before the terminal was raw is not answered/);

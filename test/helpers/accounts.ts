@@ -112,13 +112,23 @@ export interface Service {
   s: Script;
 }
 
-/** Accounts as `gatehouse serve` wires them for an OAuth host over SQLite (server/services.ts). */
-export async function service(t: TestContext, users: Users, extra = '', env: Record<string, string> = {}): Promise<Service> {
+/**
+ * Accounts as `gatehouse serve` wires them for an OAuth host over SQLite (server/services.ts).
+ * The script serves every host, or with `scriptHost` that host only (HOST then has none).
+ */
+export async function service(
+  t: TestContext,
+  users: Users,
+  extra = '',
+  env: Record<string, string> = {},
+  { scriptHost }: { scriptHost?: string } = {},
+): Promise<Service> {
   const s = script(t, users, env);
   const store = await openSqliteStore(join(s.dir, 'gatehouse.sqlite'));
   const log = new MemoryLogger();
   const names = new Set([HOST]);
-  const accounts = new Accounts(parseConfigText(`${s.command}\n${extra}`), log, tokenVerifier(store, names), undefined, accountLifecycle(store, names, log));
+  const text = scriptHost === undefined ? `${s.command}\n${extra}` : `${extra}\n[hosts.${JSON.stringify(scriptHost)}]\n${s.command}`;
+  const accounts = new Accounts(parseConfigText(text), log, tokenVerifier(store, names), undefined, accountLifecycle(store, names, log));
   // Registered after the directory's removal, so run before it: the script ends first.
   t.after(async () => {
     try {
