@@ -69,6 +69,7 @@ export const GROUPS = [
       'oauth/endpoints/password-grant',
       'oauth/endpoints/login-throttle',
       'oauth/endpoints/token-bindings',
+      'oauth/oidc/prompt',
       'oauth/lifecycle',
     ],
   },

@@ -39,13 +39,18 @@ test('a queued query fails at its deadline without reaching the script; the one 
   assert.deepEqual(engine.stats().timeouts, 0);
 });
 
-test('a deadline already past fails at once, and a query answered in time is not disturbed', async (t) => {
+test('a deadline already past fails at once, even with a process idle, and a query answered in time is not disturbed', async (t) => {
   const { engine, received } = fixtureEngine('fast.mjs', { record: true });
   t.after(() => engine.close());
   assert.equal(await outcome(engine.auth('a', 'h', 'secret', { deadline: performance.now() - 1 })), 'ERR_EXTAUTH_DEADLINE');
   assert.equal(await engine.auth('a', 'h', 'secret', { deadline: performance.now() + 60_000 }), true);
   const [pid] = engine.pids();
+  // The process is idle now: a query whose deadline has passed must still not be handed to it.
+  const past = await engine.auth('a', 'h', 'late', { deadline: performance.now() - 1 }).catch((err: unknown) => err);
+  assert.equal((past as { code?: string }).code, 'ERR_EXTAUTH_DEADLINE');
+  assert.equal((past as { sent?: boolean }).sent, false, 'never sent');
   assert.equal(await engine.auth('a', 'h', 'wrong', { deadline: performance.now() + 60_000 }), false);
   assert.deepEqual(engine.pids(), [pid], 'no process was replaced');
   assert.deepEqual(received().map((b) => b.toString()), ['auth:a:h:secret', 'auth:a:h:wrong']);
+  assert.equal(engine.stats().timeouts, 0);
 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fixtureEngine, isGone, outcome, waitFor } from '../helpers/engine.js';
 import { holdEnv, within } from '../helpers/scripted.js';
+import { MemoryLogger } from '../helpers/log.js';
 
 // The tests wait on child processes far more than they compute: they run side by side.
 describe('engine', { concurrency: true }, () => {
@@ -40,13 +41,14 @@ describe('engine', { concurrency: true }, () => {
     assert.equal(await engine.auth('u', 'h', 'secret'), true);
     assert.equal(await engine.isuser('nobody', 'h'), false);
     assert.equal(await outcome(engine.setpass('u', 'h', 'twice')), 'ERR_EXTAUTH_BAD_REPLY');
+    assert.equal(await engine.setpass('u', 'h', 'secret'), true, 'an account change with listeners and no cache');
     const elapsed = performance.now() - t0;
-    assert.deepEqual(seen.map(([c, o]) => `${c}:${o}`), ['auth:yes', 'isuser:no', 'setpass:ERR_EXTAUTH_BAD_REPLY']);
-    assert.deepEqual(also, ['auth:yes', 'isuser:no', 'setpass:ERR_EXTAUTH_BAD_REPLY']);
+    assert.deepEqual(seen.map(([c, o]) => `${c}:${o}`), ['auth:yes', 'isuser:no', 'setpass:ERR_EXTAUTH_BAD_REPLY', 'setpass:yes']);
+    assert.deepEqual(also, ['auth:yes', 'isuser:no', 'setpass:ERR_EXTAUTH_BAD_REPLY', 'setpass:yes']);
     // Each the time of its own query: within the time of all three.
     for (const [, , ms] of seen) assert.ok(ms > 0 && ms <= elapsed, `ms ${ms} of ${elapsed}`);
     assert.equal(await engine.auth('u', 'h', ''), false, 'an empty password: no, unasked');
-    assert.equal(seen.length, 3);
+    assert.equal(seen.length, 4);
   });
 
   test('the positive cache: yes of auth and isuser only; every account change ends it, even one in flight', async (t) => {
@@ -86,6 +88,24 @@ describe('engine', { concurrency: true }, () => {
     hold.release();
     assert.equal(await within(change), true);
     assert.equal(engine.stats().cached, 0);
+  });
+
+  test('with a cache or listeners, a query keeps its deadline, its signal and the redaction of its password', async (t) => {
+    const log = new MemoryLogger();
+    const dir = mkdtempSync(join(tmpdir(), 'gh-rec-'));
+    const recordFile = join(dir, 'q.hex');
+    const { engine } = fixtureEngine('scripted.mjs', { startQuietMs: 0, cacheTtlMs: 60_000, logger: log, env: { RECORD_FILE: recordFile } });
+    t.after(() => engine.close({ force: true }));
+    engine.onQuery(() => {});
+    assert.equal(await engine.isuser('u', 'h'), true, 'the process is up and idle');
+    assert.equal(await outcome(engine.auth('u', 'h', 'secret', { deadline: performance.now() - 1 })), 'ERR_EXTAUTH_DEADLINE');
+    assert.equal(await outcome(engine.auth('u', 'h', 'secret', { signal: AbortSignal.abort() })), 'ERR_EXTAUTH_ABORTED');
+    assert.equal(await engine.auth('u', 'h', 'history'), false, 'the script writes the queries it saw on stderr');
+    const received = readFileSync(recordFile, 'utf8').trim().split('\n').map((l) => Buffer.from(l, 'hex').toString());
+    assert.deepEqual(received, ['isuser:u:h', 'auth:u:h:history'], 'neither refused query was sent');
+    const stderr = await waitFor(() => log.entries.some((e) => JSON.stringify(e).includes('seen: ')));
+    assert.ok(stderr, 'the script\'s stderr was logged (positive control)');
+    assert.ok(!JSON.stringify(log.entries).includes('history'), 'the password of the query is redacted from the log');
   });
 
   test('the engine passes through stats, pids, serving times, readiness and close', async (t) => {

@@ -221,6 +221,43 @@ describe('pool', { concurrency: true }, () => {
     assert.ok(await within(p.whenReady({ timeoutMs: 20_000, settleMs: 0 })));
   });
 
+  test('every process down, its replacement due within the queue wait: a query waits for it and is answered', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-count-'));
+    // The first start fails (replaced at once), the second too: the third start is backed off
+    // by two seconds, well within the queue wait, and serves.
+    const p = pool(t, {
+      argv: [fixture('fail-first.sh')],
+      backoffInitialMs: 2000,
+      queueTimeoutMs: 60_000,
+      startQuietMs: 1000,
+      env: { FIXTURE_COUNT_FILE: join(dir, 'count'), FIXTURE_FAIL_UNTIL: '2' },
+    });
+    assert.ok(await waitFor(() => p.stats().live === 0 && p.stats().failures === 2), 'every process down, the next start backed off');
+    assert.equal(await within(p.run('auth:u:h:secret')), true, 'queued until the replacement serves, not refused as unavailable');
+    assert.equal(p.stats().restarts, 2);
+  });
+
+  test('a process that fails with the next start far off leaves the queue to the processes still up', async (t) => {
+    // Two processes: one holds a query; the other dies on its first query twice, so its next
+    // start is a minute away, beyond the queue wait. The query queued meanwhile is not failed as
+    // unavailable: the live process takes it once it is free.
+    const p = pool(t, { size: 2, backoffInitialMs: 60_000, backoffMaxMs: 60_000, queueTimeoutMs: 30_000 });
+    await p.up(2);
+    assert.ok(await waitFor(() => p.stats().idle === 2));
+    const held = p.run('auth:u:h:hold');
+    assert.ok(await waitFor(() => p.stats().busy === 1));
+    assert.equal(await outcome(p.run('auth:u:h:exit-3')), 'ERR_EXTAUTH_EXITED');
+    await p.up(3);
+    assert.ok(await waitFor(() => p.stats().idle === 1), 'replaced at once after the first failure');
+    const dying = outcome(p.run('auth:u:h:exit-3'));
+    const queued = outcome(p.run('auth:u:h:secret'));
+    assert.equal(await within(dying), 'ERR_EXTAUTH_EXITED');
+    assert.deepEqual([p.stats().live, p.stats().failures, p.stats().queued], [1, 2, 1]);
+    p.release();
+    assert.equal(await within(held), true);
+    assert.equal(await within(queued), true, 'served by the process still up');
+  });
+
   test('every process down and the next start far off: queries fail at once as unavailable', async (t) => {
     const p = pool(t, { argv: [process.execPath, fixture('crash-start.mjs')], backoffInitialMs: 60_000, queueTimeoutMs: 20_000, startQuietMs: 60_000 });
     const waiting = p.run('auth:u:h:secret').catch((e: unknown) => e);
@@ -236,6 +273,7 @@ describe('pool', { concurrency: true }, () => {
 
   test('a program that cannot be started: unavailable as ERR_EXTAUTH_SPAWN_FAILED', async (t) => {
     const p = pool(t, { argv: ['/nonexistent/auth-script'], backoffInitialMs: 60_000, queueTimeoutMs: 20_000 });
+    assert.deepEqual(p.pids(), [], 'a process that never started has no pid to list');
     const err = (await within(p.run('auth:u:h:secret').catch((e: unknown) => e), 15_000)) as ExtauthError;
     assert.equal(err.code, 'ERR_EXTAUTH_SPAWN_FAILED');
     assert.match(err.message, /^no auth process available \(restarting after 2 failures: spawn \/nonexistent\/auth-script ENOENT\)$/);
@@ -246,10 +284,30 @@ describe('pool', { concurrency: true }, () => {
     assert.equal(await within(p.whenReady({ timeoutMs: 20_000 })), true, 'the default settle time passes');
     const failing = pool(t, { argv: [process.execPath, fixture('crash-start.mjs')], backoffInitialMs: 50, startQuietMs: 60_000 });
     assert.equal(await within(failing.whenReady({ timeoutMs: 1500, settleMs: 0 })), false);
+    // Closing ends the wait at once, long before its own timeout.
     const closing = pool(t);
-    const answer = closing.whenReady({ timeoutMs: 20_000, settleMs: 60_000 });
+    const answer = closing.whenReady({ timeoutMs: 600_000, settleMs: 60_000 });
     void closing.close();
     assert.equal(await within(answer), false);
+  });
+
+  test('whenReady: the settle time is waited for; busy processes count as serving; an unanswered restart is a failure', async (t) => {
+    const p = pool(t, { size: 2 });
+    await p.up(2);
+    assert.equal(await within(p.whenReady({ timeoutMs: 20_000, settleMs: 0 })), true);
+    assert.equal(await within(p.whenReady({ timeoutMs: 500, settleMs: 600_000 })), false, 'a settle time longer than the wait never passes');
+    const held = p.run('auth:u:h:hold');
+    assert.ok(await waitFor(() => p.stats().busy === 1 && p.stats().idle === 1));
+    assert.equal(await within(p.whenReady({ timeoutMs: 20_000, settleMs: 0 })), true, 'one busy, one idle: both serve');
+    p.release();
+    assert.equal(await within(held), true);
+    // A start that died before answering anything, and its replacement that serves: the start-up
+    // failure stands (until a process that answered ends, as for readiness), so not ready.
+    const dir = mkdtempSync(join(tmpdir(), 'gh-count-'));
+    const f = pool(t, { argv: [fixture('fail-first.sh')], env: { FIXTURE_COUNT_FILE: join(dir, 'count'), FIXTURE_FAIL_UNTIL: '1' } });
+    assert.ok(await waitFor(() => f.stats().failures === 1 && f.stats().idle === 1), 'restarted, and serving');
+    assert.equal(await within(f.whenReady({ timeoutMs: 500, settleMs: 0 })), false);
+    assert.equal(await f.run('auth:u:h:secret'), true, 'the replacement serves (positive control)');
   });
 
   test('close fails the queued queries, lets the one in flight finish, and replaces nothing', async (t) => {
