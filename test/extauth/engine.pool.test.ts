@@ -253,9 +253,13 @@ describe('pool', { concurrency: true }, () => {
     const queued = outcome(p.run('auth:u:h:secret'));
     assert.equal(await within(dying), 'ERR_EXTAUTH_EXITED');
     assert.deepEqual([p.stats().live, p.stats().failures, p.stats().queued], [1, 2, 1]);
+    // A query sent now, with that start far off, waits for the live process too.
+    const later = outcome(p.run('auth:u:h:wrong'));
+    assert.equal(p.stats().queued, 2);
     p.release();
     assert.equal(await within(held), true);
     assert.equal(await within(queued), true, 'served by the process still up');
+    assert.equal(await within(later), false, 'answered by the script, not refused as unavailable');
   });
 
   test('every process down and the next start far off: queries fail at once as unavailable', async (t) => {
