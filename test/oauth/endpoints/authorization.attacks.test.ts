@@ -5,6 +5,9 @@
  * and a consent or a code never comes without a fitting session and a form made for it.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { issueSession, sessionCookie } from '../../../src/oauth/session/session.js';
 import { hashSecret } from '../../../src/oauth/tokens/secrets.js';
@@ -251,7 +254,7 @@ test('prompt=none: a code at once only with a fitting session and consent on rec
   // A scope never granted: consent_required, redirected (the user approved this client).
   const wider = await none(b, { scope: 'xmpp openid' });
   assert.equal(wider.status, 303);
-  assert.equal(new URL(wider.headers.get('location')!).searchParams.get('error'), 'consent_required');
+  assert.deepEqual(Object.fromEntries(new URL(wider.headers.get('location')!).searchParams), { error: 'consent_required', error_description: 'the user must approve this application', state: 'st-1', iss: s.issuer });
   // A session older than max_age=0: login_required, redirected.
   const old = await none(b, { max_age: '0' });
   assert.equal(old.status, 303);
@@ -335,4 +338,30 @@ test('a request made for a client whose registration key was retired since: its 
   assert.deepEqual(errorText(await res.text()), { heading: 'Unknown application', message: 'The application is no longer registered with this server.' });
   // Positive control: where C still verifies, the same request and session show the consent page.
   assert.match(await (await b.get(`${both.origin}${consentPath}`)).text(), /Allow access\?/);
+});
+
+test('a login form without a password, or with an empty one, is refused without asking the script', async (t) => {
+  // The script records each query it reads (test/fixtures/lib/serve.mjs, RECORD_FILE).
+  const dir = mkdtempSync(join(tmpdir(), 'gh-record-'));
+  const file = join(dir, 'queries');
+  process.env['RECORD_FILE'] = file;
+  t.after(() => {
+    delete process.env['RECORD_FILE'];
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const s = await start(t);
+  const web = await register(s.issuer);
+  const b = new TestBrowser();
+  const page = await (await b.get(`${s.issuer}/oauth2/authorize?${query(web.client_id!)}`)).text();
+  for (const password of [undefined, '']) {
+    const form: Record<string, string> = { request: field(page, 'request'), csrf: field(page, 'csrf'), username: 'alice' };
+    if (password !== undefined) form['password'] = password;
+    const res = await b.post(`${s.issuer}/oauth2/authorize/login`, form);
+    assert.equal(res.status, 401, `password ${JSON.stringify(password)}`);
+    assert.ok(unescape(await res.text()).includes('Wrong username or password.'));
+  }
+  // Positive control: a sign-in with the password reaches the script and is recorded.
+  await signIn(s, b, web.client_id!);
+  const recorded = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((hex) => Buffer.from(hex, 'hex').toString('utf8'));
+  assert.deepEqual(recorded, ['auth:alice:localhost:secret']);
 });

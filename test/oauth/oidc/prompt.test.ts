@@ -70,7 +70,12 @@ test('attack: with prompt=login, posting the consent form on the old session giv
   const consent = await browser.post(`${issuer}/oauth2/authorize/consent`, { request: field(login, 'request'), csrf: field(login, 'csrf'), decision: 'allow' });
   assert.notEqual(consent.status, 303);
   assert.equal(consent.headers.get('location'), null);
-  assert.ok(isLoginPage(await consent.text()));
+  const again = await consent.text();
+  assert.ok(isLoginPage(again));
+  // A login page for this very request: the same request token and CSRF token, the client named.
+  assert.equal(field(again, 'request'), field(login, 'request'));
+  assert.equal(field(again, 'csrf'), field(login, 'csrf'));
+  assert.ok(again.includes('Test Chat'), 'the client is named');
   // The consent page URL itself shows the login page too.
   const page = await browser.get(`${issuer}/oauth2/authorize/consent?request=${encodeURIComponent(field(login, 'request'))}`);
   assert.ok(isLoginPage(await page.text()));
