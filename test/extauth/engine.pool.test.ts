@@ -41,6 +41,12 @@ describe('pool', { concurrency: true }, () => {
     return Object.assign(p, { release, up });
   }
 
+  /** A pool of fail-first.sh: its first `fails` starts die at once (code 3), the later ones serve. */
+  function failingFirst(t: TestContext, fails: number, options: Partial<PoolOptions> & { logger?: MemoryLogger } = {}): ReturnType<typeof pool> {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-count-'));
+    return pool(t, { argv: [fixture('fail-first.sh')], ...options, env: { FIXTURE_COUNT_FILE: join(dir, 'count'), FIXTURE_FAIL_UNTIL: String(fails) } });
+  }
+
   test('the pool refuses a configuration without a program or with no process', () => {
     const base = { argv: SCRIPT, protocol: 'generic' as const, timeoutMs: 1, queueLimit: 1, queueTimeoutMs: 1 };
     assert.throws(() => new ExtauthPool({ ...base, argv: [], size: 1 }), { name: 'TypeError', message: 'argv must name a program' });
@@ -197,16 +203,9 @@ describe('pool', { concurrency: true }, () => {
   });
 
   test('a program that dies at start is restarted with backoff, and recovers', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'gh-count-'));
     const log = new MemoryLogger();
     // A shell dies well within the quiet period: no query reaches a start that fails.
-    const p = pool(t, {
-      argv: [fixture('fail-first.sh')],
-      logger: log,
-      backoffInitialMs: 20,
-      startQuietMs: 1000,
-      env: { FIXTURE_COUNT_FILE: join(dir, 'count'), FIXTURE_FAIL_UNTIL: '3' },
-    });
+    const p = failingFirst(t, 3, { logger: log, backoffInitialMs: 20, startQuietMs: 1000 });
     assert.equal(await within(p.run('auth:u:h:secret')), true, 'the fourth start serves');
     assert.equal(p.stats().failures, 3);
     assert.equal(p.stats().restarts, 3);
@@ -222,16 +221,9 @@ describe('pool', { concurrency: true }, () => {
   });
 
   test('every process down, its replacement due within the queue wait: a query waits for it and is answered', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'gh-count-'));
     // The first start fails (replaced at once), the second too: the third start is backed off
     // by two seconds, well within the queue wait, and serves.
-    const p = pool(t, {
-      argv: [fixture('fail-first.sh')],
-      backoffInitialMs: 2000,
-      queueTimeoutMs: 60_000,
-      startQuietMs: 1000,
-      env: { FIXTURE_COUNT_FILE: join(dir, 'count'), FIXTURE_FAIL_UNTIL: '2' },
-    });
+    const p = failingFirst(t, 2, { backoffInitialMs: 2000, queueTimeoutMs: 60_000, startQuietMs: 1000 });
     assert.ok(await waitFor(() => p.stats().live === 0 && p.stats().failures === 2), 'every process down, the next start backed off');
     assert.equal(await within(p.run('auth:u:h:secret')), true, 'queued until the replacement serves, not refused as unavailable');
     assert.equal(p.stats().restarts, 2);
@@ -307,8 +299,7 @@ describe('pool', { concurrency: true }, () => {
     assert.equal(await within(held), true);
     // A start that died before answering anything, and its replacement that serves: the start-up
     // failure stands (until a process that answered ends, as for readiness), so not ready.
-    const dir = mkdtempSync(join(tmpdir(), 'gh-count-'));
-    const f = pool(t, { argv: [fixture('fail-first.sh')], env: { FIXTURE_COUNT_FILE: join(dir, 'count'), FIXTURE_FAIL_UNTIL: '1' } });
+    const f = failingFirst(t, 1);
     assert.ok(await waitFor(() => f.stats().failures === 1 && f.stats().idle === 1), 'restarted, and serving');
     assert.equal(await within(f.whenReady({ timeoutMs: 500, settleMs: 0 })), false);
     assert.equal(await f.run('auth:u:h:secret'), true, 'the replacement serves (positive control)');
@@ -363,13 +354,7 @@ describe('pool', { concurrency: true }, () => {
   });
 
   test('a draining close: a replacement whose start was backed off still comes for the queued queries', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'gh-count-'));
-    const p = pool(t, {
-      argv: [fixture('fail-first.sh')],
-      backoffInitialMs: 100,
-      startQuietMs: 1000,
-      env: { FIXTURE_COUNT_FILE: join(dir, 'count'), FIXTURE_FAIL_UNTIL: '2' },
-    });
+    const p = failingFirst(t, 2, { backoffInitialMs: 100, startQuietMs: 1000 });
     const queued = outcome(p.run('auth:u:h:secret'));
     const closing = p.close({ drain: true });
     assert.equal(await within(queued), true);

@@ -6,37 +6,17 @@
  * cannot set passwords, throttling.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { field, TestBrowser } from '../../helpers/browser.js';
 import { introspect, pkce, REDIRECT, register, startOAuth, token } from '../../helpers/oauth.js';
 import { fixture } from '../../helpers/paths.js';
 import { grantIds, grantTokens, signIn, startWithUsers } from '../../helpers/oauth-account.js';
+import { recordQueries } from '../../helpers/record.js';
 
 const USERS = { localhost: { alice: 'old-pass', bob: 'bobs-pass' } };
 
 function change(b: TestBrowser, issuer: string, page: string, current: string, next: string, confirm = next): Promise<Response> {
   return b.post(`${issuer}/account/password`, { csrf: field(page, 'csrf'), current_password: current, new_password: next, confirm_password: confirm });
-}
-
-/** Record the queries the script receives (test/fixtures/lib/serve.mjs, RECORD_FILE). */
-function recordQueries(t: TestContext): () => string[] {
-  const dir = mkdtempSync(join(tmpdir(), 'gh-record-'));
-  const file = join(dir, 'queries');
-  process.env['RECORD_FILE'] = file;
-  t.after(() => {
-    delete process.env['RECORD_FILE'];
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return () => {
-    try {
-      return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((hex) => Buffer.from(hex, 'hex').toString('utf8'));
-    } catch {
-      return [];
-    }
-  };
 }
 
 test('a password change revokes every grant of the user, old tokens stop working, the session is replaced, the new password works', async (t) => {

@@ -5,15 +5,13 @@
  * and a consent or a code never comes without a fitting session and a form made for it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { issueSession, sessionCookie } from '../../../src/oauth/session/session.js';
 import { hashSecret } from '../../../src/oauth/tokens/secrets.js';
 import { TestBrowser, field } from '../../helpers/browser.js';
 import { allow, errorText, logged, query, refusals, signIn, start, unescape } from '../../helpers/oauth-attacks.js';
 import { pkce, REDIRECT, register } from '../../helpers/oauth.js';
+import { recordQueries } from '../../helpers/record.js';
 
 test('attack: an unapproved client gets no redirect for any refusal (open redirector), a client the user approved does', async (t) => {
   const s = await start(t);
@@ -341,14 +339,7 @@ test('a request made for a client whose registration key was retired since: its 
 });
 
 test('a login form without a password, or with an empty one, is refused without asking the script', async (t) => {
-  // The script records each query it reads (test/fixtures/lib/serve.mjs, RECORD_FILE).
-  const dir = mkdtempSync(join(tmpdir(), 'gh-record-'));
-  const file = join(dir, 'queries');
-  process.env['RECORD_FILE'] = file;
-  t.after(() => {
-    delete process.env['RECORD_FILE'];
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const recorded = recordQueries(t);
   const s = await start(t);
   const web = await register(s.issuer);
   const b = new TestBrowser();
@@ -362,6 +353,5 @@ test('a login form without a password, or with an empty one, is refused without 
   }
   // Positive control: a sign-in with the password reaches the script and is recorded.
   await signIn(s, b, web.client_id!);
-  const recorded = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((hex) => Buffer.from(hex, 'hex').toString('utf8'));
-  assert.deepEqual(recorded, ['auth:alice:localhost:secret']);
+  assert.deepEqual(recorded(), ['auth:alice:localhost:secret']);
 });
