@@ -354,15 +354,29 @@ describe('auth process', { concurrency: true }, () => {
     assert.equal(atStart.idle, 0);
   });
 
-  test('a script that exits normally leaves nothing behind: what it forked is killed', async (t) => {
-    const pidFile = join(mkdtempSync(join(tmpdir(), 'gh-pid-')), 'grandchild');
-    const w = startProcess(t, { env: { FIXTURE_PID_FILE: pidFile } });
+  for (const stubborn of ['0', '1']) {
+    test(`a script that exits normally leaves nothing behind: what it forked is killed${stubborn === '1' ? ', even if it ignores SIGTERM' : ''}`, async (t) => {
+      const pidFile = join(mkdtempSync(join(tmpdir(), 'gh-pid-')), 'grandchild');
+      const w = startProcess(t, { env: { FIXTURE_PID_FILE: pidFile, FIXTURE_STUBBORN_GRANDCHILD: stubborn } });
+      await ready(w);
+      assert.equal(code(await run(w, 'fork-detach-exit')), 'ERR_EXTAUTH_EXITED');
+      await within(w.proc.closedPromise);
+      const grandchild = Number(readFileSync(pidFile, 'utf8'));
+      assert.ok(grandchild > 0);
+      t.after(() => {
+        if (!isGone(grandchild)) process.kill(grandchild, 'SIGKILL');
+      });
+      assert.ok(await waitFor(() => isGone(grandchild), 30_000), 'no orphan');
+    });
+  }
+
+  test('a script that closed its stdin: the query written to it (EPIPE) fails, nothing crashes', async (t) => {
+    // A program that closes its stdin, says it is up, and stays alive without reading.
+    const w = startProcess(t, { timeoutMs: 1000, argv: ['sh', '-c', 'exec 0<&-; echo up >&2; exec sleep 300'] });
     await ready(w);
-    assert.equal(code(await run(w, 'fork-detach-exit')), 'ERR_EXTAUTH_EXITED');
+    assert.equal(code(await run(w, 'secret')), 'ERR_EXTAUTH_TIMEOUT');
     await within(w.proc.closedPromise);
-    const grandchild = Number(readFileSync(pidFile, 'utf8'));
-    assert.ok(grandchild > 0);
-    assert.ok(await waitFor(() => isGone(grandchild), 30_000), 'no orphan');
+    assert.ok(isGone(w.proc.pid!));
   });
 
   test('shutdown of a script that ignores EOF: SIGTERM after the EOF grace', async (t) => {
