@@ -45,7 +45,7 @@ describe('engine', { concurrency: true }, () => {
     const elapsed = performance.now() - t0;
     assert.deepEqual(seen.map(([c, o]) => `${c}:${o}`), ['auth:yes', 'isuser:no', 'setpass:ERR_EXTAUTH_BAD_REPLY', 'setpass:yes']);
     assert.deepEqual(also, ['auth:yes', 'isuser:no', 'setpass:ERR_EXTAUTH_BAD_REPLY', 'setpass:yes']);
-    // Each the time of its own query: within the time of all three.
+    // Each the time of its own query: within the time of them all.
     for (const [, , ms] of seen) assert.ok(ms > 0 && ms <= elapsed, `ms ${ms} of ${elapsed}`);
     assert.equal(await engine.auth('u', 'h', ''), false, 'an empty password: no, unasked');
     assert.equal(seen.length, 4);
