@@ -18,8 +18,8 @@ export class Job {
   #reject: (err: ExtauthError) => void;
   #settled = false;
   #queueTimer: NodeJS.Timeout | undefined;
-  #signal: AbortSignal | undefined;
-  #onAbort: (() => void) | undefined;
+  /** Stops watching the caller's AbortSignal (watch). */
+  #unwatch: (() => void) | undefined;
   #holder: Holder | null = null;
   #deadlineTimer: NodeJS.Timeout | undefined;
   /** Ends the process running the job, should the job's deadline pass while it runs. */
@@ -43,9 +43,10 @@ export class Job {
 
   /** Fail with ERR_EXTAUTH_ABORTED when `signal` fires before the job settles. */
   watch(signal: AbortSignal): void {
-    this.#signal = signal;
-    this.#onAbort = () => this.fail(new ExtauthError('ERR_EXTAUTH_ABORTED', undefined, { cause: signal.reason }));
-    signal.addEventListener('abort', this.#onAbort, { once: true });
+    // An AbortSignal fires `abort` once; settling removes the listener either way.
+    const onAbort = (): void => this.fail(new ExtauthError('ERR_EXTAUTH_ABORTED', undefined, { cause: signal.reason }));
+    signal.addEventListener('abort', onAbort);
+    this.#unwatch = () => signal.removeEventListener('abort', onAbort);
   }
 
   /** Fail with `err` after `ms` in the queue; cleared when a process takes the job. */
@@ -73,8 +74,8 @@ export class Job {
     this.#abandon = abandon;
   }
 
+  /** Settling clears the deadline timer, so this runs only for a job not yet settled. */
   #expire(): void {
-    if (this.#settled) return;
     const abandon = this.#abandon;
     // In flight, the script has the query: it may have acted on it (a setpass) before it is ended.
     this.fail(new ExtauthError('ERR_EXTAUTH_DEADLINE', undefined, { sent: abandon !== null }));
@@ -89,8 +90,7 @@ export class Job {
   /** Out of the queue: the queue wait is over. */
   dequeued(): void {
     this.#holder = null;
-    if (this.#queueTimer !== undefined) clearTimeout(this.#queueTimer);
-    this.#queueTimer = undefined;
+    clearTimeout(this.#queueTimer);
   }
 
   succeed(yes: boolean): void {
@@ -108,12 +108,10 @@ export class Job {
   #cleanup(): void {
     this.#settled = true;
     this.#abandon = null;
-    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    clearTimeout(this.#deadlineTimer);
     const holder = this.#holder;
     this.dequeued();
     holder?.left();
-    if (this.#signal !== undefined && this.#onAbort !== undefined) {
-      this.#signal.removeEventListener('abort', this.#onAbort);
-    }
+    this.#unwatch?.();
   }
 }

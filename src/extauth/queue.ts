@@ -1,73 +1,64 @@
 /**
  * The FIFO of jobs waiting for an idle process (DESIGN.md rule 6). A tiny interface in the
  * manner of p-queue's `source/queue.ts`, so the policy can change without touching the pool.
- * Jobs that settled while waiting (queue timeout, abort) are skipped lazily and compacted
- * away, so the array never outgrows the live jobs by much.
+ *
+ * A doubly linked list: a job that settles while waiting (queue timeout, abort) unlinks itself
+ * at once, so every operation is O(1) whatever the queue limit (up to a million) and the
+ * list never holds a job that gave up.
  */
 import type { Job } from './job.js';
 
-export class JobQueue {
-  #items: (Job | undefined)[] = [];
-  #head = 0;
-  #live = 0;
+interface Node {
+  readonly job: Job;
+  prev: Node | null;
+  next: Node | null;
+}
 
-  /** Jobs still waiting (settled ones are not counted). */
+export class JobQueue {
+  #first: Node | null = null;
+  #last: Node | null = null;
+  #size = 0;
+
+  /** Jobs waiting. */
   get size(): number {
-    return this.#live;
+    return this.#size;
   }
 
   push(job: Job): void {
-    this.#items.push(job);
-    this.#live++;
-    job.queuedIn(this);
+    const node: Node = { job, prev: this.#last, next: null };
+    if (this.#last === null) this.#first = node;
+    else this.#last.next = node;
+    this.#last = node;
+    this.#size++;
+    // A job settles once and is dequeued at most once, so its node is unlinked at most once.
+    job.queuedIn({ left: () => this.#unlink(node) });
   }
 
-  /** A waiting job settled (queue timeout, abort): it no longer counts. */
-  left(): void {
-    this.#live--;
-    if (this.#live === 0 || (this.#items.length > 1024 && this.#live * 4 < this.#items.length - this.#head)) {
-      this.compact();
-    }
-  }
-
-  /** The oldest job still waiting, or undefined. */
+  /** The oldest job waiting, or undefined. */
   shift(): Job | undefined {
-    if (this.#live === 0 && this.#items.length === 0) return undefined; // the usual case: nothing waits
-    while (this.#head < this.#items.length) {
-      const job = this.#items[this.#head];
-      this.#items[this.#head++] = undefined;
-      if (job !== undefined && !job.settled) {
-        this.#live--;
-        job.dequeued();
-        this.#maybeCompact();
-        return job;
-      }
-    }
-    this.#items = [];
-    this.#head = 0;
-    return undefined;
+    const node = this.#first;
+    if (node === null) return undefined;
+    this.#unlink(node);
+    node.job.dequeued();
+    return node.job;
   }
 
-  /** Drop settled jobs when they make up most of the array. */
-  compact(): void {
-    this.#items = this.#items.slice(this.#head).filter((j) => j !== undefined && !j.settled);
-    this.#head = 0;
-  }
-
-  /** Remove and return every waiting job. */
+  /** Remove and return every waiting job, oldest first. */
   drain(): Job[] {
-    const out = this.#items.slice(this.#head).filter((j): j is Job => j !== undefined && !j.settled);
-    this.#items = [];
-    this.#head = 0;
-    this.#live = 0;
+    const out: Job[] = [];
+    for (let node = this.#first; node !== null; node = node.next) out.push(node.job);
+    this.#first = null;
+    this.#last = null;
+    this.#size = 0;
     for (const job of out) job.dequeued();
     return out;
   }
 
-  #maybeCompact(): void {
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
+  #unlink(node: Node): void {
+    if (node.prev === null) this.#first = node.next;
+    else node.prev.next = node.next;
+    if (node.next === null) this.#last = node.prev;
+    else node.next.prev = node.prev;
+    this.#size--;
   }
 }

@@ -220,6 +220,29 @@ test('the queue is FIFO and counts only the jobs still waiting', () => {
   assert.equal(q.shift(), undefined);
 });
 
+test('a job that gives up at the head, in the middle or at the tail of the queue leaves it, and the rest keep their order', () => {
+  const q = new JobQueue();
+  const [a, b, c, d, e] = [job(), job(), job(), job(), job()];
+  for (const j of [a, b, c, d]) q.push(j.job);
+  a.job.fail(new ExtauthError('ERR_EXTAUTH_ABORTED')); // the head
+  d.job.fail(new ExtauthError('ERR_EXTAUTH_ABORTED')); // the tail
+  q.push(e.job); // joins after c, not after the job that left
+  c.job.fail(new ExtauthError('ERR_EXTAUTH_ABORTED')); // now in the middle
+  assert.equal(q.size, 2);
+  assert.equal(q.shift(), b.job);
+  assert.equal(q.shift(), e.job);
+  assert.equal(q.shift(), undefined);
+  assert.equal(q.size, 0);
+
+  // The only job gives up; then the queue starts over.
+  const [f, g] = [job(), job()];
+  q.push(f.job);
+  f.job.fail(new ExtauthError('ERR_EXTAUTH_ABORTED'));
+  assert.equal(q.shift(), undefined);
+  q.push(g.job);
+  assert.deepEqual(q.drain(), [g.job]);
+});
+
 test('a queue whose every job gave up is empty, and takes new jobs in order', () => {
   const q = new JobQueue();
   const [a, b] = [job(), job()];
@@ -268,9 +291,13 @@ test('drain returns the waiting jobs in order, without the settled ones, and emp
   // A drained job that settles later does not make the size negative.
   jobs[1]!.job.fail(new ExtauthError('ERR_EXTAUTH_CLOSED'));
   assert.equal(q.size, 0);
-  const e = job();
+  const [e, f] = [job(), job()];
   q.push(e.job);
-  assert.equal(q.size, 1);
+  q.push(f.job);
+  assert.equal(q.size, 2);
+  assert.equal(q.shift(), e.job, 'a drained queue takes new jobs in order');
+  assert.equal(q.shift(), f.job);
+  assert.equal(q.shift(), undefined);
 });
 
 test('thousands of jobs, most of them giving up while waiting: the rest are served in order', () => {
@@ -294,9 +321,9 @@ test('thousands of jobs, most of them giving up while waiting: the rest are serv
   assert.equal(q.size, 0);
 });
 
-test('a queue compacted after most of its jobs gave up keeps the rest, in order', () => {
-  // Nine in ten give up while waiting (a burst of aborts): the queue drops them from its array
-  // once they make up most of it, and must keep every job still waiting.
+test('a queue after most of its jobs gave up keeps the rest, in order', () => {
+  // Nine in ten give up while waiting (a burst of aborts): the queue must keep every job still
+  // waiting.
   const q = new JobQueue();
   const jobs = Array.from({ length: 3000 }, () => job());
   for (const j of jobs) q.push(j.job);
