@@ -148,7 +148,6 @@ export class AuthProcess {
     } else {
       this.#jobTimer.refresh();
     }
-    this.#deadline = performance.now() + this.#o.timeoutMs;
     if (job.hasDeadline) {
       job.startedOn(() => {
         if (this.#job !== job) return;
@@ -209,8 +208,6 @@ export class AuthProcess {
 
   #afterJob: (() => void) | null = null;
   #readyAt: number | null = null;
-  /** When the query in flight times out (performance.now() ms). */
-  #deadline = 0;
 
   #onSpawn(): void {
     if (this.#state !== 'starting') return;
@@ -235,7 +232,9 @@ export class AuthProcess {
 
   #onData(chunk: Buffer): void {
     const job = this.#job;
-    if (this.#state !== 'busy' || job === null) {
+    // A job is set exactly while the process is busy (execute() sets both; every way out of
+    // busy clears it).
+    if (job === null) {
       this.#protocolError(new WireError('ERR_WIRE_UNEXPECTED_DATA'), chunk.length);
       return;
     }
@@ -245,8 +244,9 @@ export class AuthProcess {
       // script ("1\n1\n") must not get to answer a later query with the surplus.
       result = this.#reader.read(chunk);
     } catch (err) {
-      if (!(err instanceof WireError)) throw err;
-      this.#protocolError(err, chunk.length);
+      // The readers throw only WireError; anything else is a bug, and a bug while reading a
+      // reply still answers "no" and recycles the script rather than end the service.
+      this.#protocolError(err as Error, chunk.length);
       return;
     }
     if (result === PARTIAL) return; // wait for the rest
@@ -263,33 +263,24 @@ export class AuthProcess {
     this.#events.idle(this);
   }
 
-  #protocolError(err: WireError, bytes: number): void {
+  #protocolError(err: Error & { code?: string }, bytes: number): void {
     // The reply's content is not logged: a script may echo the password into it (rule 8).
     this.#log.warn({ code: err.code, bytes }, `auth script broke the protocol: ${err.message}; recycling it`);
     this.retire('ERR_EXTAUTH_BAD_REPLY', err.message);
   }
 
   #onTimeout(): void {
+    // The timer is re-armed by each execute(), so when it fires in state busy, the query in
+    // flight has had its full time; otherwise its query was answered and it does nothing.
     if (this.#state !== 'busy') return;
-    const left = this.#deadline - performance.now();
-    if (left > 1) {
-      // Refreshed early by the previous query's timer: wait out the rest.
-      this.#jobTimer!.refresh();
-      return;
-    }
     this.#log.warn({ timeoutMs: this.#o.timeoutMs }, 'auth script timed out; killing it');
     this.retire('ERR_EXTAUTH_TIMEOUT', `no reply within ${this.#o.timeoutMs} ms`);
   }
 
   #onStdoutEnd(): void {
-    // stdout closed: no reply can come. Wait for the exit status to report it if it follows.
-    if (this.#state === 'busy' || this.#state === 'ready' || this.#state === 'starting') {
-      setTimeout(() => {
-        if (this.#state !== 'stopping' && this.#state !== 'dead') {
-          this.retire('ERR_EXTAUTH_EXITED', 'the auth script closed its stdout');
-        }
-      }, EXIT_DRAIN_MS).unref();
-    }
+    // stdout closed: no reply can come. Wait for the exit status to report it if it follows;
+    // by then retire() does nothing if the process is already stopping or dead.
+    setTimeout(() => this.retire('ERR_EXTAUTH_EXITED', 'the auth script closed its stdout'), EXIT_DRAIN_MS).unref();
   }
 
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {
