@@ -53,9 +53,9 @@ export interface BridgeOptions {
   readonly logger?: Logger;
 }
 
+/** One query's place in the order of replies: its answer, null until it has one. */
 interface Slot {
-  done: boolean;
-  yes: boolean;
+  yes: boolean | null;
 }
 
 export interface BridgeStats {
@@ -95,8 +95,8 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
       if (ended && head === slots.length && !failed) resolve(stats);
     };
 
+    // Every error of the output is the same news (the server went away); the first one rejects.
     output.on('error', (err) => {
-      if (failed) return;
       failed = true;
       input.pause();
       reject(err);
@@ -104,8 +104,8 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
 
     const flush = (): void => {
       let batch: Buffer[] | null = null;
-      while (head < slots.length && slots[head]!.done) {
-        (batch ??= []).push(wire.encodeReply(slots[head]!.yes));
+      while (head < slots.length && slots[head]!.yes !== null) {
+        (batch ??= []).push(wire.encodeReply(slots[head]!.yes!));
         slots[head++] = undefined as unknown as Slot;
       }
       if (batch !== null && !failed) output.write(batch.length === 1 ? batch[0] : Buffer.concat(batch));
@@ -117,7 +117,6 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
     };
 
     const answer = (slot: Slot, yes: boolean): void => {
-      slot.done = true;
       slot.yes = yes;
       if (yes) stats.yes++;
       else stats.no++;
@@ -149,7 +148,7 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
 
     const onQuery = (bytes: Buffer | null): void => {
       stats.queries++;
-      const slot: Slot = { done: false, yes: false };
+      const slot: Slot = { yes: null };
       slots.push(slot);
       if (bytes === null) {
         log.warn({}, 'query too long or empty; answered no');
@@ -172,8 +171,10 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
       try {
         reader.push(chunk, onQuery);
       } catch (err) {
-        // The serve-side readers never throw on content; this is a bug, not a bad peer.
-        log.error({ err: (err as Error).message }, 'bridge input error');
+        // The serve-side readers never throw on content, nor does answering a query: this is a
+        // bug, not a bad peer. Nothing more is written (the replies would no longer line up
+        // with the queries); the caller ends the connection.
+        log.error({ err: (err as Error).message }, 'bridge failed on a query; no more replies');
         failed = true;
         reject(err);
         return;

@@ -460,6 +460,31 @@ check('pipelined: an input error ends the bridge with what it has', async (t) =>
   assert.ok(log.entries.some((e) => e.msg === 'bridge input error' && e.obj['err'] === 'read failed'));
 });
 
+check('pipelined: a failure of the bridge itself on a query rejects, is logged, and nothing more is written', async (t) => {
+  const accounts = accountsFor(t, `${script('slow.mjs')}\nexternal_auth_processes = 1`);
+  // A bug on the way to the engine: answering `bug`'s query throws at once.
+  const buggy = {
+    query: (q: Query): Promise<boolean> => {
+      if (q.user === 'bug') throw new TypeError('a bug');
+      return accounts.query(q);
+    },
+  };
+  const log = new MemoryLogger();
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const out = collect(output);
+  const run = runBridge({ input, output, protocol: 'generic', accounts: buggy, limits: servedQueryLimits(accounts), logger: log });
+  input.write('auth:a:localhost:delay-100\nisuser:bug:localhost\n');
+  await assert.rejects(run, /a bug/);
+  assert.ok(log.entries.some((e) => e.level === 'error' && e.obj['err'] === 'a bug'), 'logged as an error');
+  // The query before it is answered by the script afterwards, and one more arrives: neither
+  // answer is written (the caller would take it for the answer to the failed query).
+  input.write('isuser:a:localhost\n');
+  assert.equal(await accounts.query(ISUSER_A), true, 'the one script process has answered what it was asked before');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(out.text(), '');
+});
+
 check('pipelined: when the server goes away (EPIPE), the bridge rejects and stops reading', async (t) => {
   const accounts = accountsFor(t, `${script('slow.mjs')}\nexternal_auth_processes = 1`);
   // The server's end of the pipe is closed.
