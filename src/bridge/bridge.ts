@@ -56,6 +56,8 @@ export interface BridgeOptions {
 /** One query's place in the order of replies: its answer, null until it has one. */
 interface Slot {
   yes: boolean | null;
+  /** The query read after it. */
+  next: Slot | null;
 }
 
 export interface BridgeStats {
@@ -76,9 +78,12 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
   const reader = wire.createQueryReader(Math.min(limits.maxQueryBytes, wire.maxQueryBytes));
   const limit = options.maxInFlight ?? 10_000;
   const inFlightLimit = typeof limit === 'function' ? (): number => Math.max(1, limit()) : (): number => Math.max(1, limit);
-  /** Replies in query order; `head` is the next one to write. */
-  const slots: Slot[] = [];
-  let head = 0;
+  /**
+   * Replies in query order, a linked list from the next one to write (`first`) to the last
+   * query read: written replies leave it at once, whatever the flood.
+   */
+  let first: Slot | null = null;
+  let last: Slot | null = null;
   /**
    * Queries read but not yet submitted, because `maxInFlight` are already with the engines.
    * One input chunk can carry thousands of queries; pausing the stream does not stop those,
@@ -92,7 +97,7 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
 
   return new Promise<BridgeStats>((resolve, reject) => {
     const finish = (): void => {
-      if (ended && head === slots.length && !failed) resolve(stats);
+      if (ended && first === null && !failed) resolve(stats);
     };
 
     // Every error of the output is the same news (the server went away); the first one rejects.
@@ -104,15 +109,13 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
 
     const flush = (): void => {
       let batch: Buffer[] | null = null;
-      while (head < slots.length && slots[head]!.yes !== null) {
-        (batch ??= []).push(wire.encodeReply(slots[head]!.yes!));
-        slots[head++] = undefined as unknown as Slot;
+      while (first !== null && first.yes !== null) {
+        (batch ??= []).push(wire.encodeReply(first.yes));
+        first = first.next;
       }
-      if (batch !== null && !failed) output.write(batch.length === 1 ? batch[0] : Buffer.concat(batch));
-      if (head > 1024 && head * 2 > slots.length) {
-        slots.splice(0, head);
-        head = 0;
-      }
+      if (first === null) last = null;
+      // Every reply ready in one write.
+      if (batch !== null && !failed) output.write(Buffer.concat(batch));
       finish();
     };
 
@@ -148,8 +151,10 @@ export function runBridge(options: BridgeOptions): Promise<BridgeStats> {
 
     const onQuery = (bytes: Buffer | null): void => {
       stats.queries++;
-      const slot: Slot = { yes: null };
-      slots.push(slot);
+      const slot: Slot = { yes: null, next: null };
+      if (last === null) first = slot;
+      else last.next = slot;
+      last = slot;
       if (bytes === null) {
         log.warn({}, 'query too long or empty; answered no');
         stats.errors++;
