@@ -210,7 +210,7 @@ export class AuthProcess {
   #readyAt: number | null = null;
 
   #onSpawn(): void {
-    if (this.#state !== 'starting') return;
+    // Stopped meanwhile (retire, kill): the timer finds it no longer starting.
     this.#startTimer = setTimeout(() => {
       if (this.#state !== 'starting') return;
       this.#state = 'ready';
@@ -299,10 +299,8 @@ export class AuthProcess {
   #onClose(): void {
     const exit = this.#exit ?? { code: this.#child.exitCode, signal: this.#child.signalCode };
     const how = exit.signal !== null ? `signal ${exit.signal}` : `code ${exit.code}`;
-    if (this.#state !== 'stopping' && this.#state !== 'dead') {
-      this.#state = 'stopping';
-      this.#failJob('ERR_EXTAUTH_EXITED', `the auth script exited (${how})`, exit);
-    }
+    // On the way out through retire() or kill() the job was already failed: nothing to fail.
+    this.#failJob('ERR_EXTAUTH_EXITED', `the auth script exited (${how})`, exit);
     this.#sendGone('ERR_EXTAUTH_EXITED', `the auth script exited (${how})`);
     this.#state = 'dead';
     this.#finish();
@@ -338,7 +336,6 @@ export class AuthProcess {
         signal: exit?.signal ?? null,
       }),
     );
-    if (this.#afterJob !== null) this.#afterJob = null;
   }
 
   #sendGone(code: ExtauthErrorCode, detail: string): void {
