@@ -145,6 +145,22 @@ describe('auth process', { concurrency: true }, () => {
     assert.equal(w.idle, 2, 'never ready again');
   });
 
+  test("a query's timeout counts from when it was sent, not from the query before it", async (t) => {
+    // The one timer of the process is re-armed for each query. Query 1 is answered at once;
+    // query 2 is sent 4 s later and answered 3 s after that: within its 6 s, though 7 s after
+    // query 1 was sent (a timer left running from query 1 would end it 2 s in).
+    const w = startProcess(t, { timeoutMs: 6000 });
+    await ready(w);
+    assert.equal(await run(w, 'secret'), true);
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    const q = query('hold');
+    w.proc.execute(q.job);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    w.release();
+    assert.equal(await within(q.result), true);
+    assert.deepEqual(w.gone, []);
+  });
+
   test('no reply within the timeout: the query fails, the process is killed', async (t) => {
     // A kill grace far beyond the wait: the script (which does not ignore SIGTERM) must go on
     // the SIGTERM of the retirement.
