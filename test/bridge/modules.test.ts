@@ -476,7 +476,10 @@ check('pipelined: a failure of the bridge itself on a query rejects, is logged, 
   const run = runBridge({ input, output, protocol: 'generic', accounts: buggy, limits: servedQueryLimits(accounts), logger: log });
   input.write('auth:a:localhost:delay-100\nisuser:bug:localhost\n');
   await assert.rejects(run, /a bug/);
-  assert.ok(log.entries.some((e) => e.level === 'error' && e.obj['err'] === 'a bug'), 'logged as an error');
+  assert.ok(
+    log.entries.some((e) => e.level === 'error' && e.obj['err'] === 'a bug' && e.msg === 'bridge failed on a query; no more replies'),
+    'logged as an error',
+  );
   // The query before it is answered by the script afterwards, and one more arrives: neither
   // answer is written (the caller would take it for the answer to the failed query).
   input.write('isuser:a:localhost\n');
