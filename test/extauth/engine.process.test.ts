@@ -147,15 +147,16 @@ describe('auth process', { concurrency: true }, () => {
 
   test("a query's timeout counts from when it was sent, not from the query before it", async (t) => {
     // The one timer of the process is re-armed for each query. Query 1 is answered at once;
-    // query 2 is sent 4 s later and answered 3 s after that: within its 6 s, though 7 s after
-    // query 1 was sent (a timer left running from query 1 would end it 2 s in).
-    const w = startProcess(t, { timeoutMs: 6000 });
+    // query 2 is sent 9 s later and released 4 s after that: well within its 12 s (8 s to spare
+    // on a loaded machine), though 13 s after query 1 was sent. A timer left running from
+    // query 1 would end query 2 3 s in, before the release.
+    const w = startProcess(t, { timeoutMs: 12_000 });
     await ready(w);
     assert.equal(await run(w, 'secret'), true);
-    await new Promise((resolve) => setTimeout(resolve, 4000));
+    await new Promise((resolve) => setTimeout(resolve, 9000));
     const q = query('hold');
     w.proc.execute(q.job);
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await new Promise((resolve) => setTimeout(resolve, 4000));
     w.release();
     assert.equal(await within(q.result), true);
     assert.deepEqual(w.gone, []);
@@ -373,15 +374,17 @@ describe('auth process', { concurrency: true }, () => {
   for (const stubborn of ['0', '1']) {
     test(`a script that exits normally leaves nothing behind: what it forked is killed${stubborn === '1' ? ', even if it ignores SIGTERM' : ''}`, async (t) => {
       const pidFile = join(mkdtempSync(join(tmpdir(), 'gh-pid-')), 'grandchild');
+      // Whatever fails below, a grandchild the script started does not outlive the test.
+      t.after(() => {
+        const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
+        if (pid > 0 && !isGone(pid)) process.kill(pid, 'SIGKILL');
+      });
       const w = startProcess(t, { env: { FIXTURE_PID_FILE: pidFile, FIXTURE_STUBBORN_GRANDCHILD: stubborn } });
       await ready(w);
       assert.equal(code(await run(w, 'fork-detach-exit')), 'ERR_EXTAUTH_EXITED');
       await within(w.proc.closedPromise);
       const grandchild = Number(readFileSync(pidFile, 'utf8'));
       assert.ok(grandchild > 0);
-      t.after(() => {
-        if (!isGone(grandchild)) process.kill(grandchild, 'SIGKILL');
-      });
       assert.ok(await waitFor(() => isGone(grandchild), 30_000), 'no orphan');
     });
   }
