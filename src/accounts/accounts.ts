@@ -113,6 +113,8 @@ export class Accounts {
   readonly #listeners: QueryListener[] = [];
   /** Retired engines still finishing their queries. */
   readonly #retiring = new Set<Promise<void>>();
+  /** Each pool's script, named for logs and errors (every pool is built by `#engine`). */
+  readonly #scripts = new WeakMap<ExtauthEngine, string>();
   /** Engines of a reload in progress, not yet serving. */
   #starting: ExtauthEngine[] = [];
   #reloading = false;
@@ -269,13 +271,15 @@ export class Accounts {
       const engines = [...next.engines.values()];
       this.#starting = engines;
       const ready = await Promise.all(
-        engines.map((e) => e.whenReady({ timeoutMs: options.readyTimeoutMs ?? 10_000, settleMs: options.settleMs ?? 1000 })),
+        // The settle time's default is the pool's own (one second).
+        engines.map((e) => e.whenReady({ timeoutMs: options.readyTimeoutMs ?? 10_000, settleMs: options.settleMs })),
       );
       const notReady = engines.filter((_e, i) => !ready[i]);
       if (notReady.length > 0 || this.#closed) {
         await Promise.all(engines.map((e) => e.close({ force: true })));
         if (this.#closed) throw new ReloadError('ERR_RELOAD_CLOSED');
-        const detail = notReady.map((e) => `${e.stats().failures} start-up failures`).join('; ');
+        // Name each script that did not come up: with several hosts, the operator must know which.
+        const detail = notReady.map((e) => `${this.#scripts.get(e)!}: ${e.stats().failures} start-up failures`).join('; ');
         throw new ReloadError('ERR_RELOAD_NOT_READY', detail);
       }
       const old = this.#rt;
@@ -367,6 +371,7 @@ export class Accounts {
       });
       for (const listener of this.#listeners) engine.onQuery(listener);
       engines.set(key, engine);
+      this.#scripts.set(engine, scriptName(x.command));
     }
     return engine;
   }

@@ -110,7 +110,7 @@ test('reload with the default timings: a script that dies soon after starting is
   const err = await accounts.reload(configFor(dies)).catch((e: unknown) => e);
   assert.ok(err instanceof ReloadError);
   assert.equal(err.code, 'ERR_RELOAD_NOT_READY');
-  assert.match(err.message, /^the new auth script processes did not start and settle in time: [1-9]\d* start-up failures$/);
+  assert.match(err.message, /^the new auth script processes did not start and settle in time: node auth\.mjs: [1-9]\d* start-up failures$/);
   assert.equal(await accounts.query(query('one')), true, 'the old script still answers');
   assert.equal(accounts.config.defaults.extauth.command![1], good);
 });
@@ -121,6 +121,27 @@ test('reload: a script that cannot be started at all is refused too', async (t) 
   const missing = parseConfigText(`external_auth_command = ["/nonexistent/auth-script"]`);
   await assert.rejects(accounts.reload(missing, { readyTimeoutMs: 1000, settleMs: 100 }), { code: 'ERR_RELOAD_NOT_READY' });
   assert.equal(await accounts.query(query('one')), true);
+});
+
+test('reload: the refusal names every script that did not come up, one host\'s among others that did', async (t) => {
+  const good = scriptFile(scriptSource('one', 0));
+  const accounts = new Accounts(configFor(good));
+  t.after(() => accounts.close());
+  const next = parseConfigText(`external_auth_command = ["/nonexistent/default-script"]
+[hosts."a.example"]
+external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(good)}]
+[hosts."b.example"]
+external_auth_command = ["/nonexistent/b-script"]
+`);
+  const err = await accounts.reload(next, { readyTimeoutMs: 1000, settleMs: 100 }).catch((e: unknown) => e);
+  assert.ok(err instanceof ReloadError);
+  assert.equal(err.code, 'ERR_RELOAD_NOT_READY');
+  const detail = err.message.replace(/^the new auth script processes did not start and settle in time: /, '');
+  assert.deepEqual(
+    detail.split('; ').map((d) => d.replace(/\d+ start-up failures$/, 'N start-up failures')).sort(),
+    ['b-script: N start-up failures', 'default-script: N start-up failures'],
+  );
+  assert.equal(await accounts.query(query('one')), true, 'the old script still answers');
 });
 
 test('reload: failed-login counts survive when the limits do not change', async (t) => {
