@@ -11,14 +11,16 @@ import { spawnSync } from 'node:child_process';
 
 const project = join(process.cwd(), '..', '..');
 if (!existsSync('node_modules')) symlinkSync(realpathSync(join(project, 'node_modules')), 'node_modules', 'dir');
-for (const entry of readdirSync('.', { recursive: true, withFileTypes: true })) {
-  if (!entry.isFile()) continue;
-  const path = join(entry.parentPath ?? entry.path, entry.name);
-  if (path.startsWith('node_modules/')) continue;
-  const original = join(project, path);
-  if (!existsSync(original)) continue;
-  const mode = statSync(original).mode & 0o777;
-  if ((statSync(path).mode & 0o777) !== mode) chmodSync(path, mode);
-}
+restoreModes('.');
 const r = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
+
+/** Each file under `dir` (node_modules aside) gets the permission bits of the project's copy. */
+function restoreModes(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules') continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) restoreModes(path);
+    else if (entry.isFile() && existsSync(join(project, path))) chmodSync(path, statSync(join(project, path)).mode & 0o777);
+  }
+}

@@ -54,25 +54,24 @@ function runFile(file, bound) {
       detached: true,
       env: { ...process.env, GATEHOUSE_TEST_FAIL_FAST: '1' },
     });
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone meanwhile */
+      }
+    };
     let timedOut = false;
     const timer =
       bound === null
         ? null
         : setTimeout(() => {
             timedOut = true;
-            try {
-              process.kill(-child.pid, 'SIGKILL');
-            } catch {
-              /* gone meanwhile */
-            }
+            killGroup();
           }, bound);
-    // Stryker's own timeout kills this process: take the file's process group with it.
+    // Stopped itself (Ctrl-C, or a SIGTERM): take the file's process group with it.
     const stop = () => {
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        /* gone meanwhile */
-      }
+      killGroup();
       process.exit(1);
     };
     process.once('SIGTERM', stop);

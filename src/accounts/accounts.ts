@@ -113,8 +113,6 @@ export class Accounts {
   readonly #listeners: QueryListener[] = [];
   /** Retired engines still finishing their queries. */
   readonly #retiring = new Set<Promise<void>>();
-  /** Each pool's script, named for logs and errors (every pool is built by `#engine`). */
-  readonly #scripts = new WeakMap<ExtauthEngine, string>();
   /** Engines of a reload in progress, not yet serving. */
   #starting: ExtauthEngine[] = [];
   #reloading = false;
@@ -279,7 +277,9 @@ export class Accounts {
         await Promise.all(engines.map((e) => e.close({ force: true })));
         if (this.#closed) throw new ReloadError('ERR_RELOAD_CLOSED');
         // Name each script that did not come up: with several hosts, the operator must know which.
-        const detail = notReady.map((e) => `${this.#scripts.get(e)!}: ${e.stats().failures} start-up failures`).join('; ');
+        const hosts = [next.defaults, ...next.hosts.values()];
+        const script = (e: ExtauthEngine): string => scriptName(hosts.find((h) => h.engine === e)!.config.extauth.command!);
+        const detail = notReady.map((e) => `${script(e)}: ${e.stats().failures} start-up failures`).join('; ');
         throw new ReloadError('ERR_RELOAD_NOT_READY', detail);
       }
       const old = this.#rt;
@@ -371,7 +371,6 @@ export class Accounts {
       });
       for (const listener of this.#listeners) engine.onQuery(listener);
       engines.set(key, engine);
-      this.#scripts.set(engine, scriptName(x.command));
     }
     return engine;
   }
