@@ -30,7 +30,7 @@ import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../test/helpers/net.js';
+import { onFreePort } from '../test/helpers/net.js';
 import { killOnTestExit, killWithScripts } from '../test/helpers/cleanup.js';
 import { startDovecotImap, type DovecotImap, type DovecotImapExtra, type DovecotOAuthOptions } from '../test/interop/dovecot-imap.js';
 import { closedLoop } from './lib/load.js';
@@ -61,8 +61,12 @@ interface Serve {
   stop(): Promise<void>;
 }
 
-async function startServe(dir: string): Promise<Serve> {
-  const port = await freePort();
+/** `gatehouse serve` on a free port (another one if that port is taken before serve binds it). */
+function startServe(dir: string): Promise<Serve> {
+  return onFreePort((port) => startServeOn(dir, port));
+}
+
+async function startServeOn(dir: string, port: number): Promise<Serve> {
   const origin = `http://127.0.0.1:${port}`;
   const issuer = `${origin}/localhost`;
   const socket = join(dir, 'auth-client');

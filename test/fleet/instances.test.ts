@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { authorize, basic, freePort, introspect, pkce, REDIRECT, register, REGISTRATION_KEY, token } from '../helpers/oauth.js';
+import { authorize, basic, introspect, onFreePort, pkce, REDIRECT, register, REGISTRATION_KEY, token } from '../helpers/oauth.js';
 import { killWithScripts, stopGracefully } from '../helpers/cleanup.js';
 import { fixture, GATEHOUSE_BIN } from '../helpers/paths.js';
 import { createTestSchema } from '../helpers/postgres.js';
@@ -37,10 +37,7 @@ async function startInstance(configText: string): Promise<{ child: ChildProcess;
 test('three instances, one PostgreSQL: any step on any instance, single-use codes, shared revocation and throttling', async (t) => {
   const db = await createTestSchema();
   t.after(() => db.drop());
-  const ports = [await freePort(), await freePort(), await freePort()];
-  // The issuer is the public address of the fleet; here the first instance's.
-  const issuer = `http://127.0.0.1:${ports[0]}/localhost`;
-  const config = (port: number) => `external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]
+  const config = (port: number, issuer: string) => `external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]
 database_url = ${JSON.stringify(db.url)}
 oauth2_registration_key = "${REGISTRATION_KEY}"
 oauth2_registration_rate_limit = 0
@@ -54,7 +51,17 @@ oauth2_issuer = "${issuer}"
   const instances: { child: ChildProcess; stderr: () => string }[] = [];
   // Registered before any starts: should the second fail to start, the first is stopped too.
   t.after(() => Promise.all(instances.map((i) => stopGracefully(i.child))));
-  for (const port of ports) instances.push(await startInstance(config(port)));
+  // The issuer is the public address of the fleet; here the first instance's.
+  let issuer = '';
+  const ports: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const port = await onFreePort(async (p) => {
+      instances.push(await startInstance(config(p, i === 0 ? `http://127.0.0.1:${p}/localhost` : issuer)));
+      return p;
+    });
+    if (i === 0) issuer = `http://127.0.0.1:${port}/localhost`;
+    ports.push(port);
+  }
   const [a, b, c] = ports.map((p) => `http://127.0.0.1:${p}/localhost`) as [string, string, string];
 
   // Register on A, authorize on B, exchange on C, refresh on A, introspect on B.
@@ -95,7 +102,6 @@ oauth2_issuer = "${issuer}"
 test('two instances on PostgreSQL without OAuth still count failed logins together', async (t) => {
   const db = await createTestSchema();
   t.after(() => db.drop());
-  const ports = [await freePort(), await freePort()];
   const config = (port: number) => `external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]
 database_url = ${JSON.stringify(db.url)}
 auth_failure_limit_user = 2
@@ -106,7 +112,15 @@ log_level = "info"
   const instances: { child: ChildProcess; stderr: () => string }[] = [];
   // Registered before any starts: should the second fail to start, the first is stopped too.
   t.after(() => Promise.all(instances.map((i) => stopGracefully(i.child))));
-  for (const port of ports) instances.push(await startInstance(config(port)));
+  const ports: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    ports.push(
+      await onFreePort(async (p) => {
+        instances.push(await startInstance(config(p)));
+        return p;
+      }),
+    );
+  }
   const check = async (port: number, pass: string) =>
     (await fetch(`http://127.0.0.1:${port}/auth/check_password?${new URLSearchParams({ user: 'erin', server: 'localhost', pass })}`)).status;
   assert.equal(await check(ports[0]!, 'nope1'), 200);

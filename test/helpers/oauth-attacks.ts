@@ -10,7 +10,7 @@ import { oauthHosts, type OAuthHost } from '../../src/oauth/host.js';
 import type { OAuthStore } from '../../src/storage/port.js';
 import { TestBrowser, field } from './browser.js';
 import { MemoryLogger } from './log.js';
-import { basic, freePort, pkce, REDIRECT, REGISTRATION_KEY, serveConfig, token } from './oauth.js';
+import { basic, onFreePort, pkce, REDIRECT, REGISTRATION_KEY, serveConfig, token } from './oauth.js';
 import { fixture } from './paths.js';
 
 export const RS_SECRET = 'resource-server-secret-0123456789';
@@ -26,8 +26,18 @@ export interface Server {
   host: OAuthHost;
 }
 
-export async function start(t: TestContext, extra = '', opts: { passwordGrant?: boolean; script?: string; keys?: string[]; issuerOrigin?: string } = {}): Promise<Server> {
-  const port = await freePort();
+export interface StartOptions {
+  passwordGrant?: boolean;
+  script?: string;
+  keys?: string[];
+  issuerOrigin?: string;
+}
+
+export function start(t: TestContext, extra = '', opts: StartOptions = {}): Promise<Server> {
+  return onFreePort((port) => startOn(t, port, extra, opts));
+}
+
+async function startOn(t: TestContext, port: number, extra: string, opts: StartOptions): Promise<Server> {
   const origin = `http://127.0.0.1:${port}`;
   const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture(opts.script ?? 'fast.mjs'))}]
 oauth2_registration_key = ${JSON.stringify(opts.keys ?? REGISTRATION_KEY)}

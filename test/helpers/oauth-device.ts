@@ -9,7 +9,7 @@ import { parseConfigText } from '../../src/config/load.js';
 import type { OAuthStore } from '../../src/storage/port.js';
 import { TestBrowser, field } from './browser.js';
 import { MemoryLogger } from './log.js';
-import { basic, freePort, register, REGISTRATION_KEY, serveConfig, type Registered } from './oauth.js';
+import { basic, onFreePort, register, REGISTRATION_KEY, serveConfig, type Registered } from './oauth.js';
 import { fixture } from './paths.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -25,8 +25,11 @@ export interface DeviceServer {
 }
 
 /** Gatehouse on 127.0.0.1 with hosts `localhost` and `other.example`, over a store the test holds. */
-export async function startDeviceServer(t: TestContext): Promise<DeviceServer> {
-  const port = await freePort();
+export function startDeviceServer(t: TestContext): Promise<DeviceServer> {
+  return onFreePort((port) => startDeviceServerOn(t, port));
+}
+
+async function startDeviceServerOn(t: TestContext, port: number): Promise<DeviceServer> {
   const origin = `http://127.0.0.1:${port}`;
   const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]
 oauth2_registration_key = "${REGISTRATION_KEY}"

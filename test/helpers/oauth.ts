@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { TestBrowser, field } from './browser.js';
 import { MemoryLogger } from './log.js';
 import { fixture } from './paths.js';
-import { freePort } from './net.js';
+import { freePort, onFreePort } from './net.js';
 
-export { freePort };
+export { freePort, onFreePort };
 
 export interface OAuthServer {
   origin: string;
@@ -29,8 +29,11 @@ export const REGISTRATION_KEY = 'test-registration-key-0123456789';
  * Hosts `localhost` (issuer {origin}/localhost) and `other.example` ({origin}/other), answered
  * by the `script` fixture (default fast.mjs).
  */
-export async function startOAuth(t: TestContext, extra = '', options: { dataDir?: string; script?: string } = {}): Promise<OAuthServer> {
-  const port = await freePort();
+export function startOAuth(t: TestContext, extra = '', options: { dataDir?: string; script?: string } = {}): Promise<OAuthServer> {
+  return onFreePort((port) => startOAuthOn(t, port, extra, options));
+}
+
+async function startOAuthOn(t: TestContext, port: number, extra: string, options: { dataDir?: string; script?: string }): Promise<OAuthServer> {
   const origin = `http://127.0.0.1:${port}`;
   const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(options.script ?? fixture('fast.mjs'))}]
 oauth2_registration_key = "${REGISTRATION_KEY}"
@@ -61,12 +64,19 @@ export async function serveConfig(
   const hosts = oauthHosts(config);
   const accounts = wireAccounts(config, log, hosts, store);
   const app = await buildApp({ config, accounts, hosts, store, logger: log });
-  await app.listen({ host: '127.0.0.1', port });
-  t.after(async () => {
+  const close = async (): Promise<void> => {
     await app.close();
     await accounts.close();
     await store.close();
-  });
+  };
+  try {
+    await app.listen({ host: '127.0.0.1', port });
+  } catch (err) {
+    // The port was taken meanwhile (onFreePort tries another): nothing may outlive the attempt.
+    await close();
+    throw err;
+  }
+  t.after(close);
   return { store, log, accounts };
 }
 

@@ -9,7 +9,7 @@ import { parseConfigText } from '../../src/config/load.js';
 import type { OAuthStore } from '../../src/storage/port.js';
 import { TestBrowser } from './browser.js';
 import { MemoryLogger } from './log.js';
-import { basic, freePort, pkce, REDIRECT, serveConfig, signInAndAllow, token } from './oauth.js';
+import { basic, onFreePort, pkce, REDIRECT, serveConfig, signInAndAllow, token } from './oauth.js';
 import { fixture } from './paths.js';
 
 export { signInAndAllow };
@@ -31,8 +31,11 @@ export interface KeyedServer {
  * One instance serving host `localhost` under /localhost with these registration keys. Give
  * `issuer` to play a second instance of a fleet: same issuer, own address.
  */
-export async function startKeyed(t: TestContext, keys: readonly string[], issuer?: string): Promise<KeyedServer> {
-  const port = await freePort();
+export function startKeyed(t: TestContext, keys: readonly string[], issuer?: string): Promise<KeyedServer> {
+  return onFreePort((port) => startKeyedOn(t, port, keys, issuer));
+}
+
+async function startKeyedOn(t: TestContext, port: number, keys: readonly string[], issuer: string | undefined): Promise<KeyedServer> {
   const origin = `http://127.0.0.1:${port}`;
   const iss = issuer ?? `${origin}/localhost`;
   const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]

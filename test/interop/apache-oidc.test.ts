@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launch, newPage } from '../helpers/chromium.js';
-import { freePort, register, startOAuth } from '../helpers/oauth.js';
+import { onFreePort, register, startOAuth } from '../helpers/oauth.js';
 import { metadataName, startApache, type Apache } from './apache.js';
 
 const CLAIMS = 'OIDCScope "openid profile"\nOIDCPKCEMethod S256\nOIDCRemoteUserClaim preferred_username';
@@ -32,23 +32,25 @@ async function apache(t: TestContext, options: Parameters<typeof startApache>[0]
 /** Static client: registered by the test, configured in Apache. */
 async function staticSetup(t: TestContext): Promise<{ issuer: string; browser: Browser; rp: Apache }> {
   const { issuer, browser } = await gatehouseAndBrowser(t);
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const reg = await register(issuer, {
-    client_name: 'Apache app',
-    client_uri: undefined,
-    redirect_uris: [`${origin}/protected/redirect_uri`],
-    post_logout_redirect_uris: [`${origin}/loggedout.html`],
-    grant_types: ['authorization_code'],
-    scope: 'openid profile',
-  });
-  assert.equal(reg.status, 201, JSON.stringify(reg));
-  const rp = await apache(t, {
-    port,
-    oidc: `OIDCProviderMetadataURL ${issuer}/.well-known/openid-configuration
+  // The client is registered for Apache's address, so its port is chosen first.
+  const rp = await onFreePort(async (port) => {
+    const origin = `http://127.0.0.1:${port}`;
+    const reg = await register(issuer, {
+      client_name: 'Apache app',
+      client_uri: undefined,
+      redirect_uris: [`${origin}/protected/redirect_uri`],
+      post_logout_redirect_uris: [`${origin}/loggedout.html`],
+      grant_types: ['authorization_code'],
+      scope: 'openid profile',
+    });
+    assert.equal(reg.status, 201, JSON.stringify(reg));
+    return apache(t, {
+      port,
+      oidc: `OIDCProviderMetadataURL ${issuer}/.well-known/openid-configuration
 OIDCClientID ${reg.client_id}
 OIDCClientSecret ${reg.client_secret}
 ${CLAIMS}`,
+    });
   });
   return { issuer, browser, rp };
 }
@@ -133,22 +135,23 @@ test('static client: a wrong password keeps the user out; Deny keeps the user ou
 test('dynamic registration: mod_auth_openidc registers itself at Gatehouse, then signs in', async (t) => {
   const { issuer, browser } = await gatehouseAndBrowser(t);
   const discovery = await (await fetch(`${issuer}/.well-known/openid-configuration`)).text();
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
   const name = metadataName(issuer);
-  const rp = await apache(t, {
-    port,
-    oidc: `OIDCMetadataDir {metadataDir}\n${CLAIMS}`,
-    metadata: {
-      [`${name}.provider`]: discovery,
-      // Registration extras: where the logout may return (Gatehouse redirects there only if registered).
-      [`${name}.conf`]: JSON.stringify({
-        client_name: 'Apache app (dynamic)',
-        // A JSON object in a string, merged into the registration request.
-        registration_endpoint_json: JSON.stringify({ post_logout_redirect_uris: [`${origin}/loggedout.html`] }),
-      }),
-    },
-  });
+  const rp = await onFreePort((port) =>
+    apache(t, {
+      port,
+      oidc: `OIDCMetadataDir {metadataDir}\n${CLAIMS}`,
+      metadata: {
+        [`${name}.provider`]: discovery,
+        // Registration extras: where the logout may return (Gatehouse redirects there only if registered).
+        [`${name}.conf`]: JSON.stringify({
+          client_name: 'Apache app (dynamic)',
+          // A JSON object in a string, merged into the registration request.
+          registration_endpoint_json: JSON.stringify({ post_logout_redirect_uris: [`http://127.0.0.1:${port}/loggedout.html`] }),
+        }),
+      },
+    }),
+  );
+  const origin = rp.origin;
   const page = await newPage(browser);
   // Third-party-initiated login (OpenID Connect Core §4): the issuer picks the provider.
   await page.goto(`${rp.redirectUri}?iss=${encodeURIComponent(issuer)}&target_link_uri=${encodeURIComponent(`${origin}/protected/`)}`);

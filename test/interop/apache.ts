@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../helpers/net.js';
+import { onFreePort } from '../helpers/net.js';
 import { forgetOnTestExit, groupMembers, killOnTestExit, killQuiet, rmQuiet, sleep } from '../helpers/cleanup.js';
 
 const APACHE_BIN = process.env.GATEHOUSE_APACHE_BIN ?? '/usr/sbin/apache2';
@@ -49,7 +49,9 @@ export async function startApache(options: ApacheOptions): Promise<Apache> {
   if (!existsSync(APACHE_BIN) || !existsSync(join(MODULES, 'mod_auth_openidc.so'))) {
     throw new Error(`${APACHE_BIN} or mod_auth_openidc is missing: apt-get install apache2 libapache2-mod-auth-openidc (scripts/peers.sh)`);
   }
-  const port = options.port ?? (await freePort());
+  // Without a port: a free one, and another if that one is taken before Apache binds it.
+  if (options.port === undefined) return onFreePort((port) => startApache({ ...options, port }));
+  const port = options.port;
   const origin = `http://127.0.0.1:${port}`;
   const redirectUri = `${origin}/protected/redirect_uri`;
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-apache-'));

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { parseConfigText } from '../../src/config/load.js';
 import type { OAuthStore } from '../../src/storage/port.js';
 import { hashSecret } from '../../src/oauth/tokens/secrets.js';
-import { basic, freePort, register, REGISTRATION_KEY, serveConfig, token } from '../helpers/oauth.js';
+import { basic, onFreePort, register, REGISTRATION_KEY, serveConfig, token } from '../helpers/oauth.js';
 import { join } from 'node:path';
 import { fixture, ROOT } from '../helpers/paths.js';
 import { startDovecotImap, type DovecotImap } from './dovecot-imap.js';
@@ -34,9 +34,9 @@ interface Setup {
 }
 
 async function setup(t: TestContext, opts: { credentialsIn?: 'url' | 'settings'; dovecotScope?: string; jwtTyp?: string; localValidation?: boolean } = {}): Promise<Setup> {
-  const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}/localhost`;
-  const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]
+  const { issuer, store } = await onFreePort(async (port) => {
+    const issuer = `http://127.0.0.1:${port}/localhost`;
+    const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]
 oauth2_registration_key = "${REGISTRATION_KEY}"
 auth_failure_limit_address = 0
 [hosts."localhost"]
@@ -46,7 +46,8 @@ oauth2_introspection_credentials = ["dovecot:${RS_SECRET}:imap"]
 oauth2_jwt_resources = ["${RESOURCE}"]
 ${opts.jwtTyp !== undefined ? `oauth2_jwt_typ = "${opts.jwtTyp}"` : ''}
 `);
-  const { store } = await serveConfig(t, config, port);
+    return { issuer, ...(await serveConfig(t, config, port)) };
+  });
   const jwks = (await (await fetch(`${issuer}/oauth2/jwks`)).json()) as { keys: (JsonWebKey & { kid: string })[] };
   const dovecot = await startDovecotImap({
     introspectionUrl: `${issuer}/oauth2/introspect`,

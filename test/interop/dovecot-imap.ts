@@ -16,7 +16,7 @@ import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../helpers/net.js';
+import { onFreePort } from '../helpers/net.js';
 import { killOnTestExit, killQuiet, rmQuiet, sleep } from '../helpers/cleanup.js';
 
 export const DOVECOT_BIN = process.env.GATEHOUSE_DOVECOT_BIN ?? '/usr/sbin/dovecot';
@@ -95,10 +95,14 @@ export function oauth2ConfText(o: DovecotOAuthOptions, keysDir?: string, debug =
   ].join('\n');
 }
 
-export async function startDovecotImap(o: DovecotOAuthOptions | null, x: DovecotImapExtra = {}): Promise<DovecotImap> {
+/** A private Dovecot on a free port (on another one if that port was taken before Dovecot bound it). */
+export function startDovecotImap(o: DovecotOAuthOptions | null, x: DovecotImapExtra = {}): Promise<DovecotImap> {
+  return onFreePort((port) => startDovecotImapOn(port, o, x));
+}
+
+async function startDovecotImapOn(port: number, o: DovecotOAuthOptions | null, x: DovecotImapExtra): Promise<DovecotImap> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-dovecot-'));
   chmodSync(dir, 0o755);
-  const port = await freePort();
   const nobody = 65534;
   for (const sub of ['run', 'state', 'home']) mkdirSync(join(dir, sub), { mode: 0o755 });
   chownSync(join(dir, 'home'), nobody, nobody);

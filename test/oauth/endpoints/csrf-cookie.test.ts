@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { parseConfigText } from '../../../src/config/load.js';
 import { TestBrowser, field } from '../../helpers/browser.js';
-import { freePort, pkce, REDIRECT, register, REGISTRATION_KEY, serveConfig, startOAuth } from '../../helpers/oauth.js';
+import { onFreePort, pkce, REDIRECT, register, REGISTRATION_KEY, serveConfig, startOAuth } from '../../helpers/oauth.js';
 import { fixture } from '../../helpers/paths.js';
 
 const PLANTED = 'AAAAAAAAAAAAAAAAAAAAAAAA';
@@ -43,8 +43,11 @@ test('attack: a planted CSRF cookie value does not survive the sign-in', async (
   assert.ok(new URL(allowed.headers.get('location')!).searchParams.get('code'));
 });
 
-async function startHttpsIssuer(t: TestContext): Promise<{ base: string }> {
-  const port = await freePort();
+function startHttpsIssuer(t: TestContext): Promise<{ base: string }> {
+  return onFreePort((port) => startHttpsIssuerOn(t, port));
+}
+
+async function startHttpsIssuerOn(t: TestContext, port: number): Promise<{ base: string }> {
   // The issuer names https (as behind a TLS-terminating proxy); the test talks to the app directly.
   const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('fast.mjs'))}]
 oauth2_registration_key = "${REGISTRATION_KEY}"
