@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEjabberd, type Ejabberd } from '../test/interop/ejabberd.js';
 import { plainLoginRate, type RateResult } from '../test/interop/xmpp.js';
+import { gatehouseArgv } from './lib/node-flags.js';
 import { fmt, printTable } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -129,7 +130,8 @@ async function startServe(s: Setup, dir: string, socket: string): Promise<{ chil
       '',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, [join(ROOT, 'bin/gatehouse.js'), 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const [node, ...argv] = gatehouseArgv('serve', '--config', config);
+  const child = spawn(node!, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -172,7 +174,7 @@ async function withEjabberd<T>(s: Setup, dir: string, fn: (ej: Ejabberd, serve: 
         '',
       ].join('\n'),
     );
-    program = shellLine([process.execPath, join(ROOT, 'bin/gatehouse.js'), 'extauth', '--serve-protocol', 'ejabberd', '--config', config]);
+    program = shellLine(gatehouseArgv('extauth', '--serve-protocol', 'ejabberd', '--config', config));
   }
   let ej: Ejabberd;
   try {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExtauthEngine } from '../src/extauth/engine.js';
 import { BareDriver } from './lib/bare.js';
+import { gatehouseArgv } from './lib/node-flags.js';
 import { alternating, closedLoop } from './lib/load.js';
 import { fmt, printTable, quantile, sortedCopy } from './lib/stats.js';
 
@@ -193,7 +194,7 @@ async function bridge(quick: boolean): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-bench-'));
   const rows: (string | number)[][] = [];
   try {
-    const bin = [process.execPath, join(ROOT, 'bin/gatehouse.js'), 'extauth', '--config'];
+    const bin = gatehouseArgv('extauth', '--config');
     // Sequential round trips through the bridge vs the script alone.
     const cfg = (size: number): string => {
       const file = join(dir, `pool${size}.toml`);

@@ -34,6 +34,7 @@ import { onFreePort } from '../test/helpers/net.js';
 import { killOnTestExit, killWithScripts } from '../test/helpers/cleanup.js';
 import { startDovecotImap, type DovecotImap, type DovecotImapExtra, type DovecotOAuthOptions } from '../test/interop/dovecot-imap.js';
 import { closedLoop } from './lib/load.js';
+import { gatehouseArgv } from './lib/node-flags.js';
 import { fmt, printTable, quantile, sortedCopy } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -93,7 +94,8 @@ oauth2_jwt_resources = ["${RESOURCE}"]
 oauth2_jwt_typ = "JWT"
 `,
   );
-  const child = spawn(process.execPath, [join(ROOT, 'bin/gatehouse.js'), 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const [node, ...argv] = gatehouseArgv('serve', '--config', config);
+  const child = spawn(node!, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   killOnTestExit(() => killWithScripts(child));
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // `gatehouse extauth` for a server that runs its program without arguments: Prosody's
 // mod_auth_external_insecure (lpty) executes external_auth_command as one path. The
 // configuration is $GATEHOUSE_CONFIG, or /etc/gatehouse/gatehouse.toml; arguments, when

@@ -4,6 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { gatehouseNodeFlags } from '../lib/node-flags.js';
 
 export interface Endpoints {
   register: string;
@@ -39,6 +40,8 @@ interface Minted {
 export async function startServer(root: string, name: string, entry: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const child: ChildProcess = fork(join(root, 'bench/oauth', entry), [], {
     cwd: root,
+    // Gatehouse runs with its bin's Node options; the other servers with Node's defaults.
+    execArgv: entry.startsWith('gatehouse') ? gatehouseNodeFlags() : [],
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: { ...process.env, NODE_ENV: 'production', ...env },
   });
