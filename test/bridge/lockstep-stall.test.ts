@@ -18,6 +18,7 @@ import { runLockstepBridge, type LockstepStats } from '../../src/bridge/lockstep
 import { parseConfigText } from '../../src/config/load.js';
 import { fixtureCommand } from '../helpers/bridge.js';
 import { waitFor } from '../helpers/engine.js';
+import { MemoryLogger } from '../helpers/log.js';
 import { fixture } from '../helpers/paths.js';
 
 const CALLER_TIMEOUT_MS = 1000;
@@ -45,6 +46,8 @@ interface Setup {
   written: { text: string; at: number }[];
   /** Lockstep events, when the bridge was given a listener. */
   events: string[];
+  /** What the bridge logged. */
+  log: MemoryLogger;
   /** Until the bridge has written `n` answers in all. */
   next(n: number): Promise<void>;
   /**
@@ -76,6 +79,7 @@ async function setup(t: TestContext, withEvents: boolean): Promise<Setup> {
 
   const written: { text: string; at: number }[] = [];
   const events: string[] = [];
+  const log = new MemoryLogger();
   const run = runLockstepBridge({
     input: caller.stdout!,
     write: (bytes) => void written.push({ text: bytes.toString(), at: Date.now() }),
@@ -83,6 +87,7 @@ async function setup(t: TestContext, withEvents: boolean): Promise<Setup> {
     accounts,
     limits: servedQueryLimits(accounts),
     callerTimeoutMs: CALLER_TIMEOUT_MS,
+    logger: log,
     // The CLI passes no listener: every path must then work without one.
     onEvent: withEvents ? (e) => events.push(e) : undefined,
   });
@@ -92,6 +97,7 @@ async function setup(t: TestContext, withEvents: boolean): Promise<Setup> {
     send,
     written,
     events,
+    log,
     async next(n) {
       assert.ok(await waitFor(() => written.length >= n), `${n} answers written`);
     },
@@ -152,6 +158,11 @@ test("a stall between the caller's write and the bridge's read counts against th
   assert.deepEqual(late.filter((w) => w.text === '1\n'), [], 'a "yes" written after the caller stopped waiting');
   assert.deepEqual(s.written.slice(before).map((w) => w.text), ['0\n'], 'one answer, for the query after the stall');
   assert.deepEqual(s.events.slice(-1), ['abandoned'], `the stalled query is abandoned (events: ${s.events.join(', ')})`);
+  // The engine refused the stalled query at once (its deadline had passed): the log says that
+  // nothing was written, and does not claim that the refusal was answered "no".
+  const messages = s.log.entries.map((e) => e.msg ?? '');
+  assert.ok(messages.some((m) => m.includes('nothing written')), messages.join('\n'));
+  assert.deepEqual(messages.filter((m) => m.startsWith('query answered no')), [], 'no answer claimed for the abandoned query');
   await s.end();
 });
 
