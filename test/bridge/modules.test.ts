@@ -791,6 +791,33 @@ check('lockstep: a write the caller cannot take (EPIPE) rejects, and nothing mor
   assert.deepEqual(l.events, []);
 });
 
+check('lockstep: an engine error whose "no" the caller cannot take is not logged as answered', async (t) => {
+  // The script's reply is not one the protocol allows: the engine fails the query.
+  const accounts = accountsFor(t, script('garbage.mjs'));
+  const writer = brokenPipe();
+  t.after(() => closeSync(writer));
+  const l = lockstep(accounts, { write: (b) => void writeSync(writer, b) });
+  l.input.write('auth:alice:localhost:secret\n');
+  await assert.rejects(l.run, /EPIPE/);
+  // The engine's error has come back (it is what the bridge tried to answer); give its handler
+  // a turn of the event loop to log.
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(
+    l.log.entries.filter((e) => e.msg?.startsWith('query answered no')),
+    [],
+    'a "no" that was never written is not logged as answered',
+  );
+
+  // Positive control: with a caller that takes the answer, the same error is logged as answered.
+  const ok = lockstep(accounts);
+  ok.input.write('auth:alice:localhost:secret\n');
+  await until(() => ok.written.length === 1, 'answer');
+  ok.input.end();
+  await ok.run;
+  assert.deepEqual(ok.written, ['0\n']);
+  assert.equal(ok.log.entries.filter((e) => e.msg?.startsWith('query answered no')).length, 1);
+});
+
 check('lockstep: an input error ends it with its counts, and an answer due after the end is not written', async (t) => {
   const accounts = accountsFor(t, `${script('slow.mjs')}\nexternal_auth_processes = 1`);
   const l = lockstep(accounts);
