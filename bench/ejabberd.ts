@@ -21,12 +21,13 @@
  * query at a time, whatever its own pool size. The "ideal" column counts that.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEjabberd, type Ejabberd } from '../test/interop/ejabberd.js';
 import { plainLoginRate, type RateResult } from '../test/interop/xmpp.js';
+import { memoryOf, tree, type Memory } from './lib/memory.js';
 import { gatehouseArgv } from './lib/node-flags.js';
 import { fmt, printTable } from './lib/stats.js';
 
@@ -62,56 +63,10 @@ interface Setup {
   cacheTtl?: number;
 }
 
-interface Memory {
-  processes: number;
-  rssKb: number;
-  pssKb: number;
-}
-
 interface Measured {
   setup: Setup;
   rate: RateResult;
   memory: Memory;
-}
-
-/** `pid` and every process below it. */
-function tree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(name));
-      children.set(ppid, list);
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  const out: number[] = [];
-  const walk = (pid: number): void => {
-    out.push(pid);
-    for (const c of children.get(pid) ?? []) walk(c);
-  };
-  walk(root);
-  return out;
-}
-
-function memoryOf(pids: number[]): Memory {
-  const m: Memory = { processes: 0, rssKb: 0, pssKb: 0 };
-  for (const pid of pids) {
-    try {
-      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-      const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0);
-      m.rssKb += field('Rss');
-      m.pssKb += field('Pss');
-      m.processes++;
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return m;
 }
 
 /** `gatehouse serve` with the extauth socket, ready; stopped by the returned function. */

@@ -9,6 +9,7 @@ import { runExtauthBench } from './extauth.js';
 import { runImapBench } from './imap.js';
 import { runOAuthBench } from './oauth.js';
 import { runScaleBench } from './scale.js';
+import { runServeMemoryBench } from './serve-memory.js';
 
 const quick = process.argv.includes('--quick');
 // `--only extauth,oauth` (names below) runs some of them; every one by default.
@@ -17,6 +18,7 @@ const only = onlyAt === -1 ? null : new Set((process.argv[onlyAt + 1] ?? '').spl
 const BENCHES: [string, (quick: boolean) => Promise<void>][] = [
   ['extauth', runExtauthBench],
   ['ejabberd', runEjabberdBench],
+  ['serve-memory', runServeMemoryBench],
   ['oauth', runOAuthBench],
   ['imap', runImapBench],
   ['scale', runScaleBench],
