@@ -777,11 +777,15 @@ check('lockstep: whole early queries only, and no early input at all', async (t)
   assert.deepEqual(warnings(none.log), [], 'nothing early to report');
 });
 
-check('lockstep: a write the caller cannot take (EPIPE) rejects, and nothing more is read', async (t) => {
-  const accounts = accountsFor(t, script('fast.mjs'));
+/** The lockstep bridge writing its answers into a pipe nobody reads (EPIPE), closed after the test. */
+function lockstepIntoBrokenPipe(t: TestContext, accounts: Accounts): Lockstep {
   const writer = brokenPipe();
   t.after(() => closeSync(writer));
-  const l = lockstep(accounts, { write: (b) => void writeSync(writer, b) });
+  return lockstep(accounts, { write: (b) => void writeSync(writer, b) });
+}
+
+check('lockstep: a write the caller cannot take (EPIPE) rejects, and nothing more is read', async (t) => {
+  const l = lockstepIntoBrokenPipe(t, accountsFor(t, script('fast.mjs')));
   l.input.write('auth:alice:localhost:secret\n');
   await assert.rejects(l.run, /EPIPE/);
   assert.ok(l.input.isPaused());
@@ -794,9 +798,7 @@ check('lockstep: a write the caller cannot take (EPIPE) rejects, and nothing mor
 check('lockstep: an engine error whose "no" the caller cannot take is not logged as answered', async (t) => {
   // The script's reply is not one the protocol allows: the engine fails the query.
   const accounts = accountsFor(t, script('garbage.mjs'));
-  const writer = brokenPipe();
-  t.after(() => closeSync(writer));
-  const l = lockstep(accounts, { write: (b) => void writeSync(writer, b) });
+  const l = lockstepIntoBrokenPipe(t, accounts);
   l.input.write('auth:alice:localhost:secret\n');
   await assert.rejects(l.run, /EPIPE/);
   // The engine's error has come back (it is what the bridge tried to answer); give its handler
