@@ -20,11 +20,24 @@
  *   the connection is closed, so that a late answer can never be read for a later query;
  * - between queries serve has nothing to say: a connection that is readable then was closed
  *   (serve restarted) or misbehaves, and is replaced before the query is sent.
+ *
+ * On a Unix socket it first offers serve its stdin and stdout (the handoff, see
+ * src/bridge/handoff.ts): one ejabberd frame, "gatehouse-handoff:1", carrying the two
+ * descriptors. A serve that takes them answers 00 02 'F' 'D' and from then on reads the worker's
+ * queries and writes its answers on the pipes itself; this program reads nothing more from
+ * them and only waits, off the path of every query. When that connection ends (serve stopped or
+ * restarted), it takes its pipes back: a query serve had read and not answered gets no answer
+ * (ejabberd gives up on it after its 30 s and restarts the worker), and the program relays
+ * again, offering the pipes anew after each query. A serve that answers the hello "no" (built
+ * without the fdpass addon) is relayed to over the same connection, and offered nothing more.
+ * --relay never offers them.
+ *
  * It exits 0 when ejabberd closes its stdin, 2 on bad arguments.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -39,6 +52,8 @@
 
 static const unsigned char NO[4] = {0, 2, 0, 0};
 static const unsigned char YES[4] = {0, 2, 0, 1};
+static const unsigned char HELLO[] = "\0\x13gatehouse-handoff:1";
+static const unsigned char ACK[4] = {0, 2, 'F', 'D'};
 
 /* Where serve listens, resolved once from the argument. */
 static struct sockaddr_storage target;
@@ -46,7 +61,7 @@ static socklen_t target_len;
 static int conn = -1;
 
 static void usage(void) {
-  fputs("usage: gatehouse-extauth-connect SOCKET_PATH|IPV4:PORT|[IPV6]:PORT [--timeout SECONDS]\n", stderr);
+  fputs("usage: gatehouse-extauth-connect SOCKET_PATH|IPV4:PORT|[IPV6]:PORT [--timeout SECONDS] [--relay]\n", stderr);
   exit(2);
 }
 
@@ -165,9 +180,99 @@ static int write_all(int fd, const unsigned char *buf, size_t n, int is_socket) 
   return 0;
 }
 
+/* ejabberd has closed this program's stdin: its worker is gone. */
+static int stdin_closed(int ms) {
+  /* POLLHUP: a pipe with no writer left; POLLRDHUP: a socket whose peer shut its side down. */
+  struct pollfd p = {.fd = 0, .events = POLLRDHUP};
+  int r;
+  do r = poll(&p, 1, ms);
+  while (r < 0 && errno == EINTR);
+  return r > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+/*
+ * Waits until fd is readable (1) or stdin is closed (exits 0): while serve holds the pipes, the
+ * only news is the end of the lifeline or of the worker.
+ */
+static void wait_serve_or_worker(int fd) {
+  for (;;) {
+    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = 0, .events = POLLRDHUP}};
+    int r = poll(p, 2, -1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 || (p[1].revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0) exit(0);
+    if (p[0].revents != 0) return;
+  }
+}
+
+/* serve may have set O_NONBLOCK on the pipes' shared file descriptions: this program blocks. */
+static void blocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0 && (flags & O_NONBLOCK) != 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+}
+
+/*
+ * Offers serve this program's stdin and stdout on a new connection. Returns 1 when serve took
+ * them and has let go of them again (its end of the lifeline closed); 0 when it could not be
+ * reached (conn < 0) or did not take them (conn kept for relaying, *refused set).
+ */
+static int handoff(int *refused) {
+  int fds[2] = {0, 1};
+  union {
+    struct cmsghdr align;
+    char space[CMSG_SPACE(sizeof fds)];
+  } control;
+  struct iovec iov = {.iov_base = (void *)HELLO, .iov_len = sizeof HELLO - 1};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof control.space};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  unsigned char reply[4];
+  size_t got = 0;
+
+  drop();
+  conn = connect_serve();
+  if (conn < 0) return 0;
+  memset(&control, 0, sizeof control);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof fds);
+  memcpy(CMSG_DATA(c), fds, sizeof fds);
+  ssize_t w;
+  do w = sendmsg(conn, &msg, MSG_NOSIGNAL);
+  while (w < 0 && errno == EINTR);
+  if (w != (ssize_t)(sizeof HELLO - 1)) {
+    drop();
+    return 0;
+  }
+  /*
+   * No time limit on the reply: once the descriptors are sent, serve may be reading the worker's
+   * queries, and this program must not read them too. A serve that hangs holds the worker's
+   * queries until ejabberd gives up on them and closes stdin.
+   */
+  while (got < 4) {
+    wait_serve_or_worker(conn);
+    ssize_t r = read(conn, reply + got, 4 - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  if (got == 4 && memcmp(reply, ACK, 4) == 0) {
+    /* The lifeline: nothing comes on it; it ends when serve lets go of the pipes. */
+    wait_serve_or_worker(conn);
+    drop();
+    blocking(0);
+    blocking(1);
+    if (stdin_closed(0)) exit(0);
+    return 1;
+  }
+  *refused = 1;
+  /* "no": a serve without the handoff, which read the hello as a query; the connection serves on. */
+  if (got != 4 || memcmp(reply, NO, 4) != 0) drop();
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *arg = NULL;
   double timeout = 25;
+  int refused = 0;
   /* Longest frame: 2 bytes of length, then at most 65535 bytes. */
   static unsigned char frame[2 + 65535];
   unsigned char reply[4];
@@ -178,6 +283,8 @@ int main(int argc, char **argv) {
       if (++i >= argc) usage();
       timeout = strtod(argv[i], &end);
       if (*argv[i] == '\0' || *end != '\0' || !(timeout > 0) || timeout > 86400) usage();
+    } else if (strcmp(argv[i], "--relay") == 0) {
+      refused = 1;
     } else if (arg == NULL) {
       arg = argv[i];
     } else {
@@ -189,7 +296,16 @@ int main(int argc, char **argv) {
   /* A serve that went away must not kill the worker: its write fails, and the answer is no. */
   signal(SIGPIPE, SIG_IGN);
 
+  /* Descriptors travel only over a Unix socket. */
+  if (target.ss_family != AF_UNIX) refused = 1;
+
   for (;;) {
+    /*
+     * Offered before each query until serve has said "no": serve may have come back since the
+     * last. When serve has let go of the pipes, the next query is relayed before they are
+     * offered again, so that a serve that keeps letting go cannot keep this program busy.
+     */
+    if (!refused) handoff(&refused);
     if (read_exact(0, frame, 2, 0) != 0) return 0;
     size_t len = ((size_t)frame[0] << 8) | frame[1];
     if (read_exact(0, frame + 2, len, 0) != 0) return 0;

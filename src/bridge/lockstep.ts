@@ -54,6 +54,12 @@ export interface LockstepOptions {
   readonly logger?: Logger;
   /** Told of each refused write (`desync`) and each query abandoned at the deadline (metrics). */
   readonly onEvent?: ((event: 'desync' | 'abandoned') => void) | undefined;
+  /**
+   * Aborted when the service stops, where nothing else would answer the caller (serve holding an
+   * ejabberd worker's own pipes, handoff.ts): a query in progress is answered "no" at once, the
+   * one answer the caller waits for, and the bridge stops reading.
+   */
+  readonly stop?: AbortSignal | undefined;
 }
 
 export interface LockstepStats extends BridgeStats {
@@ -233,8 +239,9 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
       );
     }
 
+    let stopped = false;
     input.on('data', (chunk: Buffer) => {
-      if (failed) return;
+      if (failed || stopped) return;
       let u = unit;
       if (u === null) {
         u = { started: arrived(), queries: [], taint: null };
@@ -249,11 +256,21 @@ export function runLockstepBridge(options: LockstepOptions): Promise<LockstepSta
       feed(chunk, u);
     });
     const end = (): void => {
+      options.stop?.removeEventListener('abort', stop);
       releaseClock();
       if (current !== null) clearTimeout(current.timer);
       current = null;
       if (!failed) resolve(stats);
     };
+    const stop = (): void => {
+      stopped = true;
+      const p = current;
+      if (p !== null && settle(p, false)) log.info({ command: p.query.command, user: identityOf(p.query.user), host: p.query.host }, 'query answered no: the service is stopping');
+      input.pause();
+      end();
+    };
+    if (options.stop?.aborted === true) stop();
+    else options.stop?.addEventListener('abort', stop, { once: true });
     input.once('end', end);
     input.once('error', (err) => {
       log.warn({ err: err.message }, 'bridge input error');

@@ -4,6 +4,10 @@
  * `socat STDIO UNIX-CONNECT:/run/gatehouse/extauth.sock`), answered in lockstep (lockstep.ts)
  * from the service's accounts: the same pools, cache, throttles, token check, logs and metrics
  * as the other faces, instead of one Node process and one pool per worker.
+ *
+ * A connection from gatehouse-extauth-connect (C) on the Unix socket may hand its worker's
+ * pipes over (handoff.ts): serve then reads the worker's queries and writes its answers on those
+ * pipes itself, and the connection is only the worker's lifeline.
  */
 import type { Socket } from 'node:net';
 import { Counter, Gauge } from 'prom-client';
@@ -14,6 +18,7 @@ import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { Registry } from '../metrics/registry.js';
 import { StreamListeners, type ListenOptions } from '../net/listen.js';
+import { awaitHandoff, fdPass, HANDOFF_ACK } from './handoff.js';
 import { runLockstepBridge } from './lockstep.js';
 
 export interface ExtauthSocketOptions {
@@ -28,6 +33,11 @@ export interface ExtauthSocketOptions {
   readonly maxConnections?: number;
   /** Where to count connections and lockstep events, when given. */
   readonly metrics?: Registry;
+  /**
+   * Whether a connector may hand its worker's pipes over (handoff.ts). Default: yes, with the
+   * ejabberd protocol, where the fdpass addon was built.
+   */
+  readonly handoff?: boolean;
 }
 
 export class ExtauthSocketServer {
@@ -36,14 +46,21 @@ export class ExtauthSocketServer {
   readonly #listeners: StreamListeners;
   readonly #open: Gauge | null;
   readonly #events: Counter<'event'> | null;
+  readonly #handoffs: Counter<'outcome'> | null;
+  readonly #pass: ReturnType<typeof fdPass>;
+  /** Aborted by close(): a worker served on its own pipes gets a "no" for a query in progress. */
+  readonly #stopping = new AbortController();
   #id = 0;
 
   constructor(options: ExtauthSocketOptions) {
     this.#o = options;
     this.#log = options.logger ?? silentLogger;
     const max = options.maxConnections ?? 1000;
+    this.#pass = (options.handoff ?? options.protocol === 'ejabberd') ? fdPass() : null;
     this.#listeners = new StreamListeners({
       maxConnections: max,
+      // Unread until its first bytes are seen: they may carry the pipes (handoff.ts).
+      pauseOnConnect: this.#pass !== null,
       onRefused: () => this.#log.warn({ max }, 'extauth connection refused: too many connections'),
       serve: (socket) => this.#serve(socket),
     });
@@ -61,6 +78,20 @@ export class ExtauthSocketServer {
             labelNames: ['event'] as const,
             registers,
           });
+    this.#handoffs =
+      registers === null
+        ? null
+        : new Counter({
+            name: 'gatehouse_extauth_handoffs_total',
+            help: 'Connectors that handed their worker\'s pipes to serve (taken), or whose hello broke the rules (refused).',
+            labelNames: ['outcome'] as const,
+            registers,
+          });
+  }
+
+  /** Connections open now (a worker served on its own pipes counts by its lifeline). */
+  get connections(): number {
+    return this.#listeners.connections;
   }
 
   /** Start listening; resolves with the bound TCP port (if any). */
@@ -68,8 +99,12 @@ export class ExtauthSocketServer {
     return this.#listeners.listen(options);
   }
 
-  /** Stop accepting and close every connection: the workers' programs see EOF and answer no. */
+  /**
+   * Stop accepting and close every connection: the workers' programs see EOF and answer no; a
+   * worker served on its own pipes gets its "no" from serve, then sees its program end.
+   */
   close(): Promise<void> {
+    this.#stopping.abort();
     return this.#listeners.close();
   }
 
@@ -80,18 +115,30 @@ export class ExtauthSocketServer {
     // A worker that went away: its answer has nowhere to go, and nothing else is lost.
     socket.on('error', (err) => log.debug({ err: err.message }, 'extauth connection error'));
     socket.once('close', () => this.#open?.dec());
-    runLockstepBridge({
-      input: socket,
-      write: (bytes) => {
-        socket.write(bytes);
-      },
-      protocol: this.#o.protocol,
-      accounts: this.#o.accounts,
-      limits: this.#o.limits,
-      callerTimeoutMs: this.#o.callerTimeoutMs,
-      logger: log,
-      onEvent: (event) => this.#events?.inc({ event }),
-    }).then(
+    // Only a Unix socket carries descriptors; on TCP the first bytes are a query.
+    if (this.#pass === null || socket.remoteAddress !== undefined) {
+      socket.resume();
+      return this.#lockstep(socket, log);
+    }
+    void awaitHandoff(socket, this.#pass).then((h) => {
+      if (h.kind === 'stream') {
+        socket.resume();
+        return this.#lockstep(socket, log);
+      }
+      if (h.kind === 'closed') return void socket.destroy();
+      if (h.kind === 'refused') {
+        this.#handoffs?.inc({ outcome: 'refused' });
+        log.warn({}, `extauth handoff refused: ${h.why}`);
+        return void socket.destroy();
+      }
+      this.#handoffs?.inc({ outcome: 'taken' });
+      this.#onPipes(socket, h.input, h.output, log);
+    });
+  }
+
+  /** The connection is the stream: queries read from it, answers written to it. */
+  #lockstep(socket: Socket, log: Logger): void {
+    this.#run(socket, (bytes) => void socket.write(bytes), log).then(
       (stats) => {
         log.debug({ ...stats }, 'extauth connection closed');
         socket.end();
@@ -101,5 +148,56 @@ export class ExtauthSocketServer {
         socket.destroy();
       },
     );
+  }
+
+  /**
+   * The worker's own pipes (handoff.ts): queries from `input`, answers to `output`; `lifeline`
+   * carries nothing more. Whichever ends first ends the others: the worker's stdin closing (the
+   * worker stopped), the lifeline closing (the connector was killed: closing the pipes lets
+   * ejabberd see its program end and start another) or serve stopping.
+   */
+  #onPipes(lifeline: Socket, input: Socket, output: Socket, log: Logger): void {
+    log.info({}, "extauth handoff: serving the worker on its own pipes");
+    const closeAll = (): void => {
+      input.destroy();
+      output.destroy();
+      lifeline.destroy();
+    };
+    input.on('error', (err) => log.debug({ err: err.message }, 'extauth worker input error'));
+    output.on('error', (err) => log.debug({ err: err.message }, 'extauth worker output error'));
+    lifeline.on('data', () => {
+      log.warn({}, 'extauth handoff: bytes from the connector after its handoff; closing');
+      closeAll();
+    });
+    lifeline.once('close', closeAll);
+    lifeline.write(HANDOFF_ACK);
+    lifeline.resume();
+    this.#run(input, (bytes) => void output.write(bytes), log, this.#stopping.signal).then(
+      (stats) => {
+        log.debug({ ...stats }, 'extauth worker pipes closed');
+        // Closed, never end()ed: a socketpair's shutdown(2) would be the worker's too (its
+        // program could not write on it again); an answer still buffered goes out first.
+        if (output.writableLength === 0) closeAll();
+        else output.once('drain', closeAll);
+      },
+      (err: Error) => {
+        log.debug({ err: err.message }, 'extauth worker pipes closed on a write error');
+        closeAll();
+      },
+    );
+  }
+
+  #run(input: Socket, write: (bytes: Buffer) => void, log: Logger, stop?: AbortSignal): ReturnType<typeof runLockstepBridge> {
+    return runLockstepBridge({
+      input,
+      write,
+      protocol: this.#o.protocol,
+      accounts: this.#o.accounts,
+      limits: this.#o.limits,
+      callerTimeoutMs: this.#o.callerTimeoutMs,
+      logger: log,
+      onEvent: (event) => this.#events?.inc({ event }),
+      stop,
+    });
   }
 }

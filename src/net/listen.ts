@@ -63,9 +63,12 @@ export class StreamListeners {
   readonly #serve: (socket: Socket) => void;
   readonly #maxConnections: number;
   readonly #onRefused: () => void;
+  readonly #pauseOnConnect: boolean;
 
-  constructor(options: { serve: (socket: Socket) => void; maxConnections?: number | undefined; onRefused?: () => void }) {
+  /** `pauseOnConnect`: nothing is read from a connection until `serve` resumes it. */
+  constructor(options: { serve: (socket: Socket) => void; maxConnections?: number | undefined; onRefused?: () => void; pauseOnConnect?: boolean }) {
     this.#serve = options.serve;
+    this.#pauseOnConnect = options.pauseOnConnect ?? false;
     this.#maxConnections = options.maxConnections ?? 1000;
     this.#onRefused = options.onRefused ?? (() => {});
   }
@@ -87,7 +90,7 @@ export class StreamListeners {
   }
 
   #server(): Server {
-    const server = createServer((socket) => {
+    const server = createServer({ pauseOnConnect: this.#pauseOnConnect }, (socket) => {
       if (this.#sockets.size >= this.#maxConnections) {
         this.#onRefused();
         socket.destroy();

@@ -1,0 +1,262 @@
+/**
+ * The connector's handoff (bridge/handoff.ts): the C gatehouse-extauth-connect gives serve its
+ * worker's stdin and stdout, and serve answers the worker on them directly. A real serve socket
+ * (ExtauthSocketServer, a real script), the real connector as a worker's program; the attacks
+ * send their own hellos with descriptors (Python's socket.send_fds), as any local user allowed
+ * on the socket could.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { Accounts } from '../../src/accounts/accounts.js';
+import { fdPass, HANDOFF_ACK, HANDOFF_HELLO } from '../../src/bridge/handoff.js';
+import { ExtauthSocketServer } from '../../src/bridge/socket-server.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { createRegistry, type Registry } from '../../src/metrics/registry.js';
+import { killQuiet, rmQuiet } from '../helpers/cleanup.js';
+import { waitFor } from '../helpers/engine.js';
+import { Worker } from '../helpers/extauth-worker.js';
+import { fixture, ROOT } from '../helpers/paths.js';
+
+const CONNECTOR = join(ROOT, 'dist', 'connector', 'gatehouse-extauth-connect');
+const YES = Buffer.from([0, 2, 0, 1]);
+const NO = Buffer.from([0, 2, 0, 0]);
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+interface Rig {
+  path: string;
+  dir: string;
+  metrics: Registry;
+  server: ExtauthSocketServer;
+  /** Starts another server on the same path (after `server.close()`). */
+  restart(): Promise<ExtauthSocketServer>;
+  worker(args?: string[]): Worker;
+}
+
+async function rig(t: TestContext, script = 'fast.mjs', env: Record<string, string> = {}): Promise<Rig> {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-handoff-'));
+  const path = join(dir, 'extauth.sock');
+  const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture(script))}]\nexternal_auth_processes = 2`);
+  Object.assign(process.env, env);
+  const accounts = new Accounts(config);
+  const servers: ExtauthSocketServer[] = [];
+  const workers: Worker[] = [];
+  const start = async (): Promise<{ server: ExtauthSocketServer; metrics: Registry }> => {
+    const metrics = createRegistry({ processMetrics: false });
+    const server = new ExtauthSocketServer({ accounts, protocol: 'ejabberd', callerTimeoutMs: 30_000, limits: { maxFieldBytes: 1023, maxQueryBytes: 4096 }, metrics });
+    servers.push(server);
+    await server.listen({ socket: path });
+    return { server, metrics };
+  };
+  t.after(async () => {
+    for (const w of workers) killQuiet(w.child.pid!, 'SIGKILL');
+    for (const s of servers) await s.close();
+    await accounts.close();
+    for (const k of Object.keys(env)) delete process.env[k];
+    rmQuiet(dir);
+  });
+  const first = await start();
+  const r: Rig = {
+    path,
+    dir,
+    metrics: first.metrics,
+    server: first.server,
+    restart: async () => {
+      const next = await start();
+      r.metrics = next.metrics;
+      r.server = next.server;
+      return next.server;
+    },
+    worker: (args = [path]) => {
+      const w = new Worker(CONNECTOR, args);
+      workers.push(w);
+      return w;
+    },
+  };
+  return r;
+}
+
+const handoffs = async (m: Registry, outcome: 'taken' | 'refused'): Promise<number> => {
+  const line = (await m.metrics()).split('\n').find((l) => l.startsWith(`gatehouse_extauth_handoffs_total{outcome="${outcome}"}`));
+  return line === undefined ? 0 : Number(line.split(' ')[1]);
+};
+
+/** How often a process has gone to sleep waiting (and so been woken): /proc/PID/status. */
+function wakeups(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(s)![1]);
+}
+
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+const ready = (): boolean => existsSync(CONNECTOR) && fdPass() !== null;
+const skip = ready() ? false : 'the C connector or the fdpass addon was not built (no C compiler)';
+
+test('the C connector hands its pipes over: serve answers the worker on them, and the connector is off the path', { skip }, async (t) => {
+  const r = await rig(t);
+  const w = r.worker();
+  assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
+  assert.equal(await handoffs(r.metrics, 'taken'), 1);
+  const before = wakeups(w.child.pid!);
+  for (let i = 0; i < 50; i++) {
+    assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
+    assert.deepEqual(await w.ask('auth:alice:localhost:wrong'), NO);
+  }
+  // 100 queries answered, and the connector was not woken for them: serve read and wrote the pipes.
+  assert.ok(wakeups(w.child.pid!) - before < 5, `the connector woke ${wakeups(w.child.pid!) - before} times for 100 queries`);
+  // Lockstep holds on the pipes too: two frames in one write get one "no", nothing asked.
+  w.child.stdin!.write(Buffer.concat([frameOf('auth:alice:localhost:secret'), frameOf('isuser:alice:localhost')]));
+  assert.deepEqual(await w.read(), NO);
+  assert.equal(w.extra, 0);
+});
+
+test("the connector killed: serve lets go of the worker's pipes, so the worker sees its program end", { skip }, async (t) => {
+  const r = await rig(t);
+  const w = r.worker();
+  assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
+  const ended = new Promise<void>((resolve) => w.child.stdout!.once('end', resolve));
+  let sawEnd = false;
+  void ended.then(() => (sawEnd = true));
+  killQuiet(w.child.pid!, 'SIGKILL');
+  // Without serve closing its copy, the worker's stdout would stay open (and ejabberd would wait).
+  assert.ok(await waitFor(() => sawEnd, 20_000), "the worker's stdout never ended");
+  assert.ok(await waitFor(() => r.server.connections === 0, 20_000));
+});
+
+test('the worker stopping (its stdin closed) while serve holds the pipes: the connector exits 0, the connection ends', { skip }, async (t) => {
+  const r = await rig(t);
+  const w = r.worker();
+  assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
+  w.child.stdin!.end();
+  assert.equal(await w.exited, 0);
+  assert.ok(await waitFor(() => r.server.connections === 0, 20_000));
+});
+
+test('serve stopping with a query in progress: serve answers it "no"; the connector relays while serve is gone and hands over again when it is back', { skip }, async (t) => {
+  const gates = mkdtempSync(join(tmpdir(), 'gh-handoff-gates-'));
+  t.after(() => rmQuiet(gates));
+  const r = await rig(t, 'slow.mjs', { FIXTURE_GATE_DIR: gates, FIXTURE_DELAY_MS: '0' });
+  const w = r.worker();
+  assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
+  assert.equal(await handoffs(r.metrics, 'taken'), 1);
+  // A query the script holds until the gate file exists (never): serve stops meanwhile.
+  const pending = w.ask('auth:alice:localhost:gate-never');
+  await waitFor(() => r.server.connections === 1);
+  await new Promise((res) => setTimeout(res, 100));
+  await r.server.close();
+  assert.deepEqual(await pending, NO, 'the query in progress is answered "no", never left waiting');
+  // serve gone: "no" at once, from the connector.
+  assert.deepEqual(await w.ask('auth:alice:localhost:secret'), NO);
+  await r.restart();
+  // The first query after serve is back is relayed, then the pipes are handed over again.
+  assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
+  assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
+  assert.equal(await handoffs(r.metrics, 'taken'), 1);
+  assert.deepEqual(await w.ask('auth:alice:localhost:wrong'), NO);
+  assert.equal(w.extra, 0);
+});
+
+test('--relay never hands over; a socat-like connection that is silent at first is served as a stream', { skip }, async (t) => {
+  const r = await rig(t);
+  const w = r.worker([r.path, '--relay']);
+  assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
+  assert.equal(await handoffs(r.metrics, 'taken'), 0);
+  // A connection whose first query comes after serve has looked at it several times.
+  const c = connect(r.path);
+  t.after(() => c.destroy());
+  await new Promise((res) => c.once('connect', res));
+  await new Promise((res) => setTimeout(res, 500));
+  const answer = new Promise<Buffer>((res) => c.once('data', res));
+  c.write(frameOf('auth:alice:localhost:secret'));
+  assert.deepEqual(await answer, YES);
+});
+
+/** A hello sent by Python with the given descriptors; returns what serve wrote back and whether it closed. */
+function attack(path: string, program: string): Promise<{ out: Buffer; code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(PYTHON, ['-c', program, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = Buffer.alloc(0);
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (out = Buffer.concat([out, d])));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
+    p.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ out, code, stderr });
+    });
+  });
+}
+
+const PY_HEAD = `
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(20)
+hello = bytes.fromhex('${HANDOFF_HELLO.toString('hex')}')
+def rest():
+    out = b''
+    while True:
+        try:
+            d = s.recv(64)
+        except ConnectionResetError:
+            return out
+        if not d: return out
+        out += d
+`;
+
+test('hostile hellos are refused, their descriptors closed, and nothing is answered on them', { skip }, async (t) => {
+  const r = await rig(t);
+  const fds = openFds();
+  const cases: [string, string][] = [
+    ['no descriptors', `s.sendall(hello)`],
+    ['one descriptor', `r, w = os.pipe()\nsocket.send_fds(s, [hello], [r])`],
+    ['three descriptors', `a, b = os.pipe()\nc, d = os.pipe()\nsocket.send_fds(s, [hello], [a, b, c])`],
+    ['a regular file', `f = os.open('/etc/hostname', os.O_RDONLY)\nr, w = os.pipe()\nsocket.send_fds(s, [hello], [f, w])`],
+    ['only part of the hello, then the connection closed', `r, w = os.pipe()\nsocket.send_fds(s, [hello[:7]], [r, w])\ns.shutdown(socket.SHUT_WR)`],
+  ];
+  for (const [name, send] of cases) {
+    const res = await attack(r.path, `${PY_HEAD}\n${send}\nsys.stdout.buffer.write(rest())`);
+    assert.equal(res.code, 0, `${name}: ${res.stderr}`);
+    assert.ok(!res.out.subarray(0, 4).equals(HANDOFF_ACK), `${name}: taken`);
+    assert.ok(!res.out.includes(YES), `${name}: a "yes"`);
+  }
+  assert.equal(await handoffs(r.metrics, 'taken'), 0);
+  assert.ok((await handoffs(r.metrics, 'refused')) >= 3);
+  // Every descriptor that came with a refused hello was closed.
+  assert.ok(await waitFor(() => openFds() <= fds, 20_000), `${openFds() - fds} descriptors left open`);
+});
+
+test('bytes on the lifeline after a handoff end it: serve lets go of the pipes', { skip }, async (t) => {
+  const r = await rig(t);
+  const res = await attack(
+    r.path,
+    `${PY_HEAD}
+r1, w1 = os.pipe()
+r2, w2 = os.pipe()
+socket.send_fds(s, [hello], [r1, w2])
+os.close(r1); os.close(w2)
+ack = s.recv(4)
+os.write(w1, bytes.fromhex('001b') + b'auth:alice:localhost:secret')
+answer = os.read(r2, 4)
+s.sendall(b'x')
+end = rest()
+os.close(w1)
+left = os.read(r2, 64)
+sys.stdout.buffer.write(ack + answer + bytes([len(end), len(left)]))
+`,
+  );
+  assert.equal(res.code, 0, res.stderr);
+  assert.deepEqual(res.out.subarray(0, 4), HANDOFF_ACK);
+  assert.deepEqual(res.out.subarray(4, 8), YES, 'the query written on the handed-off pipe was answered on the other');
+  // After the stray byte: the lifeline closed (EOF) and the answer pipe closed with nothing more.
+  assert.deepEqual([...res.out.subarray(8)], [0, 0]);
+});
+
+function frameOf(q: string): Buffer {
+  const b = Buffer.from(q);
+  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 255]), b]);
+}
