@@ -4,7 +4,8 @@
  * dist/connector/, a few hundred kB; the Perl one in bin/ for the first test too), and
  * every query is answered by serve's one pool, throttle and log. Real ejabberd, real SASL PLAIN
  * logins (slixmpp), real account commands; what happens when serve restarts, when a worker's
- * program is killed, and when the socket is missing at ejabberd's start.
+ * program is killed, and when the socket is missing at ejabberd's start. The C connector hands
+ * its worker's pipes to serve (src/bridge/handoff.ts): serve's log says so for each worker.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -60,6 +61,9 @@ function rig(t: { after(fn: () => Promise<void>): void }): SocketRig {
 }
 
 
+const HANDOFF_LINE = 'extauth handoff: serving the worker on its own pipes';
+const handoffsIn = (s: ServeProcess): number => s.stderr().split(HANDOFF_LINE).length - 1;
+
 function ejabberdFor(r: SocketRig, poolSize: number, connector = CONNECT): Promise<Ejabberd> {
   return startEjabberd({ extauthProgram: `${connector} ${r.socket}`, poolSize }).then((ej) => (r.ej = ej));
 }
@@ -97,6 +101,8 @@ for (const [name, connector] of [['C', CONNECT], ['Perl', CONNECT_PERL]] as cons
     ]);
     assert.ok(a.ok && b.ok && utf8.ok, `${a.line} ${b.line} ${utf8.line}\n${ej.logTail(20)}`);
     assert.ok(!wrong.ok && !unknown.ok);
+    // The C connector hands each worker's pipes to serve; the Perl one relays.
+    assert.equal(handoffsIn(r.serve!), name === 'C' ? 4 : 0, r.serve!.stderr());
     // Account commands through the same socket.
     const change = await ej.ctl(['change_password', 'bob', 'localhost', 'n3w:pw'], { timeoutMs: 20_000 });
     assert.equal(change.code, 0, change.stderr);
@@ -110,21 +116,30 @@ for (const [name, connector] of [['C', CONNECT], ['Perl', CONNECT_PERL]] as cons
   });
 }
 
-test('serve restarting: logins in the gap fail, never succeed, and work again without restarting ejabberd', async (t) => {
-  const r = rig(t);
-  await r.startServe();
-  const ej = await ejabberdFor(r, 2);
-  assert.ok((await login(ej, 'alice', 'wonderland')).ok);
-  await r.serve!.stop();
-  r.serve = null;
-  const gap = await Promise.all([login(ej, 'alice', 'wonderland'), login(ej, 'bob', 'wrong')]);
-  assert.ok(gap.every((g) => !g.ok), 'no login gets in while serve is down');
-  await r.startServe();
-  const tries = await untilAccepted(ej, 'alice', 'wonderland');
-  t.diagnostic(`accepted again after ${tries} round(s)`);
-  assert.ok(!(await login(ej, 'bob', 'wrong')).ok);
-  assert.ok((await login(ej, 'bob', 'builder')).ok);
-});
+for (const how of ['SIGTERM', 'SIGKILL'] as const) {
+  test(`serve restarting (${how}): logins in the gap fail, never succeed, and work again without restarting ejabberd`, async (t) => {
+    const r = rig(t);
+    await r.startServe();
+    const ej = await ejabberdFor(r, 2);
+    assert.ok((await login(ej, 'alice', 'wonderland')).ok);
+    assert.equal(handoffsIn(r.serve!), 2);
+    // SIGKILL: serve gone at once, without a word to the workers; their connectors take their
+    // pipes back when the lifeline breaks.
+    if (how === 'SIGTERM') await r.serve!.stop();
+    else await r.serve!.kill();
+    r.serve = null;
+    const gap = await Promise.all([login(ej, 'alice', 'wonderland'), login(ej, 'bob', 'wrong')]);
+    assert.ok(gap.every((g) => !g.ok), 'no login gets in while serve is down');
+    await r.startServe();
+    const tries = await untilAccepted(ej, 'alice', 'wonderland');
+    t.diagnostic(`accepted again after ${tries} round(s)`);
+    assert.ok(!(await login(ej, 'bob', 'wrong')).ok);
+    assert.ok((await login(ej, 'bob', 'builder')).ok);
+    // Each worker relays its first query to the new serve, then hands its pipes over again.
+    for (let i = 0; i < 4; i++) assert.ok((await login(ej, 'bob', 'builder')).ok);
+    assert.ok(handoffsIn(r.serve!) >= 1, r.serve!.stderr());
+  });
+}
 
 test("a worker's program killed: the next logins work, no wrong yes", async (t) => {
   const r = rig(t);

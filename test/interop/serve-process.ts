@@ -12,6 +12,8 @@ export interface ServeProcess {
   dovecotSocket: string;
   stderr(): string;
   stop(): Promise<void>;
+  /** SIGKILL, with its scripts: serve ends without closing anything itself. */
+  kill(): Promise<void>;
 }
 
 /** Start `gatehouse serve` with the Dovecot face on a free loopback port and a world-connectable socket. */
@@ -66,6 +68,10 @@ ${extra}
       const t = setTimeout(() => killWithScripts(child), 5000);
       await exited;
       clearTimeout(t);
+    },
+    async kill() {
+      killWithScripts(child);
+      await exited;
     },
   };
 }
