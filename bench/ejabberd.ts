@@ -6,8 +6,9 @@
  *      running the script in its own pool of one;
  *  (c) each worker running `gatehouse-extauth-connect` (the C program, dist/connector/) to one
  *      `gatehouse serve`'s extauth socket, serve running the script in one pool as large as
- *      ejabberd's;
- *  (d) the same with the Perl connector (bin/), for those without a C compiler.
+ *      ejabberd's: the connector hands its pipes to serve, which answers ejabberd on them;
+ *  (d) the same connector with --relay: it relays every query and answer itself;
+ *  (e) the Perl connector (bin/), for those without a C compiler, which relays.
  * Each row also gives the memory of everything on the auth side at the end of its load: the
  * programs ejabberd runs and everything under them, plus `gatehouse serve` and its scripts.
  * RSS counts shared pages (the interpreter's code) once per process; PSS splits them between
@@ -21,7 +22,7 @@
  * query at a time, whatever its own pool size. The "ideal" column counts that.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,12 +45,14 @@ function shellLine(argv: string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
 
-type Via = 'direct' | 'bridge' | 'socket' | 'socket-perl';
+type Via = 'direct' | 'bridge' | 'socket' | 'socket-relay' | 'socket-perl';
+const C_CONNECTOR = join(ROOT, 'dist/connector/gatehouse-extauth-connect');
 const CONNECTORS = {
-  socket: join(ROOT, 'dist/connector/gatehouse-extauth-connect'),
-  'socket-perl': join(ROOT, 'bin/gatehouse-extauth-connect'),
+  socket: [C_CONNECTOR],
+  'socket-relay': [C_CONNECTOR, '--relay'],
+  'socket-perl': [join(ROOT, 'bin/gatehouse-extauth-connect')],
 };
-const viaSocket = (s: Setup): boolean => s.via === 'socket' || s.via === 'socket-perl';
+const viaSocket = (s: Setup): boolean => s.via === 'socket' || s.via === 'socket-relay' || s.via === 'socket-perl';
 
 interface Setup {
   label: string;
@@ -67,6 +70,15 @@ interface Measured {
   setup: Setup;
   rate: RateResult;
   memory: Memory;
+}
+
+/** How often a process has slept and been woken (/proc/PID/status); 0 once it is gone. */
+function wakeups(pid: number): number {
+  try {
+    return Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 /** `gatehouse serve` with the extauth socket, ready; stopped by the returned function. */
@@ -112,11 +124,12 @@ async function startServe(s: Setup, dir: string, socket: string): Promise<{ chil
 async function withEjabberd<T>(s: Setup, dir: string, fn: (ej: Ejabberd, serve: ChildProcess | null) => Promise<T>): Promise<T> {
   let program = shellLine(s.script);
   let serve: Awaited<ReturnType<typeof startServe>> | null = null;
-  if (s.via === 'socket' || s.via === 'socket-perl') {
+  if (s.via === 'socket' || s.via === 'socket-relay' || s.via === 'socket-perl') {
     const socket = join(dir, `extauth-${s.ejabberdPool}.sock`);
     serve = await startServe(s, dir, socket);
-    if (!existsSync(CONNECTORS[s.via])) throw new Error(`${CONNECTORS[s.via]} is missing: \`npm run build\` compiles it (needs cc)`);
-    program = shellLine([CONNECTORS[s.via], socket]);
+    const [connector, ...options] = CONNECTORS[s.via];
+    if (!existsSync(connector!)) throw new Error(`${connector} is missing: \`npm run build\` compiles it (needs cc)`);
+    program = shellLine([connector!, socket, ...options]);
   } else if (s.via === 'bridge') {
     const config = join(dir, `gatehouse-${s.ejabberdPool}x${s.gatehouse}.toml`);
     writeFileSync(
@@ -155,8 +168,12 @@ async function measure(s: Setup, dir: string, limits: { warmup: number; count: n
     // (count 2: a single login prints OK/FAIL instead of the COUNT line).
     const wrong = await plainLoginRate({ ...load, password: 'wrong', count: 2, concurrency: 1, maxSeconds: 5 });
     if (wrong.ok !== 0 || wrong.fail !== 2) throw new Error(`${s.label}: wrong password: ${wrong.line}\n${ej.logTail(20)}`);
+    const woken = (): number => ej.childPids().reduce((n, pid) => n + wakeups(pid), 0);
+    const before = woken();
     const rate = await plainLoginRate({ ...load, count: limits.count, maxSeconds: limits.seconds });
     if (!(rate.ok > 0)) throw new Error(`${s.label}: no successful login (${rate.line})\n${ej.logTail(20)}`);
+    // With the handoff, serve answers on the workers' pipes: the connectors sleep through the load.
+    if (s.via === 'socket' && woken() - before > rate.ok / 10) throw new Error(`${s.label}: the connectors were woken ${woken() - before} times for ${rate.ok} logins: serve did not take their pipes`);
     const pids = [...new Set([...ej.childPids().flatMap((p) => tree(p)), ...(serve?.pid === undefined ? [] : tree(serve.pid))])];
     return { setup: s, rate, memory: memoryOf(pids) };
   });
@@ -169,17 +186,20 @@ function bridged(script: string[], pool: number, processes: number): Setup {
   return { label: `ejabberd -> gatehouse extauth (per worker) -> script`, script, ejabberdPool: pool, via: 'bridge', gatehouse: processes };
 }
 function socketed(script: string[], pool: number, processes: number): Setup {
-  return { label: `ejabberd -> gatehouse-extauth-connect (C) -> gatehouse serve -> script`, script, ejabberdPool: pool, via: 'socket', gatehouse: processes };
+  return { label: `ejabberd -> gatehouse serve on the worker's pipes (C connector's handoff) -> script`, script, ejabberdPool: pool, via: 'socket', gatehouse: processes };
+}
+function socketedRelay(script: string[], pool: number, processes: number): Setup {
+  return { label: `ejabberd -> gatehouse-extauth-connect (C, --relay) -> gatehouse serve -> script`, script, ejabberdPool: pool, via: 'socket-relay', gatehouse: processes };
 }
 function socketedPerl(script: string[], pool: number, processes: number): Setup {
   return { label: `ejabberd -> gatehouse-extauth-connect (Perl) -> gatehouse serve -> script`, script, ejabberdPool: pool, via: 'socket-perl', gatehouse: processes };
 }
 /** serve's socket with its cache of positive answers: repeated logins do not reach the script. */
 function socketedCached(script: string[], pool: number, processes: number): Setup {
-  return { ...socketed(script, pool, processes), label: `ejabberd -> gatehouse-extauth-connect (C) -> gatehouse serve, external_auth_cache_ttl = 60`, cacheTtl: 60 };
+  return { ...socketed(script, pool, processes), label: `ejabberd -> gatehouse serve on the worker's pipes (C connector's handoff), external_auth_cache_ttl = 60`, cacheTtl: 60 };
 }
 /** Every path at one ejabberd pool size, serve's pool as large as ejabberd's. */
-const paths = (script: string[], p: number): Setup[] => [direct(script, p), bridged(script, p, 1), socketed(script, p, p), socketedPerl(script, p, p)];
+const paths = (script: string[], p: number): Setup[] => [direct(script, p), bridged(script, p, 1), socketed(script, p, p), socketedRelay(script, p, p), socketedPerl(script, p, p)];
 const mb = (kb: number): string => (kb / 1024).toFixed(0);
 const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
 const memCells = (m: Measured, base: Measured | undefined): (string | number)[] => [
