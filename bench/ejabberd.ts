@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEjabberd, type Ejabberd } from '../test/interop/ejabberd.js';
 import { plainLoginRate, type RateResult } from '../test/interop/xmpp.js';
+import { ancestorNamed, cpuMs, cpuOf } from './lib/cpu.js';
 import { memoryOf, tree, type Memory } from './lib/memory.js';
 import { gatehouseArgv } from './lib/node-flags.js';
 import { fmt, printTable } from './lib/stats.js';
@@ -64,12 +65,16 @@ interface Setup {
   gatehouse: number | null;
   /** serve's external_auth_cache_ttl, seconds (socket rows; 0: off). */
   cacheTtl?: number;
+  /** Options of ejabberd's Erlang VM (ERL_OPTIONS), beyond the package's defaults. */
+  erlOptions?: string;
 }
 
 interface Measured {
   setup: Setup;
   rate: RateResult;
   memory: Memory;
+  /** CPU per successful login during the load, µs: ejabberd's VM, and the auth side (its port programs, serve and serve's scripts). */
+  cpu: { ejabberd: number; auth: number };
 }
 
 /** How often a process has slept and been woken (/proc/PID/status); 0 once it is gone. */
@@ -146,7 +151,7 @@ async function withEjabberd<T>(s: Setup, dir: string, fn: (ej: Ejabberd, serve: 
   }
   let ej: Ejabberd;
   try {
-    ej = await startEjabberd({ extauthProgram: program, poolSize: s.ejabberdPool, loglevel: 'warning' });
+    ej = await startEjabberd({ extauthProgram: program, poolSize: s.ejabberdPool, loglevel: 'warning', erlOptions: s.erlOptions });
   } catch (err) {
     await serve?.stop();
     throw err;
@@ -169,13 +174,18 @@ async function measure(s: Setup, dir: string, limits: { warmup: number; count: n
     const wrong = await plainLoginRate({ ...load, password: 'wrong', count: 2, concurrency: 1, maxSeconds: 5 });
     if (wrong.ok !== 0 || wrong.fail !== 2) throw new Error(`${s.label}: wrong password: ${wrong.line}\n${ej.logTail(20)}`);
     const woken = (): number => ej.childPids().reduce((n, pid) => n + wakeups(pid), 0);
+    const authPids = [...new Set([...ej.childPids().flatMap((p) => tree(p)), ...(serve?.pid === undefined ? [] : tree(serve.pid))])];
+    const beam = ej.childPids().map((p) => ancestorNamed(p, 'beam')).find((p) => p !== null) ?? null;
     const before = woken();
+    const cpuBefore = { ejabberd: beam === null ? 0 : cpuMs(beam), auth: cpuOf(authPids) };
     const rate = await plainLoginRate({ ...load, count: limits.count, maxSeconds: limits.seconds });
+    const perLogin = (ms: number): number => (ms * 1000) / Math.max(1, rate.ok);
+    const cpu = { ejabberd: beam === null ? NaN : perLogin(cpuMs(beam) - cpuBefore.ejabberd), auth: perLogin(cpuOf(authPids) - cpuBefore.auth) };
     if (!(rate.ok > 0)) throw new Error(`${s.label}: no successful login (${rate.line})\n${ej.logTail(20)}`);
     // With the handoff, serve answers on the workers' pipes: the connectors sleep through the load.
     if (s.via === 'socket' && woken() - before > rate.ok / 10) throw new Error(`${s.label}: the connectors were woken ${woken() - before} times for ${rate.ok} logins: serve did not take their pipes`);
     const pids = [...new Set([...ej.childPids().flatMap((p) => tree(p)), ...(serve?.pid === undefined ? [] : tree(serve.pid))])];
-    return { setup: s, rate, memory: memoryOf(pids) };
+    return { setup: s, rate, memory: memoryOf(pids), cpu };
   });
 }
 
@@ -239,17 +249,26 @@ async function measureRounds(setups: Setup[], dir: string, rounds: number, limit
   return out.map((o) => ({ ...o.last!, rates: o.rates }));
 }
 
-async function fastScript(quick: boolean, dir: string): Promise<void> {
+/**
+ * The Erlang VM's schedulers busy-wait for a while before they sleep (`+sbwt`, default medium):
+ * on a machine with few cores, that spinning takes CPU from the processes ejabberd is waiting
+ * for, and the more processes on the auth path, the more it weighs. The second table measures
+ * the same paths with busy waiting off, a common setting for Erlang on shared or small hosts.
+ */
+const NO_BUSY_WAIT = '+sbwt none +sbwtdcpu none +sbwtdio none';
+
+async function fastScript(quick: boolean, dir: string, erlOptions?: string): Promise<void> {
   const limits = { warmup: 100, count: 20_000, seconds: quick ? 1.5 : 5 };
   // Quick mode is a smoke check: fewer rows (each costs an ejabberd start and stop), short runs.
-  const pools = quick ? [4] : [1, 4, 16];
+  const pools = quick ? [4] : erlOptions === undefined ? [1, 4, 16] : [4, 16];
   const rounds = quick ? 1 : 2;
   // With the cache one row more: what serve costs when it answers without the script.
-  const results = await measureRounds(pools.flatMap((p) => [...paths(FAST, p), ...(p > 1 ? [socketedCached(FAST, p, p)] : [])]), dir, rounds, () => limits);
+  const setups = pools.flatMap((p) => [...paths(FAST, p), ...(p > 1 ? [socketedCached(FAST, p, p)] : [])]).map((x) => ({ ...x, erlOptions }));
+  const results = await measureRounds(setups, dir, rounds, () => limits);
   const baseline = (pool: number): Rounds => results.find((m) => m.setup.via === 'direct' && m.setup.ejabberdPool === pool)!;
   printTable(
-    `ejabberd SASL PLAIN logins, fast script (ejabberd protocol), ${CONCURRENCY} clients, ${limits.seconds} s per row and round, ${rounds} round(s) (load avg ${loadavg()[0]!.toFixed(1)})`,
-    ['path', 'ejabberd pool', 'script processes', 'logins/s: mean (each round)', 'vs direct, same ejabberd pool', 'ok / fail (last round)', 'auth-side processes', 'RSS MB', 'PSS MB', 'RSS / PSS vs direct'],
+    `ejabberd SASL PLAIN logins, fast script (ejabberd protocol), ${CONCURRENCY} clients, ${limits.seconds} s per row and round, ${rounds} round(s), ejabberd's VM: ${erlOptions ?? "the package's defaults"} (load avg ${loadavg()[0]!.toFixed(1)})`,
+    ['path', 'ejabberd pool', 'script processes', 'logins/s: mean (each round)', 'vs direct, same ejabberd pool', 'ok / fail (last round)', 'CPU µs per login: ejabberd VM / auth side (last round)', 'auth-side processes', 'RSS MB', 'PSS MB', 'RSS / PSS vs direct'],
     results.map((m) => [
       m.setup.via === 'direct' ? `${m.setup.label} (baseline)` : m.setup.label,
       m.setup.ejabberdPool,
@@ -257,6 +276,7 @@ async function fastScript(quick: boolean, dir: string): Promise<void> {
       rateCell(m),
       m.setup.via === 'direct' ? '' : fmt.pct(mean(m.rates) / mean(baseline(m.setup.ejabberdPool).rates)),
       okFail(m.rate),
+      `${Math.round(m.cpu.ejabberd)} / ${Math.round(m.cpu.auth)}`,
       ...memCells(m, baseline(m.setup.ejabberdPool)),
     ]),
   );
@@ -288,7 +308,9 @@ async function slowScript(quick: boolean, dir: string): Promise<void> {
 
 /**
  * ejabberd logins/s and auth-side memory, direct extauth vs a bridge per worker vs serve's
- * socket (C and Perl connectors), each table with its baseline from this run. About 9 minutes
+ * socket (the C connector handing over or relaying, the Perl one relaying), with the Erlang VM
+ * as packaged and with its busy waiting off, each table with its baseline from this run. About
+ * 20 minutes
  * (quick: about one). Needs the Debian ejabberd
  * package; it runs private instances on loopback only and stops each one.
  */
@@ -296,6 +318,7 @@ export async function runEjabberdBench(quick: boolean): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-bench-ejabberd-'));
   try {
     await fastScript(quick, dir);
+    await fastScript(quick, dir, NO_BUSY_WAIT);
     await slowScript(quick, dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -37,6 +37,8 @@ export interface EjabberdOptions {
   stopGraceMs?: number;
   /** Extra environment for ejabberd (inherited by the extauth program). */
   env?: Record<string, string>;
+  /** Extra options of the Erlang VM (ejabberdctl.cfg's ERL_OPTIONS), e.g. scheduler flags. */
+  erlOptions?: string;
 }
 
 export interface CtlResult {
@@ -270,7 +272,7 @@ async function startOnce(opts: EjabberdOptions): Promise<Ejabberd> {
       'EXEC_CMD=as_current_user',
       `ERLANG_NODE=${node}`,
       `ERL_DIST_PORT=${distPort}`,
-      `ERL_OPTIONS="-setcookie ${cookie} -kernel inet_dist_use_interface {127,0,0,1} -env ERL_CRASH_DUMP_BYTES 0"`,
+      `ERL_OPTIONS="-setcookie ${cookie} -kernel inet_dist_use_interface {127,0,0,1} -env ERL_CRASH_DUMP_BYTES 0${opts.erlOptions === undefined ? '' : ` ${opts.erlOptions}`}"`,
       'EJABBERD_BYPASS_WARNINGS=true',
       '',
     ].join('\n'),
