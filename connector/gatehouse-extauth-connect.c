@@ -263,9 +263,16 @@ static int handoff(int *refused) {
     if (stdin_closed(0)) exit(0);
     return 1;
   }
+  if (got < 4) {
+    /* The connection ended before serve said anything: it holds nothing; offer again later. */
+    drop();
+    blocking(0);
+    blocking(1);
+    return 0;
+  }
   *refused = 1;
   /* "no": a serve without the handoff, which read the hello as a query; the connection serves on. */
-  if (got != 4 || memcmp(reply, NO, 4) != 0) drop();
+  if (memcmp(reply, NO, 4) != 0) drop();
   return 0;
 }
 

@@ -88,7 +88,7 @@ export const GROUPS = [
     mutate: ['src/bridge/*.ts'],
     // The module tests first (quick, in one process); the CLI's end-to-end tests on pipes and
     // ptys last.
-    tests: ['bridge/modules', 'bridge/socket-server', 'bridge/lockstep-stall', 'bridge/lockstep-store', 'bridge/bridge', 'bridge/lockstep'],
+    tests: ['bridge/modules', 'bridge/socket-server', 'bridge/lockstep-stall', 'bridge/lockstep-store', 'bridge/bridge', 'bridge/lockstep', 'bridge/handoff'],
   },
   {
     name: 'dovecot',

@@ -57,8 +57,12 @@ export type Handoff =
   | { readonly kind: 'pipes'; readonly input: Socket; readonly output: Socket }
   /** Not a handoff: serve the connection itself as a byte stream (nothing of it was read). */
   | { readonly kind: 'stream' }
-  /** A hello that broke the rules: close the connection. */
-  | { readonly kind: 'refused'; readonly why: string }
+  /**
+   * A hello that broke the rules. `consumed`: it was read (its descriptors closed), and the
+   * connection can go on as a byte stream after a "no", which tells a connector to relay;
+   * otherwise (a hello left incomplete) the connection is closed.
+   */
+  | { readonly kind: 'refused'; readonly why: string; readonly consumed: boolean }
   /** The connection ended (or was closed by serve) before its first byte. */
   | { readonly kind: 'closed' };
 
@@ -97,7 +101,7 @@ export async function awaitHandoff(socket: Socket, pass: FdPass): Promise<Handof
       // Part of the hello: the rest is on its way, or never comes (the descriptors, if any, are
       // never received, and go with the connection).
       begun ??= performance.now();
-      if (performance.now() - begun > HELLO_REST_MS) return { kind: 'refused', why: 'an incomplete hello' };
+      if (performance.now() - begun > HELLO_REST_MS) return { kind: 'refused', why: 'an incomplete hello', consumed: false };
     }
     await sleep(delay);
     delay = Math.min(MAX_POLL_MS, Math.max(1, delay * 2));
@@ -112,10 +116,10 @@ function take(fd: number, pass: FdPass): Handoff {
   } catch {
     return { kind: 'closed' };
   }
-  if (got === null) return { kind: 'refused', why: 'the hello went away' };
+  if (got === null) return { kind: 'closed' };
   const refuse = (why: string): Handoff => {
     for (const f of got.fds) closeQuietly(f);
-    return { kind: 'refused', why };
+    return { kind: 'refused', why, consumed: true };
   };
   // The peek saw the whole hello; a sender could still have split it over two messages, the
   // descriptors riding on the second.
@@ -141,7 +145,7 @@ function take(fd: number, pass: FdPass): Handoff {
     if (reader === null) closeQuietly(input);
     else reader.destroy();
     closeQuietly(output);
-    return { kind: 'refused', why: `the handed-off descriptors cannot be used: ${(err as Error).message}` };
+    return { kind: 'refused', why: `the handed-off descriptors cannot be used: ${(err as Error).message}`, consumed: true };
   }
 }
 

@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import { Counter, Gauge } from 'prom-client';
 import type { Accounts } from '../accounts/accounts.js';
 import type { QueryLimits } from '../extauth/query.js';
-import type { ProtocolName } from '../extauth/wire/protocol.js';
+import { wireProtocol, type ProtocolName } from '../extauth/wire/protocol.js';
 import type { Logger } from '../log/logger.js';
 import { silentLogger } from '../log/logger.js';
 import type { Registry } from '../metrics/registry.js';
@@ -89,6 +89,11 @@ export class ExtauthSocketServer {
           });
   }
 
+  /** Whether connectors on the Unix socket may hand their workers' pipes over (handoff.ts). */
+  get handoff(): boolean {
+    return this.#pass !== null;
+  }
+
   /** Connections open now (a worker served on its own pipes counts by its lifeline). */
   get connections(): number {
     return this.#listeners.connections;
@@ -115,30 +120,40 @@ export class ExtauthSocketServer {
     // A worker that went away: its answer has nowhere to go, and nothing else is lost.
     socket.on('error', (err) => log.debug({ err: err.message }, 'extauth connection error'));
     socket.once('close', () => this.#open?.dec());
+    // Bytes may wait unread from here on while the handoff is looked for: a first query is
+    // timed from the connection, not from when it was read (lockstep.ts, inputSince).
+    const since = performance.now();
     // Only a Unix socket carries descriptors; on TCP the first bytes are a query.
     if (this.#pass === null || socket.remoteAddress !== undefined) {
       socket.resume();
-      return this.#lockstep(socket, log);
+      return this.#lockstep(socket, log, since);
     }
     void awaitHandoff(socket, this.#pass).then((h) => {
       if (h.kind === 'stream') {
         socket.resume();
-        return this.#lockstep(socket, log);
+        return this.#lockstep(socket, log, since);
       }
       if (h.kind === 'closed') return void socket.destroy();
       if (h.kind === 'refused') {
         this.#handoffs?.inc({ outcome: 'refused' });
-        log.warn({}, `extauth handoff refused: ${h.why}`);
-        return void socket.destroy();
+        if (!h.consumed) {
+          log.warn({}, `extauth handoff refused: ${h.why}; connection closed`);
+          return void socket.destroy();
+        }
+        // "no", as a serve that cannot take pipes answers: the connector relays on this connection.
+        log.warn({}, `extauth handoff refused: ${h.why}; answered no, the connection is relayed`);
+        socket.write(wireProtocol(this.#o.protocol).encodeReply(false));
+        socket.resume();
+        return this.#lockstep(socket, log, since);
       }
       this.#handoffs?.inc({ outcome: 'taken' });
-      this.#onPipes(socket, h.input, h.output, log);
+      this.#onPipes(socket, h.input, h.output, log, since);
     });
   }
 
   /** The connection is the stream: queries read from it, answers written to it. */
-  #lockstep(socket: Socket, log: Logger): void {
-    this.#run(socket, (bytes) => void socket.write(bytes), log).then(
+  #lockstep(socket: Socket, log: Logger, since: number): void {
+    this.#run(socket, (bytes) => void socket.write(bytes), log, since).then(
       (stats) => {
         log.debug({ ...stats }, 'extauth connection closed');
         socket.end();
@@ -156,7 +171,7 @@ export class ExtauthSocketServer {
    * worker stopped), the lifeline closing (the connector was killed: closing the pipes lets
    * ejabberd see its program end and start another) or serve stopping.
    */
-  #onPipes(lifeline: Socket, input: Socket, output: Socket, log: Logger): void {
+  #onPipes(lifeline: Socket, input: Socket, output: Socket, log: Logger, since: number): void {
     log.info({}, "extauth handoff: serving the worker on its own pipes");
     const closeAll = (): void => {
       input.destroy();
@@ -172,7 +187,9 @@ export class ExtauthSocketServer {
     lifeline.once('close', closeAll);
     lifeline.write(HANDOFF_ACK);
     lifeline.resume();
-    this.#run(input, (bytes) => void output.write(bytes), log, this.#stopping.signal).then(
+    // The pipes may hold a query written while the connector was connecting (it offers them
+    // before it reads a query): timed from the connection.
+    this.#run(input, (bytes) => void output.write(bytes), log, since, this.#stopping.signal).then(
       (stats) => {
         log.debug({ ...stats }, 'extauth worker pipes closed');
         // Closed, never end()ed: a socketpair's shutdown(2) would be the worker's too (its
@@ -187,10 +204,11 @@ export class ExtauthSocketServer {
     );
   }
 
-  #run(input: Socket, write: (bytes: Buffer) => void, log: Logger, stop?: AbortSignal): ReturnType<typeof runLockstepBridge> {
+  #run(input: Socket, write: (bytes: Buffer) => void, log: Logger, inputSince: number, stop?: AbortSignal): ReturnType<typeof runLockstepBridge> {
     return runLockstepBridge({
       input,
       write,
+      inputSince,
       protocol: this.#o.protocol,
       accounts: this.#o.accounts,
       limits: this.#o.limits,

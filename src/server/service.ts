@@ -75,7 +75,8 @@ export async function startService(config: GatehouseConfig, log: Logger): Promis
     }
     if (extauth !== null) {
       const ports = await listenStream(extauth, x, listening.extauth);
-      log.info({ socket: x.socket, ports, protocol: x.protocol }, 'extauth protocol listening');
+      // handoff: whether connectors can hand their workers' pipes over (the fdpass addon is built).
+      log.info({ socket: x.socket, ports, protocol: x.protocol, handoff: extauth.handoff }, 'extauth protocol listening');
     }
   } catch (err) {
     log.error({ err: (err as Error).message }, 'cannot listen');

@@ -37,7 +37,7 @@ interface Rig {
   worker(args?: string[]): Worker;
 }
 
-async function rig(t: TestContext, script = 'fast.mjs', env: Record<string, string> = {}): Promise<Rig> {
+async function rig(t: TestContext, script = 'fast.mjs', env: Record<string, string> = {}, handoff?: boolean): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-handoff-'));
   const path = join(dir, 'extauth.sock');
   const config = parseConfigText(`external_auth_command = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture(script))}]\nexternal_auth_processes = 2`);
@@ -47,7 +47,7 @@ async function rig(t: TestContext, script = 'fast.mjs', env: Record<string, stri
   const workers: Worker[] = [];
   const start = async (): Promise<{ server: ExtauthSocketServer; metrics: Registry }> => {
     const metrics = createRegistry({ processMetrics: false });
-    const server = new ExtauthSocketServer({ accounts, protocol: 'ejabberd', callerTimeoutMs: 30_000, limits: { maxFieldBytes: 1023, maxQueryBytes: 4096 }, metrics });
+    const server = new ExtauthSocketServer({ accounts, protocol: 'ejabberd', callerTimeoutMs: 30_000, limits: { maxFieldBytes: 1023, maxQueryBytes: 4096 }, metrics, handoff });
     servers.push(server);
     await server.listen({ socket: path });
     return { server, metrics };
@@ -175,6 +175,21 @@ test('--relay never hands over; a socat-like connection that is silent at first 
   assert.deepEqual(await answer, YES);
 });
 
+test('a serve that does not take pipes answers the offer "no": the connector relays over that same connection', { skip }, async (t) => {
+  const r = await rig(t, 'fast.mjs', {}, false);
+  assert.equal(r.server.handoff, false);
+  const w = r.worker();
+  assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
+  assert.deepEqual(await w.ask('auth:alice:localhost:wrong'), NO);
+  assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
+  assert.equal(r.server.connections, 1, 'one connection: the offer and then every query');
+  assert.equal(await handoffs(r.metrics, 'taken'), 0);
+  // Relaying: the connector is woken for each query.
+  const before = wakeups(w.child.pid!);
+  for (let i = 0; i < 10; i++) assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
+  assert.ok(wakeups(w.child.pid!) - before >= 10);
+});
+
 /** A hello sent by Python with the given descriptors; returns what serve wrote back and whether it closed. */
 function attack(path: string, program: string): Promise<{ out: Buffer; code: number | null; stderr: string }> {
   return new Promise((resolve) => {
@@ -206,28 +221,41 @@ def rest():
             return out
         if not d: return out
         out += d
+def upto(n):
+    out = b''
+    while len(out) < n:
+        try:
+            d = s.recv(n - len(out))
+        except ConnectionResetError:
+            return out
+        if not d: return out
+        out += d
+    return out
 `;
 
 test('hostile hellos are refused, their descriptors closed, and nothing is answered on them', { skip }, async (t) => {
   const r = await rig(t);
   const fds = openFds();
-  const cases: [string, string][] = [
-    ['no descriptors', `s.sendall(hello)`],
-    ['one descriptor', `r, w = os.pipe()\nsocket.send_fds(s, [hello], [r])`],
-    ['three descriptors', `a, b = os.pipe()\nc, d = os.pipe()\nsocket.send_fds(s, [hello], [a, b, c])`],
-    ['a regular file', `f = os.open('/etc/hostname', os.O_RDONLY)\nr, w = os.pipe()\nsocket.send_fds(s, [hello], [f, w])`],
-    ['only part of the hello, then the connection closed', `r, w = os.pipe()\nsocket.send_fds(s, [hello[:7]], [r, w])\ns.shutdown(socket.SHUT_WR)`],
+  // [name, what to send, whether the hello is read (then "no", as to a connector that must relay)]
+  const cases: [string, string, boolean][] = [
+    ['no descriptors', `s.sendall(hello)`, true],
+    ['one descriptor', `r, w = os.pipe()\nsocket.send_fds(s, [hello], [r])`, true],
+    ['three descriptors', `a, b = os.pipe()\nc, d = os.pipe()\nsocket.send_fds(s, [hello], [a, b, c])`, true],
+    ['a regular file', `f = os.open('/etc/hostname', os.O_RDONLY)\nr, w = os.pipe()\nsocket.send_fds(s, [hello], [f, w])`, true],
+    ['only part of the hello, then nothing', `r, w = os.pipe()\nsocket.send_fds(s, [hello[:7]], [r, w])`, false],
   ];
-  for (const [name, send] of cases) {
-    const res = await attack(r.path, `${PY_HEAD}\n${send}\nsys.stdout.buffer.write(rest())`);
+  for (const [name, send, consumed] of cases) {
+    const res = await attack(r.path, `${PY_HEAD}\n${send}\nsys.stdout.buffer.write(upto(4))`);
     assert.equal(res.code, 0, `${name}: ${res.stderr}`);
-    assert.ok(!res.out.subarray(0, 4).equals(HANDOFF_ACK), `${name}: taken`);
-    assert.ok(!res.out.includes(YES), `${name}: a "yes"`);
+    assert.deepEqual(res.out, consumed ? NO : Buffer.alloc(0), name);
   }
   assert.equal(await handoffs(r.metrics, 'taken'), 0);
-  assert.ok((await handoffs(r.metrics, 'refused')) >= 3);
+  assert.equal(await handoffs(r.metrics, 'refused'), cases.length);
   // Every descriptor that came with a refused hello was closed.
   assert.ok(await waitFor(() => openFds() <= fds, 20_000), `${openFds() - fds} descriptors left open`);
+  // A refused hello's connection is then served as a stream, as a relaying connector needs.
+  const res = await attack(r.path, `${PY_HEAD}\ns.sendall(hello)\nno = upto(4)\ns.sendall(bytes.fromhex('001b') + b'auth:alice:localhost:secret')\nsys.stdout.buffer.write(no + upto(4))`);
+  assert.deepEqual(res.out, Buffer.concat([NO, YES]), res.stderr);
 });
 
 test('bytes on the lifeline after a handoff end it: serve lets go of the pipes', { skip }, async (t) => {
