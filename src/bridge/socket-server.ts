@@ -9,6 +9,7 @@
  * pipes over (handoff.ts): serve then reads the worker's queries and writes its answers on those
  * pipes itself, and the connection is only the worker's lifeline.
  */
+import { setMaxListeners } from 'node:events';
 import type { Socket } from 'node:net';
 import { Counter, Gauge } from 'prom-client';
 import type { Accounts } from '../accounts/accounts.js';
@@ -56,6 +57,8 @@ export class ExtauthSocketServer {
     this.#o = options;
     this.#log = options.logger ?? silentLogger;
     const max = options.maxConnections ?? 1000;
+    // One listener per worker on its pipes: as many as there are workers, not a leak.
+    setMaxListeners(max + 1, this.#stopping.signal);
     this.#pass = (options.handoff ?? options.protocol === 'ejabberd') ? fdPass() : null;
     this.#listeners = new StreamListeners({
       maxConnections: max,

@@ -114,6 +114,20 @@ test('the C connector hands its pipes over: serve answers the worker on them, an
   assert.equal(w.extra, 0);
 });
 
+test('a dozen workers on their pipes at once: each answered, and no warning of a listener leak', { skip }, async (t) => {
+  const r = await rig(t);
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const workers = Array.from({ length: 12 }, () => r.worker());
+  const answers = await Promise.all(workers.map((w, i) => w.ask(`auth:alice:localhost:${i % 2 === 0 ? 'secret' : 'wrong'}`)));
+  assert.deepEqual(answers, workers.map((_, i) => (i % 2 === 0 ? YES : NO)));
+  assert.equal(await handoffs(r.metrics, 'taken'), 12);
+  await new Promise((res) => setImmediate(res));
+  assert.deepEqual(warnings, []);
+});
+
 test("the connector killed: serve lets go of the worker's pipes, so the worker sees its program end", { skip }, async (t) => {
   const r = await rig(t);
   const w = r.worker();
