@@ -151,6 +151,10 @@ export class ExtauthSocketServer {
       }
       this.#handoffs?.inc({ outcome: 'taken' });
       this.#onPipes(socket, h.input, h.output, log, since);
+    }).catch((err: unknown) => {
+      // Whatever a connection sends, it must not take serve down: this one ends.
+      log.error({ err: (err as Error).message }, 'extauth connection failed before its first query; closed');
+      socket.destroy();
     });
   }
 

@@ -35,6 +35,8 @@ const HELLO = Buffer.from('gatehouse-handoff:1');
 class FakeServe {
   readonly queries: Buffer[] = [];
   hellos = 0;
+  /** What is done with a hello: "no" by default (a serve without the fdpass addon). */
+  onHello: (socket: Socket) => void = (socket) => void socket.write(NO);
   connections = 0;
   closedByPeer = 0;
   readonly sockets = new Set<Socket>();
@@ -53,7 +55,7 @@ class FakeServe {
           buf = buf.subarray(2 + q.length);
           if (q.equals(HELLO)) {
             this.hellos++;
-            socket.write(NO);
+            this.onHello(socket);
             continue;
           }
           this.queries.push(Buffer.from(q));
@@ -219,6 +221,23 @@ for (const [name, program] of Object.entries(CONNECTORS)) {
     }
   });
 }
+
+test('C connector: a connection that ends before any reply to its offer is not a "no": it relays, and offers again before the next query', async (t) => {
+  const r = rig(t);
+  await r.serve.listen(r.socket);
+  r.serve.onHello = (socket) => socket.destroy();
+  const w = r.worker([r.socket], CONNECTORS.c);
+  assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
+  assert.deepEqual(await w.ask('auth:alice:localhost:wrong'), NO);
+  // Offered before each query (the first, then again before the second); each query relayed.
+  assert.equal(r.serve.hellos, 2);
+  assert.equal(r.serve.queries.length, 2);
+  // Once answered "no", never offered again.
+  r.serve.onHello = (socket) => void socket.write(NO);
+  assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
+  assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
+  assert.equal(r.serve.hellos, 3);
+});
 
 test('C connector: IPv6 loopback', async (t) => {
   const r = rig(t);
