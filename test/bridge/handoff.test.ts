@@ -20,6 +20,7 @@ import { createRegistry, type Registry } from '../../src/metrics/registry.js';
 import { killQuiet, rmQuiet } from '../helpers/cleanup.js';
 import { waitFor } from '../helpers/engine.js';
 import { Worker } from '../helpers/extauth-worker.js';
+import { MemoryLogger } from '../helpers/log.js';
 import { fixture, ROOT } from '../helpers/paths.js';
 
 const CONNECTOR = join(ROOT, 'dist', 'connector', 'gatehouse-extauth-connect');
@@ -30,6 +31,7 @@ const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 interface Rig {
   path: string;
   dir: string;
+  log: MemoryLogger;
   metrics: Registry;
   server: ExtauthSocketServer;
   /** Starts another server on the same path (after `server.close()`). */
@@ -45,9 +47,10 @@ async function rig(t: TestContext, script = 'fast.mjs', env: Record<string, stri
   const accounts = new Accounts(config);
   const servers: ExtauthSocketServer[] = [];
   const workers: Worker[] = [];
+  const log = new MemoryLogger();
   const start = async (): Promise<{ server: ExtauthSocketServer; metrics: Registry }> => {
     const metrics = createRegistry({ processMetrics: false });
-    const server = new ExtauthSocketServer({ accounts, protocol: 'ejabberd', callerTimeoutMs: 30_000, limits: { maxFieldBytes: 1023, maxQueryBytes: 4096 }, metrics, handoff });
+    const server = new ExtauthSocketServer({ accounts, protocol: 'ejabberd', callerTimeoutMs: 30_000, limits: { maxFieldBytes: 1023, maxQueryBytes: 4096 }, metrics, handoff, logger: log });
     servers.push(server);
     await server.listen({ socket: path });
     return { server, metrics };
@@ -63,6 +66,7 @@ async function rig(t: TestContext, script = 'fast.mjs', env: Record<string, stri
   const r: Rig = {
     path,
     dir,
+    log,
     metrics: first.metrics,
     server: first.server,
     restart: async () => {
@@ -250,18 +254,23 @@ def upto(n):
 test('hostile hellos are refused, their descriptors closed, and nothing is answered on them', { skip }, async (t) => {
   const r = await rig(t);
   const fds = openFds();
-  // [name, what to send, whether the hello is read (then "no", as to a connector that must relay)]
-  const cases: [string, string, boolean][] = [
-    ['no descriptors', `s.sendall(hello)`, true],
-    ['one descriptor', `r, w = os.pipe()\nsocket.send_fds(s, [hello], [r])`, true],
-    ['three descriptors', `a, b = os.pipe()\nc, d = os.pipe()\nsocket.send_fds(s, [hello], [a, b, c])`, true],
-    ['a regular file', `f = os.open('/etc/hostname', os.O_RDONLY)\nr, w = os.pipe()\nsocket.send_fds(s, [hello], [f, w])`, true],
-    ['only part of the hello, then nothing', `r, w = os.pipe()\nsocket.send_fds(s, [hello[:7]], [r, w])`, false],
+  // [name, what to send, whether the hello is read (then "no", as to a connector that must relay), the reason logged]
+  const cases: [string, string, boolean, string][] = [
+    ['no descriptors', `s.sendall(hello)`, true, 'a hello with 0 descriptors, not 2; answered no'],
+    ['one descriptor', `r, w = os.pipe()\nsocket.send_fds(s, [hello], [r])`, true, 'a hello with 1 descriptors, not 2;'],
+    ['three descriptors', `a, b = os.pipe()\nc, d = os.pipe()\nsocket.send_fds(s, [hello], [a, b, c])`, true, 'a hello with 3 descriptors, not 2;'],
+    ['ten descriptors', `ps = [os.pipe() for _ in range(5)]\nsocket.send_fds(s, [hello], [f for p in ps for f in p])`, true, 'a hello with 8 or more descriptors, not 2;'],
+    ['a regular file', `f = os.open('/etc/hostname', os.O_RDONLY)\nr, w = os.pipe()\nsocket.send_fds(s, [hello], [f, w])`, true, 'a handed-off descriptor that is not a pipe or a socket (other);'],
+    ['a regular file second', `f = os.open('/etc/hostname', os.O_RDONLY)\nr, w = os.pipe()\nsocket.send_fds(s, [hello], [r, f])`, true, 'a handed-off descriptor that is not a pipe or a socket (other);'],
+    ['only part of the hello, then nothing', `r, w = os.pipe()\nsocket.send_fds(s, [hello[:7]], [r, w])`, false, 'an incomplete hello; connection closed'],
   ];
-  for (const [name, send, consumed] of cases) {
+  for (const [name, send, consumed, why] of cases) {
+    const logged = r.log.entries.length;
     const res = await attack(r.path, `${PY_HEAD}\n${send}\nsys.stdout.buffer.write(upto(4))`);
     assert.equal(res.code, 0, `${name}: ${res.stderr}`);
     assert.deepEqual(res.out, consumed ? NO : Buffer.alloc(0), name);
+    const said = r.log.entries.slice(logged).map((e) => e.msg ?? '');
+    assert.ok(said.some((m) => m.includes(`extauth handoff refused: ${why}`)), `${name}: ${said.join(' | ')}`);
   }
   assert.equal(await handoffs(r.metrics, 'taken'), 0);
   assert.equal(await handoffs(r.metrics, 'refused'), cases.length);
@@ -270,6 +279,17 @@ test('hostile hellos are refused, their descriptors closed, and nothing is answe
   // A refused hello's connection is then served as a stream, as a relaying connector needs.
   const res = await attack(r.path, `${PY_HEAD}\ns.sendall(hello)\nno = upto(4)\ns.sendall(bytes.fromhex('001b') + b'auth:alice:localhost:secret')\nsys.stdout.buffer.write(no + upto(4))`);
   assert.deepEqual(res.out, Buffer.concat([NO, YES]), res.stderr);
+});
+
+test('a connection that closes before its first byte is let go of: nothing is left polling it', { skip }, async (t) => {
+  const r = await rig(t);
+  for (let i = 0; i < 3; i++) {
+    const c = connect(r.path);
+    await new Promise((res) => c.once('connect', res));
+    c.end();
+  }
+  assert.ok(await waitFor(() => r.server.connections === 0, 20_000), `${r.server.connections} connections still open`);
+  assert.equal(await handoffs(r.metrics, 'refused'), 0);
 });
 
 test('bytes on the lifeline after a handoff end it: serve lets go of the pipes', { skip }, async (t) => {
