@@ -262,6 +262,8 @@ test('hostile hellos are refused, their descriptors closed, and nothing is answe
     ['ten descriptors', `ps = [os.pipe() for _ in range(5)]\nsocket.send_fds(s, [hello], [f for p in ps for f in p])`, true, 'a hello with 8 or more descriptors, not 2;'],
     ['a regular file', `f = os.open('/etc/hostname', os.O_RDONLY)\nr, w = os.pipe()\nsocket.send_fds(s, [hello], [f, w])`, true, 'a handed-off descriptor that is not a pipe or a socket (other);'],
     ['a regular file second', `f = os.open('/etc/hostname', os.O_RDONLY)\nr, w = os.pipe()\nsocket.send_fds(s, [hello], [r, f])`, true, 'a handed-off descriptor that is not a pipe or a socket (other);'],
+    ['a datagram socket first', `u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nr, w = os.pipe()\nsocket.send_fds(s, [hello], [u.fileno(), w])`, true, 'the handed-off descriptors cannot be used:'],
+    ['a datagram socket second', `u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nr, w = os.pipe()\nsocket.send_fds(s, [hello], [r, u.fileno()])`, true, 'the handed-off descriptors cannot be used:'],
     ['only part of the hello, then nothing', `r, w = os.pipe()\nsocket.send_fds(s, [hello[:7]], [r, w])`, false, 'an incomplete hello; connection closed'],
   ];
   for (const [name, send, consumed, why] of cases) {
@@ -279,6 +281,26 @@ test('hostile hellos are refused, their descriptors closed, and nothing is answe
   // A refused hello's connection is then served as a stream, as a relaying connector needs.
   const res = await attack(r.path, `${PY_HEAD}\ns.sendall(hello)\nno = upto(4)\ns.sendall(bytes.fromhex('001b') + b'auth:alice:localhost:secret')\nsys.stdout.buffer.write(no + upto(4))`);
   assert.deepEqual(res.out, Buffer.concat([NO, YES]), res.stderr);
+});
+
+test('a hello in two writes, the descriptors on the second, is taken', { skip }, async (t) => {
+  const r = await rig(t);
+  const res = await attack(
+    r.path,
+    `${PY_HEAD}
+import time
+r1, w1 = os.pipe()
+r2, w2 = os.pipe()
+s.sendall(hello[:5])
+time.sleep(0.3)
+socket.send_fds(s, [hello[5:]], [r1, w2])
+os.close(r1); os.close(w2)
+ack = upto(4)
+os.write(w1, bytes.fromhex('001b') + b'auth:alice:localhost:secret')
+sys.stdout.buffer.write(ack + os.read(r2, 4))
+`,
+  );
+  assert.deepEqual(res.out, Buffer.concat([HANDOFF_ACK, YES]), res.stderr);
 });
 
 test('a connection that closes before its first byte is let go of: nothing is left polling it', { skip }, async (t) => {
