@@ -311,7 +311,20 @@ test('a connection that closes before its first byte is let go of: nothing is le
     c.end();
   }
   assert.ok(await waitFor(() => r.server.connections === 0, 20_000), `${r.server.connections} connections still open`);
+  // Let go of as connections that ended: not a handoff, not a refusal, not a failure.
   assert.equal(await handoffs(r.metrics, 'refused'), 0);
+  assert.equal(await handoffs(r.metrics, 'taken'), 0);
+  assert.deepEqual(r.log.entries.filter((e) => e.level === 'error' || e.level === 'warn'), []);
+  // The same for a connection still silent when serve stops.
+  const silent = connect(r.path);
+  t.after(() => silent.destroy());
+  await new Promise((res) => silent.once('connect', res));
+  await waitFor(() => r.server.connections === 1);
+  await r.server.close();
+  assert.ok(await waitFor(() => r.server.connections === 0, 20_000));
+  await new Promise((res) => setTimeout(res, 300));
+  assert.equal(await handoffs(r.metrics, 'taken'), 0);
+  assert.deepEqual(r.log.entries.filter((e) => e.level === 'error' || e.level === 'warn'), []);
 });
 
 test('bytes on the lifeline after a handoff end it: serve lets go of the pipes', { skip }, async (t) => {
