@@ -58,7 +58,8 @@ async function rig(t: TestContext, script = 'fast.mjs', env: Record<string, stri
   t.after(async () => {
     for (const w of workers) killQuiet(w.child.pid!, 'SIGKILL');
     for (const s of servers) await s.close();
-    await accounts.close();
+    // Forced: a test may leave a script busy with a query nobody waits for any more.
+    await accounts.close({ force: true });
     for (const k of Object.keys(env)) delete process.env[k];
     rmQuiet(dir);
   });
