@@ -103,6 +103,9 @@ const skip = ready() ? false : 'the C connector or the fdpass addon was not buil
 
 test('the C connector hands its pipes over: serve answers the worker on them, and the connector is off the path', { skip }, async (t) => {
   const r = await rig(t);
+  assert.equal(r.server.handoff, true);
+  // Only where the connector speaks: the generic protocol's callers (socat) are served as streams.
+  assert.equal(new ExtauthSocketServer({ accounts: { query: async () => false }, protocol: 'generic', callerTimeoutMs: 30_000, limits: { maxFieldBytes: 1023, maxQueryBytes: 4096 } }).handoff, false);
   const w = r.worker();
   assert.deepEqual(await w.ask('auth:alice:localhost:secret'), YES);
   assert.equal(await handoffs(r.metrics, 'taken'), 1);
@@ -146,6 +149,49 @@ test("the connector killed: serve lets go of the worker's pipes, so the worker s
   assert.ok(await waitFor(() => r.server.connections === 0, 20_000));
 });
 
+test("the connector killed while its caller keeps the pipes open: serve lets go of them because the lifeline broke", { skip }, async (t) => {
+  const r = await rig(t);
+  // As ejabberd's pipes (FIFOs), but the caller does not close the worker's stdin when its
+  // program dies: only the lifeline tells serve.
+  const res = await new Promise<{ out: string; code: number | null; stderr: string }>((resolve) => {
+    const p = spawn(
+      PYTHON,
+      [
+        '-c',
+        `
+import os, select, subprocess, sys
+r_in, w_in = os.pipe()
+r_out, w_out = os.pipe()
+p = subprocess.Popen([sys.argv[1], sys.argv[2]], stdin=r_in, stdout=w_out)
+os.close(r_in); os.close(w_out)
+q = b'auth:alice:localhost:secret'
+os.write(w_in, bytes([0, len(q)]) + q)
+answer = os.read(r_out, 4)
+p.kill(); p.wait()
+ready = select.select([r_out], [], [], 20)[0]
+rest = os.read(r_out, 16) if ready else None
+print(answer.hex(), 'EOF' if rest == b'' else 'OPEN' if rest is None else rest.hex())
+`,
+        CONNECTOR,
+        r.path,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ out: out.trim(), code, stderr });
+    });
+  });
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(res.out, `${YES.toString('hex')} EOF`, 'the answer on the pipe, then its end once the connector is gone');
+  assert.equal(await handoffs(r.metrics, 'taken'), 1);
+});
+
 test('the worker stopping (its stdin closed) while serve holds the pipes: the connector exits 0, the connection ends', { skip }, async (t) => {
   const r = await rig(t);
   const w = r.worker();
@@ -168,6 +214,7 @@ test('serve stopping with a query in progress: serve answers it "no"; the connec
   await new Promise((res) => setTimeout(res, 100));
   await r.server.close();
   assert.deepEqual(await pending, NO, 'the query in progress is answered "no", never left waiting');
+  assert.ok(r.log.entries.some((e) => e.msg === 'query answered no: the service is stopping' && e.obj.user === 'alice'));
   // serve gone: "no" at once, from the connector.
   assert.deepEqual(await w.ask('auth:alice:localhost:secret'), NO);
   await r.restart();
@@ -352,6 +399,7 @@ sys.stdout.buffer.write(ack + answer + bytes([len(end), len(left)]))
   assert.deepEqual(res.out.subarray(4, 8), YES, 'the query written on the handed-off pipe was answered on the other');
   // After the stray byte: the lifeline closed (EOF) and the answer pipe closed with nothing more.
   assert.deepEqual([...res.out.subarray(8)], [0, 0]);
+  assert.ok(r.log.entries.some((e) => e.level === 'warn' && e.msg === 'extauth handoff: bytes from the connector after its handoff; closing'));
 });
 
 function frameOf(q: string): Buffer {
