@@ -299,6 +299,19 @@ def upto(n):
     return out
 `;
 
+/**
+ * Python: two pipes handed over as a connector's stdin (r1, written by w1) and stdout (w2, read
+ * from r2) by `send`; then serve's reply (`ack`) and the answer to one query written on them.
+ */
+const handOver = (send: string): string => `${PY_HEAD}
+r1, w1 = os.pipe()
+r2, w2 = os.pipe()
+${send}
+os.close(r1); os.close(w2)
+ack = upto(4)
+os.write(w1, bytes.fromhex('001b') + b'auth:alice:localhost:secret')
+answer = os.read(r2, 4)`;
+
 test('hostile hellos are refused, their descriptors closed, and nothing is answered on them', { skip }, async (t) => {
   const r = await rig(t);
   const fds = openFds();
@@ -333,21 +346,8 @@ test('hostile hellos are refused, their descriptors closed, and nothing is answe
 
 test('a hello in two writes, the descriptors on the second, is taken', { skip }, async (t) => {
   const r = await rig(t);
-  const res = await attack(
-    r.path,
-    `${PY_HEAD}
-import time
-r1, w1 = os.pipe()
-r2, w2 = os.pipe()
-s.sendall(hello[:5])
-time.sleep(0.3)
-socket.send_fds(s, [hello[5:]], [r1, w2])
-os.close(r1); os.close(w2)
-ack = upto(4)
-os.write(w1, bytes.fromhex('001b') + b'auth:alice:localhost:secret')
-sys.stdout.buffer.write(ack + os.read(r2, 4))
-`,
-  );
+  const send = `s.sendall(hello[:5])\nimport time; time.sleep(0.3)\nsocket.send_fds(s, [hello[5:]], [r1, w2])`;
+  const res = await attack(r.path, `${handOver(send)}\nsys.stdout.buffer.write(ack + answer)`);
   assert.deepEqual(res.out, Buffer.concat([HANDOFF_ACK, YES]), res.stderr);
 });
 
@@ -379,14 +379,7 @@ test('bytes on the lifeline after a handoff end it: serve lets go of the pipes',
   const r = await rig(t);
   const res = await attack(
     r.path,
-    `${PY_HEAD}
-r1, w1 = os.pipe()
-r2, w2 = os.pipe()
-socket.send_fds(s, [hello], [r1, w2])
-os.close(r1); os.close(w2)
-ack = s.recv(4)
-os.write(w1, bytes.fromhex('001b') + b'auth:alice:localhost:secret')
-answer = os.read(r2, 4)
+    `${handOver('socket.send_fds(s, [hello], [r1, w2])')}
 s.sendall(b'x')
 end = rest()
 os.close(w1)
