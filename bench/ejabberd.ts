@@ -310,9 +310,8 @@ async function slowScript(quick: boolean, dir: string): Promise<void> {
  * ejabberd logins/s and auth-side memory, direct extauth vs a bridge per worker vs serve's
  * socket (the C connector handing over or relaying, the Perl one relaying), with the Erlang VM
  * as packaged and with its busy waiting off, each table with its baseline from this run. About
- * 20 minutes
- * (quick: about one). Needs the Debian ejabberd
- * package; it runs private instances on loopback only and stops each one.
+ * 20 minutes (quick: about three). Needs the Debian ejabberd package; it runs private instances
+ * on loopback only and stops each one.
  */
 export async function runEjabberdBench(quick: boolean): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-bench-ejabberd-'));

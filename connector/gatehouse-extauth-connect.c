@@ -180,14 +180,17 @@ static int write_all(int fd, const unsigned char *buf, size_t n, int is_socket) 
   return 0;
 }
 
+/* What poll() says of stdin once ejabberd has closed it: POLLHUP for a pipe with no writer left,
+ * POLLRDHUP for a socket whose peer shut its side down. */
+#define STDIN_GONE (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)
+
 /* ejabberd has closed this program's stdin: its worker is gone. */
 static int stdin_closed(int ms) {
-  /* POLLHUP: a pipe with no writer left; POLLRDHUP: a socket whose peer shut its side down. */
   struct pollfd p = {.fd = 0, .events = POLLRDHUP};
   int r;
   do r = poll(&p, 1, ms);
   while (r < 0 && errno == EINTR);
-  return r > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
+  return r > 0 && (p.revents & STDIN_GONE) != 0;
 }
 
 /*
@@ -199,7 +202,7 @@ static void wait_serve_or_worker(int fd) {
     struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = 0, .events = POLLRDHUP}};
     int r = poll(p, 2, -1);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0 || (p[1].revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0) exit(0);
+    if (r < 0 || (p[1].revents & STDIN_GONE) != 0) exit(0);
     if (p[0].revents != 0) return;
   }
 }

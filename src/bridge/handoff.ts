@@ -21,15 +21,10 @@ import { closeSync, fstatSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { encodeFrame16 } from '../extauth/wire/frame16.js';
 
 /** The hello: a whole ejabberd frame (2-byte length, then `gatehouse-handoff:1`). */
-export const HANDOFF_HELLO: Buffer = (() => {
-  const body = Buffer.from('gatehouse-handoff:1');
-  const b = Buffer.alloc(2 + body.length);
-  b.writeUInt16BE(body.length);
-  body.copy(b, 2);
-  return b;
-})();
+export const HANDOFF_HELLO: Buffer = encodeFrame16(Buffer.from('gatehouse-handoff:1'));
 
 /** serve's answer to a hello whose pipes it took: 4 bytes, neither "yes" (00 02 00 01) nor "no". */
 export const HANDOFF_ACK = Buffer.from([0, 2, 0x46, 0x44]);

@@ -19,7 +19,7 @@ import { parseConfigText } from '../../src/config/load.js';
 import { createRegistry, type Registry } from '../../src/metrics/registry.js';
 import { killQuiet, rmQuiet } from '../helpers/cleanup.js';
 import { waitFor } from '../helpers/engine.js';
-import { Worker } from '../helpers/extauth-worker.js';
+import { frame, Worker } from '../helpers/extauth-worker.js';
 import { MemoryLogger } from '../helpers/log.js';
 import { fixture, ROOT } from '../helpers/paths.js';
 
@@ -117,7 +117,7 @@ test('the C connector hands its pipes over: serve answers the worker on them, an
   // 100 queries answered, and the connector was not woken for them: serve read and wrote the pipes.
   assert.ok(wakeups(w.child.pid!) - before < 5, `the connector woke ${wakeups(w.child.pid!) - before} times for 100 queries`);
   // Lockstep holds on the pipes too: two frames in one write get one "no", nothing asked.
-  w.child.stdin!.write(Buffer.concat([frameOf('auth:alice:localhost:secret'), frameOf('isuser:alice:localhost')]));
+  w.child.stdin!.write(Buffer.concat([frame('auth:alice:localhost:secret'), frame('isuser:alice:localhost')]));
   assert.deepEqual(await w.read(), NO);
   assert.equal(w.extra, 0);
 });
@@ -153,12 +153,8 @@ test("the connector killed while its caller keeps the pipes open: serve lets go 
   const r = await rig(t);
   // As ejabberd's pipes (FIFOs), but the caller does not close the worker's stdin when its
   // program dies: only the lifeline tells serve.
-  const res = await new Promise<{ out: string; code: number | null; stderr: string }>((resolve) => {
-    const p = spawn(
-      PYTHON,
-      [
-        '-c',
-        `
+  const res = await python(
+    `
 import os, select, subprocess, sys
 r_in, w_in = os.pipe()
 r_out, w_out = os.pipe()
@@ -172,23 +168,10 @@ ready = select.select([r_out], [], [], 20)[0]
 rest = os.read(r_out, 16) if ready else None
 print(answer.hex(), 'EOF' if rest == b'' else 'OPEN' if rest is None else rest.hex())
 `,
-        CONNECTOR,
-        r.path,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ out: out.trim(), code, stderr });
-    });
-  });
+    [CONNECTOR, r.path],
+  );
   assert.equal(res.code, 0, res.stderr);
-  assert.equal(res.out, `${YES.toString('hex')} EOF`, 'the answer on the pipe, then its end once the connector is gone');
+  assert.equal(res.out.toString().trim(), `${YES.toString('hex')} EOF`, 'the answer on the pipe, then its end once the connector is gone');
   assert.equal(await handoffs(r.metrics, 'taken'), 1);
 });
 
@@ -237,7 +220,7 @@ test('--relay never hands over; a socat-like connection that is silent at first 
   await new Promise((res) => c.once('connect', res));
   await new Promise((res) => setTimeout(res, 500));
   const answer = new Promise<Buffer>((res) => c.once('data', res));
-  c.write(frameOf('auth:alice:localhost:secret'));
+  c.write(frame('auth:alice:localhost:secret'));
   assert.deepEqual(await answer, YES);
 });
 
@@ -256,21 +239,24 @@ test('a serve that does not take pipes answers the offer "no": the connector rel
   assert.ok(wakeups(w.child.pid!) - before >= 10);
 });
 
-/** A hello sent by Python with the given descriptors; returns what serve wrote back and whether it closed. */
-function attack(path: string, program: string): Promise<{ out: Buffer; code: number | null; stderr: string }> {
+/** A Python program run with `args`: what it printed, its exit code and stderr; killed after 60 s. */
+function python(program: string, args: string[]): Promise<{ out: Buffer; code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(PYTHON, ['-c', program, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(PYTHON, ['-c', program, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = Buffer.alloc(0);
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (out = Buffer.concat([out, d])));
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
+    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
     p.once('close', (code) => {
       clearTimeout(timer);
       resolve({ out, code, stderr });
     });
   });
 }
+
+/** A hello sent by Python to serve's socket at `path` (PY_HEAD connects it): what serve wrote back. */
+const attack = (path: string, program: string): ReturnType<typeof python> => python(program, [path]);
 
 const PY_HEAD = `
 import os, socket, sys
@@ -394,8 +380,3 @@ sys.stdout.buffer.write(ack + answer + bytes([len(end), len(left)]))
   assert.deepEqual([...res.out.subarray(8)], [0, 0]);
   assert.ok(r.log.entries.some((e) => e.level === 'warn' && e.msg === 'extauth handoff: bytes from the connector after its handoff; closing'));
 });
-
-function frameOf(q: string): Buffer {
-  const b = Buffer.from(q);
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 255]), b]);
-}
