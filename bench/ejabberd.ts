@@ -8,7 +8,10 @@
  *      `gatehouse serve`'s extauth socket, serve running the script in one pool as large as
  *      ejabberd's: the connector hands its pipes to serve, which answers ejabberd on them;
  *  (d) the same connector with --relay: it relays every query and answer itself;
- *  (e) the Perl connector (bin/), for those without a C compiler, which relays.
+ *  (e) the Perl connector (bin/), for those without a C compiler, which relays;
+ *  (f) the floor of any process in the path: a bare C relay per worker (bench/floor/relay.c)
+ *      that runs the script and copies frames both ways with nothing else, no policy, no event
+ *      loop: what the extra hop alone costs.
  * Each row also gives the memory of everything on the auth side at the end of its load: the
  * programs ejabberd runs and everything under them, plus `gatehouse serve` and its scripts.
  * RSS counts shared pages (the interpreter's code) once per process; PSS splits them between
@@ -21,7 +24,7 @@
  * has more queries in flight than its extauth_pool_size; a bridge behind one worker sees one
  * query at a time, whatever its own pool size. The "ideal" column counts that.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +49,7 @@ function shellLine(argv: string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
 
-type Via = 'direct' | 'bridge' | 'socket' | 'socket-relay' | 'socket-perl';
+type Via = 'direct' | 'bridge' | 'socket' | 'socket-relay' | 'socket-perl' | 'floor';
 const C_CONNECTOR = join(ROOT, 'dist/connector/gatehouse-extauth-connect');
 const CONNECTORS = {
   socket: [C_CONNECTOR],
@@ -126,6 +129,16 @@ async function startServe(s: Setup, dir: string, socket: string): Promise<{ chil
   };
 }
 
+/** bench/floor/relay.c, compiled once per run into the run's directory. */
+function floorRelay(dir: string): string {
+  const out = join(dir, 'floor-relay');
+  if (!existsSync(out)) {
+    const cc = spawnSync(process.env.CC ?? 'cc', ['-O2', '-o', out, join(ROOT, 'bench/floor/relay.c')], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`bench/floor/relay.c did not compile: ${cc.error?.message ?? cc.stderr}`);
+  }
+  return out;
+}
+
 async function withEjabberd<T>(s: Setup, dir: string, fn: (ej: Ejabberd, serve: ChildProcess | null) => Promise<T>): Promise<T> {
   let program = shellLine(s.script);
   let serve: Awaited<ReturnType<typeof startServe>> | null = null;
@@ -135,6 +148,8 @@ async function withEjabberd<T>(s: Setup, dir: string, fn: (ej: Ejabberd, serve: 
     const [connector, ...options] = CONNECTORS[s.via];
     if (!existsSync(connector!)) throw new Error(`${connector} is missing: \`npm run build\` compiles it (needs cc)`);
     program = shellLine([connector!, socket, ...options]);
+  } else if (s.via === 'floor') {
+    program = shellLine([floorRelay(dir), ...s.script]);
   } else if (s.via === 'bridge') {
     const config = join(dir, `gatehouse-${s.ejabberdPool}x${s.gatehouse}.toml`);
     writeFileSync(
@@ -208,6 +223,10 @@ function socketedPerl(script: string[], pool: number, processes: number): Setup 
 function socketedCached(script: string[], pool: number, processes: number): Setup {
   return { ...socketed(script, pool, processes), label: `ejabberd -> gatehouse serve on the worker's pipes (C connector's handoff), external_auth_cache_ttl = 60`, cacheTtl: 60 };
 }
+/** The floor: a bare C relay per worker, the cheapest process that can stand in the path. */
+function floored(script: string[], pool: number): Setup {
+  return { label: `ejabberd -> bare C relay (per worker, no policy: the floor of any process in the path) -> script`, script, ejabberdPool: pool, via: 'floor', gatehouse: null };
+}
 /** Every path at one ejabberd pool size, serve's pool as large as ejabberd's. */
 const paths = (script: string[], p: number): Setup[] => [direct(script, p), bridged(script, p, 1), socketed(script, p, p), socketedRelay(script, p, p), socketedPerl(script, p, p)];
 const mb = (kb: number): string => (kb / 1024).toFixed(0);
@@ -262,8 +281,9 @@ async function fastScript(quick: boolean, dir: string, erlOptions?: string): Pro
   // Quick mode is a smoke check: fewer rows (each costs an ejabberd start and stop), short runs.
   const pools = quick ? [4] : erlOptions === undefined ? [1, 4, 16] : [4, 16];
   const rounds = quick ? 1 : 2;
-  // With the cache one row more: what serve costs when it answers without the script.
-  const setups = pools.flatMap((p) => [...paths(FAST, p), ...(p > 1 ? [socketedCached(FAST, p, p)] : [])]).map((x) => ({ ...x, erlOptions }));
+  // Two rows more: what serve costs when it answers without the script (its cache), and the
+  // floor (a bare relay): what any process between ejabberd and the script costs at least.
+  const setups = pools.flatMap((p) => [...paths(FAST, p), ...(p > 1 ? [socketedCached(FAST, p, p), floored(FAST, p)] : [])]).map((x) => ({ ...x, erlOptions }));
   const results = await measureRounds(setups, dir, rounds, () => limits);
   const baseline = (pool: number): Rounds => results.find((m) => m.setup.via === 'direct' && m.setup.ejabberdPool === pool)!;
   printTable(
