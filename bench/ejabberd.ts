@@ -328,9 +328,9 @@ async function slowScript(quick: boolean, dir: string): Promise<void> {
 
 /**
  * ejabberd logins/s and auth-side memory, direct extauth vs a bridge per worker vs serve's
- * socket (the C connector handing over or relaying, the Perl one relaying), with the Erlang VM
- * as packaged and with its busy waiting off, each table with its baseline from this run. About
- * 20 minutes (quick: about three). Needs the Debian ejabberd package; it runs private instances
+ * socket (the C connector handing over or relaying, the Perl one relaying) vs the floor (a bare
+ * C relay per worker), with the Erlang VM as packaged and with its busy waiting off, each table
+ * with its baseline from this run. About 17 minutes (quick: about three). Needs the Debian ejabberd package; it runs private instances
  * on loopback only and stops each one.
  */
 export async function runEjabberdBench(quick: boolean): Promise<void> {
